@@ -1,0 +1,167 @@
+import { availableParallelism } from 'node:os';
+import { resolve } from 'node:path';
+import { z } from 'zod';
+
+/** Parses "90", "90s", "15m", "24h", "7d" into seconds. */
+const duration = z
+  .string()
+  .regex(/^\d+\s*(s|m|h|d)?$/, 'a duration such as 900, 15m, 24h or 7d')
+  .transform((value) => {
+    const match = /^(\d+)\s*(s|m|h|d)?$/.exec(value);
+    const amount = Number(match?.[1]);
+    const unit = { s: 1, m: 60, h: 3600, d: 86400 }[(match?.[2] ?? 's') as 's' | 'm' | 'h' | 'd'];
+    return amount * unit;
+  })
+  .refine((seconds) => seconds > 0, 'a duration greater than zero');
+
+const bool = z
+  .enum(['true', 'false', '1', '0', 'yes', 'no', 'on', 'off'], 'true or false')
+  .transform((value) => ['true', '1', 'yes', 'on'].includes(value));
+
+const int = (min: number, max: number) => z.coerce.number().int().min(min).max(max);
+
+const httpUrl = z.url({ protocol: /^https?$/, error: 'an http(s) URL' });
+
+/**
+ * TRUST_PROXY: "false" (default), "true" (trust every hop), a hop count ("1"),
+ * or a comma list of addresses/CIDRs of the proxies to trust.
+ */
+const trustProxy = z.string().transform((value): boolean | number | string[] => {
+  if (value === 'false' || value === '') return false;
+  if (value === 'true') return true;
+  if (/^\d+$/.test(value)) return Number(value);
+  return value
+    .split(',')
+    .map((part) => part.trim())
+    .filter(Boolean);
+});
+
+const envSchema = z.object({
+  NODE_ENV: z
+    .enum(['development', 'production', 'test'], 'development, production or test')
+    .default('development'),
+  PORT: int(0, 65535).default(3000),
+  HOST: z.string().min(1).default('127.0.0.1'),
+  LOG_LEVEL: z.enum(['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent']).default('info'),
+  DATA_DIR: z.string().min(1).default('./data'),
+  DATABASE_URL: z.url({ protocol: /^postgres(ql)?$/, error: 'a postgres:// URL' }).optional(),
+  PUBLIC_URL: httpUrl.optional(),
+  CORS_ORIGINS: z.string().default(''),
+  TRUST_PROXY: trustProxy.default(false),
+  SERVICE_NAME: z.string().min(1).max(100).default('Latchkey'),
+  SMTP_URL: z.url({ protocol: /^smtps?$/, error: 'an smtp:// or smtps:// URL' }).optional(),
+  MAIL_FROM: z.string().min(3).default('Latchkey <no-reply@localhost>'),
+  REQUIRE_EMAIL_VERIFICATION: bool.default(true),
+  PASSWORD_MIN_LENGTH: int(8, 256).default(15),
+  PASSWORD_MIN_SCORE: int(0, 4).default(3),
+  ARGON2_MEMORY_KIB: int(8 * 1024, 4 * 1024 * 1024).default(19456),
+  ARGON2_ITERATIONS: int(1, 100).default(2),
+  ARGON2_PARALLELISM: int(1, 16).default(1),
+  HASH_CONCURRENCY: int(1, 256).default(availableParallelism()),
+  HASH_QUEUE_MAX: int(0, 100_000).default(256),
+  SESSION_IDLE_TIMEOUT: duration.default(7 * 86400),
+  SESSION_ABSOLUTE_TIMEOUT: duration.default(30 * 86400),
+  VERIFY_TOKEN_TTL: duration.default(24 * 3600),
+  BODY_LIMIT: int(1024, 10 * 1024 * 1024).default(64 * 1024),
+});
+
+export type Env = z.input<typeof envSchema>;
+
+export interface Config {
+  env: 'development' | 'production' | 'test';
+  port: number;
+  host: string;
+  logLevel: string;
+  dataDir: string;
+  databaseUrl: string | undefined;
+  publicUrl: URL;
+  corsOrigins: string[];
+  trustProxy: boolean | number | string[];
+  serviceName: string;
+  smtpUrl: string | undefined;
+  mailFrom: string;
+  requireEmailVerification: boolean;
+  password: {
+    minLength: number;
+    minScore: number;
+  };
+  argon2: { memoryCost: number; timeCost: number; parallelism: number };
+  hashing: { concurrency: number; queueMax: number };
+  session: { idleTimeoutSeconds: number; absoluteTimeoutSeconds: number; secureCookie: boolean };
+  tokens: { verifyEmailTtlSeconds: number };
+  bodyLimit: number;
+}
+
+export class ConfigError extends Error {
+  constructor(readonly problems: string[]) {
+    super(`Invalid configuration:\n${problems.map((p) => `  - ${p}`).join('\n')}`);
+    this.name = 'ConfigError';
+  }
+}
+
+/** Reads the configuration once from the environment; throws ConfigError naming each bad variable. */
+export function loadConfig(env: Record<string, string | undefined> = process.env): Config {
+  // Empty strings count as unset, so `FOO=` in a .env file falls back to the default.
+  const present = Object.fromEntries(
+    Object.entries(env).filter(([key, value]) => key in envSchema.shape && value !== ''),
+  );
+  const parsed = envSchema.safeParse(present);
+  if (!parsed.success) {
+    throw new ConfigError(
+      parsed.error.issues.map((issue) => {
+        const name = String(issue.path[0] ?? '');
+        return `${name}=${JSON.stringify(present[name] ?? '')} is invalid: expected ${issue.message}`;
+      }),
+    );
+  }
+  const e = parsed.data;
+  const problems: string[] = [];
+  const publicUrl = new URL(e.PUBLIC_URL ?? `http://localhost:${e.PORT}`);
+  const corsOrigins = e.CORS_ORIGINS.split(',')
+    .map((origin) => origin.trim())
+    .filter(Boolean)
+    .map((origin) => {
+      try {
+        return new URL(origin).origin;
+      } catch {
+        problems.push(
+          `CORS_ORIGINS contains ${JSON.stringify(origin)}: expected origins such as https://app.example.com`,
+        );
+        return '';
+      }
+    });
+  if (e.SESSION_IDLE_TIMEOUT > e.SESSION_ABSOLUTE_TIMEOUT) {
+    problems.push('SESSION_IDLE_TIMEOUT must not be longer than SESSION_ABSOLUTE_TIMEOUT');
+  }
+  if (problems.length > 0) throw new ConfigError(problems);
+
+  return {
+    env: e.NODE_ENV,
+    port: e.PORT,
+    host: e.HOST,
+    logLevel: e.LOG_LEVEL,
+    dataDir: resolve(e.DATA_DIR),
+    databaseUrl: e.DATABASE_URL,
+    publicUrl,
+    corsOrigins,
+    trustProxy: e.TRUST_PROXY,
+    serviceName: e.SERVICE_NAME,
+    smtpUrl: e.SMTP_URL,
+    mailFrom: e.MAIL_FROM,
+    requireEmailVerification: e.REQUIRE_EMAIL_VERIFICATION,
+    password: { minLength: e.PASSWORD_MIN_LENGTH, minScore: e.PASSWORD_MIN_SCORE },
+    argon2: {
+      memoryCost: e.ARGON2_MEMORY_KIB,
+      timeCost: e.ARGON2_ITERATIONS,
+      parallelism: e.ARGON2_PARALLELISM,
+    },
+    hashing: { concurrency: e.HASH_CONCURRENCY, queueMax: e.HASH_QUEUE_MAX },
+    session: {
+      idleTimeoutSeconds: e.SESSION_IDLE_TIMEOUT,
+      absoluteTimeoutSeconds: e.SESSION_ABSOLUTE_TIMEOUT,
+      secureCookie: publicUrl.protocol === 'https:',
+    },
+    tokens: { verifyEmailTtlSeconds: e.VERIFY_TOKEN_TTL },
+    bodyLimit: e.BODY_LIMIT,
+  };
+}

@@ -1,0 +1,40 @@
+/**
+ * An expected failure of an auth operation. `code` is the stable machine code clients branch
+ * on; `status` is the HTTP status the http layer answers with.
+ */
+export class AuthError extends Error {
+  constructor(
+    readonly code: string,
+    readonly status: number,
+    message: string,
+    readonly extra: {
+      retryAfterSeconds?: number;
+      errors?: { field: string; message: string }[];
+    } = {},
+  ) {
+    super(message);
+    this.name = 'AuthError';
+  }
+}
+
+export const errors = {
+  invalidCredentials: () =>
+    new AuthError('invalid_credentials', 401, 'The email or password is incorrect.'),
+  emailNotVerified: () =>
+    new AuthError(
+      'email_not_verified',
+      403,
+      'Verify your email address first: follow the link we sent, or ask for a new one.',
+    ),
+  unauthenticated: () => new AuthError('unauthenticated', 401, 'Sign in to continue.'),
+  invalidToken: () =>
+    new AuthError('invalid_token', 400, 'This link is invalid or has expired. Ask for a new one.'),
+  emailTaken: () =>
+    new AuthError('email_taken', 409, 'An account with this email address already exists.'),
+  weakPassword: (message: string) =>
+    new AuthError('weak_password', 400, message, { errors: [{ field: 'password', message }] }),
+  busy: (retryAfterSeconds: number) =>
+    new AuthError('server_busy', 503, 'The server is busy. Try again in a moment.', {
+      retryAfterSeconds,
+    }),
+};

@@ -1,0 +1,26 @@
+import { createHash, randomBytes, timingSafeEqual } from 'node:crypto';
+
+/** 32 random bytes, base64url: the secret handed to a browser or mailed in a link. */
+export function generateToken(): string {
+  return randomBytes(32).toString('base64url');
+}
+
+/**
+ * SHA-256 of a token, hex. Only this is stored, so a read of the database yields nothing usable.
+ * A plain hash (not a password hash) suffices: the token has 256 bits of entropy.
+ */
+export function hashToken(token: string): string {
+  return createHash('sha256').update(token, 'utf8').digest('hex');
+}
+
+/** A token as we issue it: 43 base64url characters. Anything else is refused before a lookup. */
+export function isWellFormedToken(value: string): boolean {
+  return /^[A-Za-z0-9_-]{43}$/.test(value);
+}
+
+/** Constant-time string comparison (for CSRF tokens). */
+export function safeEqual(a: string, b: string): boolean {
+  const left = createHash('sha256').update(a).digest();
+  const right = createHash('sha256').update(b).digest();
+  return timingSafeEqual(left, right) && a.length === b.length;
+}

@@ -1,0 +1,130 @@
+import { closeSync, mkdirSync, openSync, readFileSync, rmSync, writeSync } from 'node:fs';
+import { join } from 'node:path';
+import { PGlite } from '@electric-sql/pglite';
+import { createPgConfig } from '@electric-sql/pglite/node-postgres';
+import { Kysely, PostgresDialect, sql } from 'kysely';
+import pg from 'pg';
+import type { Database } from './schema.js';
+
+export interface DatabaseHandle {
+  db: Kysely<Database>;
+  kind: 'pglite' | 'postgres';
+  /** Throws when the database cannot answer a trivial query. */
+  ping(): Promise<void>;
+  close(): Promise<void>;
+}
+
+export class DatabaseInUseError extends Error {
+  constructor(
+    readonly dataDir: string,
+    readonly pid: number,
+  ) {
+    super(
+      `The embedded database in ${dataDir} is in use by process ${pid} (a running Latchkey server?). ` +
+        'Stop that process first, or point DATABASE_URL at a PostgreSQL server, which many processes can share.',
+    );
+    this.name = 'DatabaseInUseError';
+  }
+}
+
+// PGlite's defaults (128MB shared buffers) triple the resident memory for no gain at the
+// sizes an embedded deployment sees.
+const PGLITE_CONF = ['shared_buffers=16MB', 'work_mem=2MB', 'maintenance_work_mem=16MB'];
+
+function wrap(db: Kysely<Database>, kind: DatabaseHandle['kind'], close: () => Promise<void>) {
+  return {
+    db,
+    kind,
+    async ping() {
+      await sql`select 1`.execute(db);
+    },
+    close,
+  } satisfies DatabaseHandle;
+}
+
+/** A PostgreSQL server (production, CI). */
+export function openPostgres(url: string, options: { poolMax?: number } = {}): DatabaseHandle {
+  const pool = new pg.Pool({ connectionString: url, max: options.poolMax ?? 10 });
+  // An idle client dropped by the server must not crash the process; the next query reconnects.
+  pool.on('error', () => {});
+  const db = new Kysely<Database>({ dialect: new PostgresDialect({ pool }) });
+  return wrap(db, 'postgres', () => db.destroy());
+}
+
+/**
+ * PGlite in-process. `dataDir` persists to disk (guarded by a pid lock file, since two
+ * processes on one PGlite directory would corrupt it); `snapshot` starts from a dumped data
+ * directory in memory (tests).
+ */
+export async function openPglite(
+  options: { dataDir: string } | { snapshot: Blob } | { memory: true },
+): Promise<DatabaseHandle & { pglite: PGlite }> {
+  let releaseLock = () => {};
+  let pglite: PGlite;
+  if ('dataDir' in options) {
+    mkdirSync(options.dataDir, { recursive: true });
+    releaseLock = acquireDirLock(options.dataDir);
+    try {
+      pglite = await PGlite.create({
+        dataDir: join(options.dataDir, 'pglite'),
+        postgresqlconf: PGLITE_CONF,
+      });
+    } catch (error) {
+      releaseLock();
+      throw error;
+    }
+  } else if ('snapshot' in options) {
+    pglite = await PGlite.create({ loadDataDir: options.snapshot, postgresqlconf: PGLITE_CONF });
+  } else {
+    pglite = await PGlite.create({ postgresqlconf: PGLITE_CONF });
+  }
+  const pool = new pg.Pool(createPgConfig(pglite));
+  const db = new Kysely<Database>({ dialect: new PostgresDialect({ pool }) });
+  return Object.assign(
+    wrap(db, 'pglite', async () => {
+      await db.destroy();
+      await pglite.close();
+      releaseLock();
+    }),
+    { pglite },
+  );
+}
+
+/** Takes `DATA_DIR/latchkey.pid` exclusively; a lock left by a dead process is taken over. */
+function acquireDirLock(dataDir: string): () => void {
+  const lockPath = join(dataDir, 'latchkey.pid');
+  for (let attempt = 0; attempt < 2; attempt++) {
+    try {
+      const fd = openSync(lockPath, 'wx', 0o600);
+      writeSync(fd, String(process.pid));
+      closeSync(fd);
+      return () => rmSync(lockPath, { force: true });
+    } catch (error) {
+      if ((error as NodeJS.ErrnoException).code !== 'EEXIST') throw error;
+      const pid = Number(readFileSync(lockPath, 'utf8').trim());
+      if (Number.isInteger(pid) && pid > 0 && pid !== process.pid && isAlive(pid)) {
+        throw new DatabaseInUseError(dataDir, pid);
+      }
+      rmSync(lockPath, { force: true });
+    }
+  }
+  throw new Error(`Could not take the lock ${lockPath}`);
+}
+
+function isAlive(pid: number): boolean {
+  try {
+    process.kill(pid, 0);
+    return true;
+  } catch (error) {
+    return (error as NodeJS.ErrnoException).code === 'EPERM';
+  }
+}
+
+export function openDatabase(config: {
+  databaseUrl: string | undefined;
+  dataDir: string;
+}): Promise<DatabaseHandle> | DatabaseHandle {
+  return config.databaseUrl
+    ? openPostgres(config.databaseUrl)
+    : openPglite({ dataDir: config.dataDir });
+}

@@ -1,0 +1,11 @@
+import type { Kysely } from 'kysely';
+import * as initial from './0001_initial.js';
+
+export interface Migration {
+  version: number;
+  name: string;
+  up(db: Kysely<unknown>): Promise<void>;
+}
+
+/** Every migration, in order. Append only: never edit or reorder one that has shipped. */
+export const migrations: Migration[] = [{ version: 1, name: 'initial', up: initial.up }];

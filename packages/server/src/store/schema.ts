@@ -1,0 +1,108 @@
+import type { ColumnType, Generated, Insertable, Selectable, Updateable } from 'kysely';
+
+/** Kysely's view of the tables created by ./migrations; keep the two in step. */
+export interface Database {
+  users: UsersTable;
+  roles: RolesTable;
+  user_roles: UserRolesTable;
+  sessions: SessionsTable;
+  email_tokens: EmailTokensTable;
+  mail_outbox: MailOutboxTable;
+  audit_events: AuditEventsTable;
+  schema_migrations: SchemaMigrationsTable;
+}
+
+type Timestamp = ColumnType<Date, Date, Date>;
+
+export interface UsersTable {
+  id: string;
+  email: string;
+  name: string | null;
+  password_hash: string | null;
+  email_verified_at: Timestamp | null;
+  disabled_at: Timestamp | null;
+  password_changed_at: Timestamp;
+  created_at: Timestamp;
+  updated_at: Timestamp;
+}
+
+export interface RolesTable {
+  name: string;
+  description: string;
+  created_at: ColumnType<Date, Date | undefined, never>;
+}
+
+export interface UserRolesTable {
+  user_id: string;
+  role_name: string;
+  created_at: ColumnType<Date, Date | undefined, never>;
+}
+
+export interface SessionsTable {
+  id: string;
+  user_id: string;
+  token_hash: string;
+  csrf_token: string;
+  created_at: Timestamp;
+  last_seen_at: Timestamp;
+  idle_expires_at: Timestamp;
+  absolute_expires_at: Timestamp;
+  revoked_at: Timestamp | null;
+  revoked_reason: string | null;
+  ip: string | null;
+  user_agent: string | null;
+}
+
+export type EmailTokenPurpose = 'verify_email' | 'reset_password' | 'change_email';
+
+export interface EmailTokensTable {
+  id: string;
+  user_id: string;
+  purpose: EmailTokenPurpose;
+  token_hash: string;
+  new_email: string | null;
+  created_at: Timestamp;
+  expires_at: Timestamp;
+  used_at: Timestamp | null;
+}
+
+export type MailStatus = 'pending' | 'sent' | 'failed';
+
+export interface MailOutboxTable {
+  id: string;
+  to_address: string;
+  subject: string;
+  /** Cleared once sent: bodies carry live tokens and must not stay at rest. */
+  text_body: string | null;
+  html_body: string | null;
+  status: MailStatus;
+  attempts: Generated<number>;
+  next_attempt_at: Timestamp;
+  last_error: string | null;
+  created_at: Timestamp;
+  sent_at: Timestamp | null;
+}
+
+export interface AuditEventsTable {
+  id: string;
+  type: string;
+  user_id: string | null;
+  actor_id: string | null;
+  ip: string | null;
+  user_agent: string | null;
+  data: ColumnType<Record<string, unknown>, string, string>;
+  created_at: Timestamp;
+}
+
+export interface SchemaMigrationsTable {
+  version: number;
+  name: string;
+  applied_at: ColumnType<Date, Date | undefined, never>;
+}
+
+export type UserRow = Selectable<UsersTable>;
+export type NewUser = Insertable<UsersTable>;
+export type UserUpdate = Updateable<UsersTable>;
+export type SessionRow = Selectable<SessionsTable>;
+export type EmailTokenRow = Selectable<EmailTokensTable>;
+export type MailRow = Selectable<MailOutboxTable>;
