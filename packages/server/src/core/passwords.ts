@@ -1,5 +1,9 @@
 import { randomBytes } from 'node:crypto';
-import { Algorithm, hash, verify } from '@node-rs/argon2';
+import { hash, verify } from '@node-rs/argon2';
+
+// @node-rs/argon2's Algorithm is a const enum, which isolated modules cannot import.
+const ARGON2ID = 2;
+
 import { errors } from './errors.js';
 
 export interface Argon2Params {
@@ -36,7 +40,7 @@ export class PasswordHasher {
   hash(password: string): Promise<string> {
     return this.run(() =>
       hash(password, {
-        algorithm: Algorithm.Argon2id,
+        algorithm: ARGON2ID,
         memoryCost: this.params.memoryCost,
         timeCost: this.params.timeCost,
         parallelism: this.params.parallelism,

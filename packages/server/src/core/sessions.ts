@@ -39,6 +39,6 @@ export function slideIdleExpiry(
   const idle = addSeconds(now, t.idleTimeoutSeconds);
   return {
     lastSeenAt: now,
-    idleExpiresAt: idle < session.absoluteExpiresAt ? idle : session.absoluteExpiresAt,
+    idleExpiresAt: new Date(Math.min(idle.getTime(), session.absoluteExpiresAt.getTime())),
   };
 }

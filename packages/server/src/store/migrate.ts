@@ -38,7 +38,7 @@ export async function migrate(
         if (done.has(migration.version)) continue;
         options.onApply?.(migration);
         await conn.transaction().execute(async (trx) => {
-          await migration.up(trx as Kysely<unknown>);
+          await migration.up(trx as unknown as Kysely<unknown>);
           await trx
             .insertInto('schema_migrations')
             .values({ version: migration.version, name: migration.name })

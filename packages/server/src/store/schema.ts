@@ -1,4 +1,12 @@
-import type { ColumnType, Generated, Insertable, Selectable, Updateable } from 'kysely';
+import type {
+  ColumnType,
+  Generated,
+  Insertable,
+  Kysely,
+  Selectable,
+  Transaction,
+  Updateable,
+} from 'kysely';
 
 /** Kysely's view of the tables created by ./migrations; keep the two in step. */
 export interface Database {
@@ -106,3 +114,6 @@ export type UserUpdate = Updateable<UsersTable>;
 export type SessionRow = Selectable<SessionsTable>;
 export type EmailTokenRow = Selectable<EmailTokensTable>;
 export type MailRow = Selectable<MailOutboxTable>;
+
+/** Anything a repository function can run on: the database or an open transaction. */
+export type Queryable = Kysely<Database> | Transaction<Database>;

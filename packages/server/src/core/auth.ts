@@ -1,0 +1,341 @@
+import type { Kysely } from 'kysely';
+import { recordAuditEvent } from '../store/audit.js';
+import { consumeEmailToken, replaceEmailToken } from '../store/email-tokens.js';
+import { enqueueMail } from '../store/outbox.js';
+import type { Database, Queryable } from '../store/schema.js';
+import {
+  findSessionByTokenHash,
+  insertSession,
+  revokeSession,
+  type SessionWithUser,
+  touchSession,
+} from '../store/sessions.js';
+import {
+  findUserByEmail,
+  findUserById,
+  insertUser,
+  isUniqueViolation,
+  type UserWithRoles,
+  updateUser,
+} from '../store/users.js';
+import { addSeconds, type Clock } from './clock.js';
+import { errors } from './errors.js';
+import { uuidv7 } from './ids.js';
+import { type MailContext, signupAttemptMail, verifyEmailMail } from './mail-templates.js';
+import { normalizePassword, type PasswordPolicy } from './password-policy.js';
+import type { PasswordHasher } from './passwords.js';
+import {
+  isSessionActive,
+  newSessionExpiry,
+  type SessionTimeouts,
+  slideIdleExpiry,
+} from './sessions.js';
+import { generateToken, hashToken, isWellFormedToken } from './tokens.js';
+
+/** What the API shows of a user. */
+export interface PublicUser {
+  id: string;
+  email: string;
+  name: string | null;
+  emailVerified: boolean;
+  roles: string[];
+  createdAt: string;
+}
+
+export function toPublicUser(user: UserWithRoles): PublicUser {
+  return {
+    id: user.id,
+    email: user.email,
+    name: user.name,
+    emailVerified: user.email_verified_at !== null,
+    roles: user.roles,
+    createdAt: user.created_at.toISOString(),
+  };
+}
+
+/** Who is asking: recorded on sessions and audit events. */
+export interface RequestContext {
+  ip: string | null;
+  userAgent: string | null;
+}
+
+/** A new session: `token` goes to the browser (cookie) and nowhere else. */
+export interface IssuedSession {
+  token: string;
+  csrfToken: string;
+  sessionId: string;
+  user: PublicUser;
+}
+
+export interface AuthenticatedSession {
+  sessionId: string;
+  csrfToken: string;
+  user: PublicUser;
+}
+
+export interface AuthServiceOptions {
+  db: Kysely<Database>;
+  hasher: PasswordHasher;
+  policy: PasswordPolicy;
+  clock: Clock;
+  mail: MailContext;
+  sessions: SessionTimeouts;
+  requireEmailVerification: boolean;
+  verifyEmailTtlSeconds: number;
+  /** Called after a transaction that queued mail commits, so the worker sends it now. */
+  onMailQueued?: () => void;
+}
+
+export type RegisterResult = { kind: 'accepted' } | { kind: 'signed_in'; session: IssuedSession };
+
+/**
+ * The sign-up / sign-in flows. Framework-free: the http layer maps its results and AuthErrors
+ * onto responses; the store does the SQL.
+ */
+export class AuthService {
+  constructor(private readonly o: AuthServiceOptions) {}
+
+  async register(
+    input: { email: string; password: string; name?: string | undefined },
+    ctx: RequestContext,
+  ): Promise<RegisterResult> {
+    const { db, clock } = this.o;
+    const email = input.email;
+    const verdict = this.o.policy.check(input.password, { email, name: input.name ?? null });
+    if (!verdict.ok) throw errors.weakPassword(verdict.message);
+    // Hash before looking the email up: both branches then cost the same.
+    const passwordHash = await this.o.hasher.hash(normalizePassword(input.password));
+    const now = clock();
+
+    const existing = await findUserByEmail(db, email);
+    if (existing && !this.o.requireEmailVerification) throw errors.emailTaken();
+
+    if (existing) {
+      await db.transaction().execute(async (trx) => {
+        if (existing.email_verified_at === null && existing.disabled_at === null) {
+          // Nobody has proved this mailbox yet: the newest sign-up's password stands, and only
+          // the mailbox owner can activate it with the fresh link. An earlier registrant (say,
+          // someone pre-registering a victim's address) keeps nothing.
+          await updateUser(trx, existing.id, {
+            password_hash: passwordHash,
+            name: input.name ?? existing.name,
+            password_changed_at: now,
+            updated_at: now,
+          });
+          await this.queueVerification(trx, existing.id, existing.email, now);
+        } else {
+          await enqueueMail(trx, signupAttemptMail(this.o.mail, existing.email), now);
+        }
+        await recordAuditEvent(
+          trx,
+          { type: 'register.existing_email', userId: existing.id, ...ctx },
+          now,
+        );
+      });
+      this.o.onMailQueued?.();
+      return { kind: 'accepted' };
+    }
+
+    let user: UserWithRoles;
+    try {
+      user = await db.transaction().execute(async (trx) => {
+        const created = await insertUser(trx, {
+          id: uuidv7(now.getTime()),
+          email,
+          name: input.name ?? null,
+          password_hash: passwordHash,
+          email_verified_at: null,
+          disabled_at: null,
+          password_changed_at: now,
+          created_at: now,
+          updated_at: now,
+        });
+        await this.queueVerification(trx, created.id, created.email, now);
+        await recordAuditEvent(trx, { type: 'register', userId: created.id, ...ctx }, now);
+        return created;
+      });
+    } catch (error) {
+      // Another sign-up for the same address won the race: answer as for an existing email.
+      if (!isUniqueViolation(error)) throw error;
+      if (!this.o.requireEmailVerification) throw errors.emailTaken();
+      return { kind: 'accepted' };
+    }
+    this.o.onMailQueued?.();
+    if (this.o.requireEmailVerification) return { kind: 'accepted' };
+    return { kind: 'signed_in', session: await this.startSession(user, ctx, now) };
+  }
+
+  async verifyEmail(token: string, ctx: RequestContext): Promise<PublicUser> {
+    if (!isWellFormedToken(token)) throw errors.invalidToken();
+    const { db, clock } = this.o;
+    const now = clock();
+    const user = await db.transaction().execute(async (trx) => {
+      const row = await consumeEmailToken(trx, hashToken(token), ['verify_email'], now);
+      if (!row) return undefined;
+      const found = await findUserById(trx, row.user_id);
+      if (!found || found.disabled_at !== null) return undefined;
+      if (found.email_verified_at === null) {
+        await updateUser(trx, found.id, { email_verified_at: now, updated_at: now });
+        found.email_verified_at = now;
+      }
+      await recordAuditEvent(trx, { type: 'email.verified', userId: found.id, ...ctx }, now);
+      return found;
+    });
+    if (!user) throw errors.invalidToken();
+    return toPublicUser(user);
+  }
+
+  /** Always succeeds from the caller's view; mails a fresh link only to an unverified account. */
+  async resendVerification(email: string, ctx: RequestContext): Promise<void> {
+    const { db, clock } = this.o;
+    const now = clock();
+    const user = await findUserByEmail(db, email);
+    if (!user || user.email_verified_at !== null || user.disabled_at !== null) return;
+    await db.transaction().execute(async (trx) => {
+      await this.queueVerification(trx, user.id, user.email, now);
+      await recordAuditEvent(trx, { type: 'verification.resent', userId: user.id, ...ctx }, now);
+    });
+    this.o.onMailQueued?.();
+  }
+
+  /**
+   * Checks the password and opens a new session. `previousToken` (a session cookie the browser
+   * already had) is revoked, never adopted: every login gets a fresh token.
+   */
+  async login(
+    input: { email: string; password: string },
+    ctx: RequestContext,
+    previousToken?: string,
+  ): Promise<IssuedSession> {
+    const { db, clock, hasher } = this.o;
+    const password = normalizePassword(input.password);
+    const user = await findUserByEmail(db, input.email);
+    if (!user?.password_hash) {
+      await hasher.verifyDummy(password);
+      await recordAuditEvent(
+        db,
+        {
+          type: 'login.failed',
+          userId: user?.id ?? null,
+          data: { reason: 'unknown_account' },
+          ...ctx,
+        },
+        clock(),
+      );
+      throw errors.invalidCredentials();
+    }
+    const ok = await hasher.verify(user.password_hash, password);
+    const now = clock();
+    if (!ok || user.disabled_at !== null) {
+      await recordAuditEvent(
+        db,
+        {
+          type: 'login.failed',
+          userId: user.id,
+          data: { reason: ok ? 'disabled' : 'wrong_password' },
+          ...ctx,
+        },
+        now,
+      );
+      throw errors.invalidCredentials();
+    }
+    // Only now, with the right password, may the answer reveal that the address is unverified.
+    if (this.o.requireEmailVerification && user.email_verified_at === null) {
+      throw errors.emailNotVerified();
+    }
+    if (hasher.needsRehash(user.password_hash)) {
+      const upgraded = await hasher.hash(password);
+      await updateUser(db, user.id, { password_hash: upgraded, updated_at: now });
+    }
+    if (previousToken) {
+      const previous = await this.lookup(previousToken);
+      if (previous) await revokeSession(db, previous.session.id, 'replaced_by_login', now);
+    }
+    return this.startSession(user, ctx, now);
+  }
+
+  /**
+   * The session behind a cookie token, or null when it is unknown, revoked, expired or its user
+   * is disabled. Slides the idle expiry, writing at most once a minute.
+   */
+  async authenticate(token: string): Promise<AuthenticatedSession | null> {
+    const found = await this.lookup(token);
+    if (!found) return null;
+    const { session, user } = found;
+    const now = this.o.clock();
+    const live = isSessionActive(
+      {
+        idleExpiresAt: session.idle_expires_at,
+        absoluteExpiresAt: session.absolute_expires_at,
+        revokedAt: session.revoked_at,
+      },
+      now,
+    );
+    if (!live || user.disabled_at !== null) return null;
+    const slid = slideIdleExpiry(
+      { lastSeenAt: session.last_seen_at, absoluteExpiresAt: session.absolute_expires_at },
+      now,
+      this.o.sessions,
+    );
+    if (slid) await touchSession(this.o.db, session.id, slid);
+    return { sessionId: session.id, csrfToken: session.csrf_token, user: toPublicUser(user) };
+  }
+
+  async logout(sessionId: string, userId: string, ctx: RequestContext): Promise<void> {
+    const now = this.o.clock();
+    await this.o.db.transaction().execute(async (trx) => {
+      await revokeSession(trx, sessionId, 'logout', now);
+      await recordAuditEvent(trx, { type: 'logout', userId, data: { sessionId }, ...ctx }, now);
+    });
+  }
+
+  private lookup(token: string): Promise<SessionWithUser | undefined> {
+    if (!isWellFormedToken(token)) return Promise.resolve(undefined);
+    return findSessionByTokenHash(this.o.db, hashToken(token));
+  }
+
+  private async startSession(
+    user: UserWithRoles,
+    ctx: RequestContext,
+    now: Date,
+  ): Promise<IssuedSession> {
+    const token = generateToken();
+    const csrfToken = generateToken();
+    const sessionId = uuidv7(now.getTime());
+    const expiry = newSessionExpiry(now, this.o.sessions);
+    await this.o.db.transaction().execute(async (trx) => {
+      await insertSession(trx, {
+        id: sessionId,
+        user_id: user.id,
+        token_hash: hashToken(token),
+        csrf_token: csrfToken,
+        created_at: now,
+        last_seen_at: now,
+        idle_expires_at: expiry.idleExpiresAt,
+        absolute_expires_at: expiry.absoluteExpiresAt,
+        ip: ctx.ip,
+        user_agent: ctx.userAgent?.slice(0, 512) ?? null,
+      });
+      await recordAuditEvent(
+        trx,
+        { type: 'login.succeeded', userId: user.id, data: { sessionId }, ...ctx },
+        now,
+      );
+    });
+    return { token, csrfToken, sessionId, user: toPublicUser(user) };
+  }
+
+  private async queueVerification(trx: Queryable, userId: string, email: string, now: Date) {
+    const token = generateToken();
+    await replaceEmailToken(trx, {
+      id: uuidv7(now.getTime()),
+      userId,
+      purpose: 'verify_email',
+      tokenHash: hashToken(token),
+      now,
+      expiresAt: addSeconds(now, this.o.verifyEmailTtlSeconds),
+    });
+    const hours = Math.round(this.o.verifyEmailTtlSeconds / 3600);
+    await enqueueMail(trx, verifyEmailMail(this.o.mail, email, token, hours), now);
+  }
+}

@@ -1,0 +1,295 @@
+import { readFileSync } from 'node:fs';
+import { type TranslationKeys, ZxcvbnFactory, type ZxcvbnResult } from '@zxcvbn-ts/core';
+import { adjacencyGraphs, dictionary } from '@zxcvbn-ts/language-common';
+
+/**
+ * Password policy (DESIGN.md, "Security parameters"): length in code points after NFKC, no
+ * composition rules, and refusal of common passwords, passwords built from the user's email,
+ * name or the service name, and passwords zxcvbn-ts finds too guessable.
+ */
+
+export const PASSWORD_MAX_LENGTH = 256;
+
+export interface PasswordPolicyOptions {
+  minLength: number;
+  minScore: number;
+  serviceName: string;
+}
+
+export type PasswordRejection =
+  | 'too_short'
+  | 'too_long'
+  | 'common'
+  | 'personal_info'
+  | 'too_guessable';
+
+export type PasswordCheck =
+  | { ok: true }
+  | { ok: false; reason: PasswordRejection; message: string };
+
+/** NFKC normalisation; the form stored/hashed is the normalised one. */
+export function normalizePassword(password: string): string {
+  return password.normalize('NFKC');
+}
+
+export interface PasswordPolicy {
+  check(password: string, context?: { email?: string; name?: string | null }): PasswordCheck;
+}
+
+/**
+ * Above this many UTF-16 units a password is too long whatever NFKC makes of it (composition
+ * shrinks text by a small factor at most), so huge inputs are refused before normalising.
+ */
+const RAW_LENGTH_GUARD = PASSWORD_MAX_LENGTH * 16;
+
+/** Context pieces (email, name, service name) shorter than this are ignored. */
+const MIN_PIECE_LENGTH = 3;
+
+/**
+ * zxcvbn's cost grows faster than the length (60-450 ms for 256 characters), so it judges this
+ * many code points at most (a few ms); see `guessability`.
+ */
+const ZXCVBN_WINDOW = 64;
+
+/**
+ * Cap on the l33t-substitution variants zxcvbn tries, each a full dictionary pass (default
+ * 100). Full substitutions come first, so classic l33t passwords score the same with 10.
+ */
+const ZXCVBN_L33T_VARIANTS = 10;
+
+const NOT_LETTER_OR_DIGIT = /[^\p{L}\p{N}]/gu;
+
+// ---------------------------------------------------------------------------------------------
+// Common-password list (assets/README.md says where it comes from), loaded once on first use.
+
+let commonPasswords: Set<string> | undefined;
+
+function isCommonPassword(normalized: string): boolean {
+  if (!commonPasswords) {
+    const text = readFileSync(
+      new URL('../../assets/common-passwords.txt', import.meta.url),
+      'utf8',
+    );
+    commonPasswords = new Set(text.split('\n').filter((line) => line.length > 0));
+  }
+  return commonPasswords.has(normalized.toLowerCase());
+}
+
+// ---------------------------------------------------------------------------------------------
+// zxcvbn-ts, configured once per process on first use. Its feedback comes as keys unless
+// translations are given, and @zxcvbn-ts/language-en is not a dependency: hence the English
+// below. Warnings read as the reason after "too easy to guess: ".
+
+const translations: TranslationKeys = {
+  warnings: {
+    straightRow: 'it is a straight row of keys on the keyboard',
+    keyPattern: 'it is a short keyboard pattern',
+    simpleRepeat: 'it repeats the same character',
+    extendedRepeat: 'it repeats the same group of characters',
+    sequences: 'it uses a predictable sequence such as "abc" or "1234"',
+    recentYears: 'it contains a recent year',
+    dates: 'it contains a date',
+    topTen: 'it is one of the ten most used passwords',
+    topHundred: 'it is one of the hundred most used passwords',
+    common: 'it is a commonly used password',
+    similarToCommon: 'it is very similar to a commonly used password',
+    wordByItself: 'it is a single word',
+    namesByThemselves: 'it is a single name',
+    commonNames: 'it contains a common name',
+    userInputs: 'it contains your email address, your name or the name of this service',
+    pwned: 'it has appeared in a data breach',
+  },
+  suggestions: {
+    l33t: 'Swapping letters for look-alike symbols, like "@" for "a", does not help much.',
+    reverseWords: 'Spelling a common word backwards does not help much.',
+    allUppercase: 'Capitalize some letters, not all of them.',
+    capitalization: 'Capitalize more than the first letter.',
+    dates: 'Avoid dates and years that are connected to you.',
+    recentYears: 'Avoid recent years.',
+    associatedYears: 'Avoid years that are connected to you.',
+    sequences: 'Avoid predictable sequences of characters.',
+    repeated: 'Avoid repeated words and characters.',
+    longerKeyboardPattern: 'Avoid patterns that follow the keyboard layout.',
+    anotherWord: 'Add a few more words, preferably uncommon ones.',
+    useWords: 'Use several words, but avoid common phrases.',
+    noNeed: 'You do not need symbols, digits or capital letters to make a strong password.',
+    pwned: 'If you use this password anywhere else, change it there too.',
+  },
+  timeEstimation: {
+    ltSecond: 'less than a second',
+    second: '{base} second',
+    seconds: '{base} seconds',
+    minute: '{base} minute',
+    minutes: '{base} minutes',
+    hour: '{base} hour',
+    hours: '{base} hours',
+    day: '{base} day',
+    days: '{base} days',
+    month: '{base} month',
+    months: '{base} months',
+    year: '{base} year',
+    years: '{base} years',
+    centuries: 'centuries',
+  },
+};
+
+const GENERIC_REASON = 'it is made of words or patterns that password-guessing tools try early';
+
+let zxcvbnInstance: ZxcvbnFactory | undefined;
+
+function zxcvbn(): ZxcvbnFactory {
+  zxcvbnInstance ??= new ZxcvbnFactory({
+    dictionary,
+    graphs: adjacencyGraphs,
+    translations,
+    l33tMaxSubstitutions: ZXCVBN_L33T_VARIANTS,
+    maxLength: PASSWORD_MAX_LENGTH,
+  });
+  return zxcvbnInstance;
+}
+
+/**
+ * zxcvbn's verdict on the first ZXCVBN_WINDOW code points (the whole password up to that
+ * length). Guessing a password means guessing its beginning too, so a strong beginning makes a
+ * strong password; a longer password is refused only when its first 64 code points are weak.
+ * Later windows are not consulted: a window that starts inside a repetition ("eymonkeymonkey…")
+ * looks random to zxcvbn and would make "monkey" × 40 pass.
+ */
+function guessability(chars: string[], userInputs: string[]): ZxcvbnResult {
+  return zxcvbn().check(chars.slice(0, ZXCVBN_WINDOW).join(''), userInputs);
+}
+
+function tooGuessableMessage({ feedback }: ZxcvbnResult): string {
+  // Without a warning (zxcvbn gives none above score 2, or for plain guessable text) the
+  // generic reason stands in.
+  const reason = feedback.warning || GENERIC_REASON;
+  // zxcvbn puts its generic "add another word" first; the advice specific to the weakness
+  // found, when there is one, comes after it.
+  const suggestion =
+    feedback.suggestions.find((s) => s !== translations.suggestions.anotherWord) ??
+    translations.suggestions.anotherWord;
+  return `This password is too easy to guess: ${reason}. ${suggestion}`;
+}
+
+// ---------------------------------------------------------------------------------------------
+// Built from the email, the name or the service name.
+
+type PieceSource = 'email' | 'name' | 'service';
+
+interface Piece {
+  text: string;
+  source: PieceSource;
+}
+
+const codePoints = (s: string) => [...s].length;
+const normalizeContext = (s: string) => s.normalize('NFKC').toLowerCase().trim();
+const words = (s: string) => s.split(NOT_LETTER_OR_DIGIT).filter((w) => w.length > 0);
+
+function contextPieces(serviceName: string, email?: string, name?: string | null): Piece[] {
+  const pieces: Piece[] = [];
+  const add = (text: string, source: PieceSource) => {
+    if (codePoints(text) >= MIN_PIECE_LENGTH) pieces.push({ text, source });
+  };
+  if (email) {
+    const full = normalizeContext(email);
+    const at = full.lastIndexOf('@');
+    const local = at >= 0 ? full.slice(0, at) : full;
+    add(full, 'email');
+    add(local, 'email');
+    for (const word of words(local)) add(word, 'email');
+  }
+  if (name) {
+    const full = normalizeContext(name);
+    add(full, 'name');
+    for (const word of words(full)) add(word, 'name');
+  }
+  const service = normalizeContext(serviceName);
+  add(service, 'service');
+  for (const word of words(service)) add(word, 'service');
+  return pieces;
+}
+
+/** Removes every occurrence of each piece (longest first), until none is left. */
+function removePieces(text: string, pieces: Piece[], found: Set<PieceSource>): string {
+  let current = text;
+  for (let changed = true; changed; ) {
+    changed = false;
+    for (const piece of pieces) {
+      if (piece.text.length > 0 && current.includes(piece.text)) {
+        current = current.split(piece.text).join('');
+        found.add(piece.source);
+        changed = true;
+      }
+    }
+  }
+  return current;
+}
+
+const SOURCE_WORDING: Record<PieceSource, string> = {
+  email: 'your email address',
+  name: 'your name',
+  service: 'the name of this service',
+};
+
+function personalInfoMessage(found: Set<PieceSource>): string {
+  const parts = (['email', 'name', 'service'] as const)
+    .filter((s) => found.has(s))
+    .map((s) => SOURCE_WORDING[s]);
+  const list =
+    parts.length > 1 ? `${parts.slice(0, -1).join(', ')} and ${parts.at(-1)}` : (parts[0] ?? '');
+  const pronoun = parts.length > 1 ? 'them' : 'it';
+  return `This password is too close to ${list}. Choose one that does not rely on ${pronoun}.`;
+}
+
+// ---------------------------------------------------------------------------------------------
+
+export function createPasswordPolicy(options: PasswordPolicyOptions): PasswordPolicy {
+  const { minLength, minScore, serviceName } = options;
+  const reject = (reason: PasswordRejection, message: string): PasswordCheck => ({
+    ok: false,
+    reason,
+    message,
+  });
+  const tooLong = () => reject('too_long', `Use at most ${PASSWORD_MAX_LENGTH} characters.`);
+
+  return {
+    check(password, context = {}) {
+      if (password.length > RAW_LENGTH_GUARD) return tooLong();
+      const normalized = normalizePassword(password);
+      const chars = [...normalized];
+      if (chars.length < minLength) {
+        return reject('too_short', `Use at least ${minLength} characters.`);
+      }
+      if (chars.length > PASSWORD_MAX_LENGTH) return tooLong();
+
+      if (isCommonPassword(normalized)) {
+        return reject(
+          'common',
+          'This password is on a list of commonly used passwords. Choose a less predictable one.',
+        );
+      }
+
+      const pieces = contextPieces(serviceName, context.email, context.name);
+      const byLength = [...pieces].sort((a, b) => b.text.length - a.text.length);
+      const found = new Set<PieceSource>();
+      let rest = removePieces(normalized.toLowerCase(), byLength, found);
+      rest = rest.replace(NOT_LETTER_OR_DIGIT, '');
+      // "alicesmith" still counts as the email "alice.smith@…": remove the pieces' bare forms.
+      const bare = byLength
+        .map((p) => ({ ...p, text: p.text.replace(NOT_LETTER_OR_DIGIT, '') }))
+        .filter((p) => codePoints(p.text) >= MIN_PIECE_LENGTH);
+      rest = removePieces(rest, bare, found);
+      const restLength = codePoints(rest);
+      if (found.size > 0 && (restLength < minLength || restLength < chars.length / 2)) {
+        return reject('personal_info', personalInfoMessage(found));
+      }
+
+      if (minScore > 0) {
+        const userInputs = [...new Set(pieces.map((p) => p.text))];
+        const result = guessability(chars, userInputs);
+        if (result.score < minScore) return reject('too_guessable', tooGuessableMessage(result));
+      }
+      return { ok: true };
+    },
+  };
+}

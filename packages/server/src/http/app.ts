@@ -1,0 +1,173 @@
+import { randomUUID } from 'node:crypto';
+import cookie from '@fastify/cookie';
+import cors from '@fastify/cors';
+import helmet from '@fastify/helmet';
+import swagger from '@fastify/swagger';
+import swaggerUi from '@fastify/swagger-ui';
+import Fastify, { type FastifyInstance, type FastifyServerOptions } from 'fastify';
+import {
+  jsonSchemaTransform,
+  jsonSchemaTransformObject,
+  serializerCompiler,
+  validatorCompiler,
+  type ZodTypeProvider,
+} from 'fastify-type-provider-zod';
+import type { Config } from '../config.js';
+import type { AuthService } from '../core/auth.js';
+import type { DevMailbox } from '../mail/transport.js';
+import { sessionPlugin } from './plugins/session.js';
+import { problemPlugin, sendProblem } from './problem.js';
+import { authRoutes } from './routes/auth.js';
+import { devMailRoutes } from './routes/dev-mail.js';
+import { healthRoutes } from './routes/health.js';
+import { pageRoutes } from './routes/pages.js';
+
+export interface AppDependencies {
+  config: Config;
+  auth: AuthService;
+  /** Readiness checks by name, e.g. { database: () => handle.ping() }. */
+  readiness: Record<string, () => Promise<void>>;
+  /** The dev mailbox, served at /dev/mail outside production. */
+  devMailbox?: DevMailbox | undefined;
+  /** Where logs go instead of stdout (tests read them to check redaction). */
+  logStream?: NodeJS.WritableStream | undefined;
+}
+
+/** Paths never logged with their values: credentials, tokens and cookies. */
+const REDACT = [
+  'req.headers.cookie',
+  'req.headers.authorization',
+  'req.headers["x-csrf-token"]',
+  'res.headers["set-cookie"]',
+];
+
+/** Builds the HTTP app; the server and the tests both use it. */
+export async function buildApp(deps: AppDependencies): Promise<FastifyInstance> {
+  const { config } = deps;
+  const options: FastifyServerOptions = {
+    logger: {
+      level: config.logLevel,
+      redact: { paths: REDACT, censor: '[redacted]' },
+      ...(deps.logStream ? { stream: deps.logStream } : {}),
+    },
+    // A hop count is valid at runtime (Fastify's proxy-addr) though its types omit it.
+    trustProxy: config.trustProxy as FastifyServerOptions['trustProxy'],
+    bodyLimit: config.bodyLimit,
+    genReqId: () => randomUUID(),
+    requestIdHeader: false,
+    return503OnClosing: true,
+  };
+  const app = Fastify(options).withTypeProvider<ZodTypeProvider>();
+  app.setValidatorCompiler(validatorCompiler);
+  app.setSerializerCompiler(serializerCompiler);
+
+  // JSON only: without this Fastify would also accept text/plain bodies.
+  app.removeAllContentTypeParsers();
+  app.addContentTypeParser(
+    'application/json',
+    { parseAs: 'string' },
+    app.getDefaultJsonParser('error', 'error'),
+  );
+
+  await app.register(problemPlugin);
+  await app.register(cookie);
+  await app.register(cors, {
+    origin: config.corsOrigins,
+    credentials: true,
+    methods: ['GET', 'POST', 'PUT', 'PATCH', 'DELETE'],
+    allowedHeaders: ['content-type', 'x-csrf-token', 'authorization'],
+    maxAge: 600,
+  });
+  await app.register(helmet, {
+    hsts: config.session.secureCookie ? { maxAge: 31_536_000, includeSubDomains: true } : false,
+    contentSecurityPolicy: {
+      directives: {
+        defaultSrc: ["'self'"],
+        scriptSrc: ["'self'"],
+        styleSrc: ["'self'", "'unsafe-inline'"],
+        imgSrc: ["'self'", 'data:'],
+        connectSrc: ["'self'"],
+        frameAncestors: ["'none'"],
+        formAction: ["'self'"],
+        upgradeInsecureRequests: config.session.secureCookie ? [] : null,
+      },
+    },
+  });
+
+  const allowedOrigins = [config.publicUrl.origin, ...config.corsOrigins];
+  await app.register(sessionPlugin, {
+    auth: deps.auth,
+    secureCookie: config.session.secureCookie,
+    maxAgeSeconds: config.session.absoluteTimeoutSeconds,
+    allowedOrigins,
+  });
+
+  // Answers of the API are personal: no shared or browser cache may keep them.
+  app.addHook('onSend', async (request, reply) => {
+    if (!request.url.startsWith('/docs')) reply.header('cache-control', 'no-store');
+  });
+
+  await registerNotFoundAndMethodNotAllowed(app);
+
+  await app.register(swagger, {
+    openapi: {
+      openapi: '3.1.0',
+      info: {
+        title: `${config.serviceName} API`,
+        version: '0.1.0',
+        description:
+          'Email/password authentication. Errors are RFC 9457 problem details with a stable `code`.',
+      },
+      components: {
+        securitySchemes: {
+          session: { type: 'apiKey', in: 'cookie', name: app.sessionCookie.name },
+        },
+      },
+    },
+    transform: jsonSchemaTransform,
+    transformObject: jsonSchemaTransformObject,
+  });
+  await app.register(swaggerUi, { routePrefix: '/docs', staticCSP: true });
+  app.get('/openapi.json', { schema: { hide: true } }, async () => app.swagger());
+
+  await app.register(healthRoutes, { checks: deps.readiness });
+  await app.register(authRoutes, { auth: deps.auth });
+  await app.register(pageRoutes, { serviceName: config.serviceName });
+  if (deps.devMailbox && config.env !== 'production') {
+    await app.register(devMailRoutes, { mailbox: deps.devMailbox });
+  }
+  return app;
+}
+
+/**
+ * Fastify answers 404 for a known path with the wrong method; we answer 405 with `Allow`, and
+ * both as problem+json.
+ */
+async function registerNotFoundAndMethodNotAllowed(app: FastifyInstance) {
+  const routes: { pattern: RegExp; methods: Set<string> }[] = [];
+  app.addHook('onRoute', (route) => {
+    const source = route.url.replace(/[.*+?^${}()|[\]\\]/g, '\\$&').replace(/:[^/]+/g, '[^/]+');
+    const pattern = new RegExp(`^${source}/?$`);
+    let entry = routes.find((r) => r.pattern.source === pattern.source);
+    if (!entry) {
+      entry = { pattern, methods: new Set() };
+      routes.push(entry);
+    }
+    for (const method of [route.method].flat()) entry.methods.add(method);
+  });
+  app.setNotFoundHandler((request, reply) => {
+    const path = request.url.split('?')[0] ?? '';
+    const allowed = routes.find((r) => r.pattern.test(path))?.methods;
+    if (allowed && !allowed.has(request.method)) {
+      reply.header('allow', [...allowed].sort().join(', '));
+      return sendProblem(
+        request,
+        reply,
+        405,
+        'method_not_allowed',
+        `${request.method} is not allowed here; use ${[...allowed].sort().join(' or ')}.`,
+      );
+    }
+    return sendProblem(request, reply, 404, 'not_found', `Nothing at ${request.method} ${path}.`);
+  });
+}

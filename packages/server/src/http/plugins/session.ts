@@ -1,0 +1,105 @@
+import type { FastifyInstance, FastifyReply, FastifyRequest } from 'fastify';
+import fp from 'fastify-plugin';
+import type { AuthenticatedSession, AuthService, RequestContext } from '../../core/auth.js';
+import { errors } from '../../core/errors.js';
+import { safeEqual } from '../../core/tokens.js';
+import { sendProblem } from '../problem.js';
+
+declare module 'fastify' {
+  interface FastifyRequest {
+    /** Set by `requireSession`: the signed-in session behind the cookie. */
+    session: AuthenticatedSession | null;
+  }
+  interface FastifyInstance {
+    /** preHandler: 401 without a live session; 403 on a state-changing request without CSRF. */
+    requireSession: (request: FastifyRequest, reply: FastifyReply) => Promise<void>;
+    sessionCookie: {
+      name: string;
+      read(request: FastifyRequest): string | undefined;
+      set(reply: FastifyReply, token: string): void;
+      clear(reply: FastifyReply): void;
+    };
+  }
+}
+
+export interface SessionPluginOptions {
+  auth: AuthService;
+  /** https deployments: `Secure` cookie with the `__Host-` prefix. */
+  secureCookie: boolean;
+  maxAgeSeconds: number;
+  /** Origins allowed to make state-changing requests: PUBLIC_URL's and CORS_ORIGINS. */
+  allowedOrigins: string[];
+}
+
+const UNSAFE_METHODS = new Set(['POST', 'PUT', 'PATCH', 'DELETE']);
+
+export function requestContext(request: FastifyRequest): RequestContext {
+  return { ip: request.ip ?? null, userAgent: request.headers['user-agent'] ?? null };
+}
+
+/** The session `requireSession` found; only call from routes that use it as preHandler. */
+export function currentSession(request: FastifyRequest): AuthenticatedSession {
+  if (!request.session) throw errors.unauthenticated();
+  return request.session;
+}
+
+export const sessionPlugin = fp(
+  async (app: FastifyInstance, opts: SessionPluginOptions) => {
+    const name = opts.secureCookie ? '__Host-latchkey_session' : 'latchkey_session';
+    const allowed = new Set(opts.allowedOrigins);
+    const cookieOptions = {
+      path: '/',
+      httpOnly: true,
+      sameSite: 'lax' as const,
+      secure: opts.secureCookie,
+    };
+
+    app.decorate('sessionCookie', {
+      name,
+      read: (request: FastifyRequest) => request.cookies[name],
+      set: (reply: FastifyReply, token: string) =>
+        void reply.setCookie(name, token, { ...cookieOptions, maxAge: opts.maxAgeSeconds }),
+      clear: (reply: FastifyReply) => void reply.clearCookie(name, cookieOptions),
+    });
+    app.decorateRequest('session', null);
+
+    // A browser always sends Origin on cross-site POSTs: refusing foreign origins here stops
+    // CSRF on every state-changing route, including login and register (login CSRF).
+    app.addHook('onRequest', async (request, reply) => {
+      if (!UNSAFE_METHODS.has(request.method)) return;
+      const origin = request.headers.origin;
+      if (origin !== undefined && !allowed.has(origin)) {
+        return sendProblem(
+          request,
+          reply,
+          403,
+          'origin_not_allowed',
+          'Requests from this origin are not allowed. Add it to CORS_ORIGINS if it is your own front end.',
+        );
+      }
+    });
+
+    app.decorate('requireSession', async (request: FastifyRequest, reply: FastifyReply) => {
+      const token = request.cookies[name];
+      const session = token ? await opts.auth.authenticate(token) : null;
+      if (!session) {
+        if (token) app.sessionCookie.clear(reply);
+        return sendProblem(request, reply, 401, 'unauthenticated', 'Sign in to continue.');
+      }
+      if (UNSAFE_METHODS.has(request.method)) {
+        const header = request.headers['x-csrf-token'];
+        if (typeof header !== 'string' || !safeEqual(header, session.csrfToken)) {
+          return sendProblem(
+            request,
+            reply,
+            403,
+            'csrf_failed',
+            'Missing or wrong X-CSRF-Token header: send the csrfToken from login or GET /auth/me.',
+          );
+        }
+      }
+      request.session = session;
+    });
+  },
+  { name: 'latchkey-session', dependencies: ['@fastify/cookie'] },
+);

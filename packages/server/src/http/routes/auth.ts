@@ -1,0 +1,125 @@
+import type { FastifyPluginAsyncZod } from 'fastify-type-provider-zod';
+import type { AuthService } from '../../core/auth.js';
+import { currentSession, requestContext } from '../plugins/session.js';
+import * as s from '../schemas.js';
+
+const ACCEPTED = 'If the address can receive mail, a message is on its way. Check your inbox.';
+
+export const authRoutes: FastifyPluginAsyncZod<{ auth: AuthService }> = async (app, { auth }) => {
+  const problems = {
+    400: s.problem,
+    401: s.problem,
+    403: s.problem,
+    409: s.problem,
+    429: s.problem,
+    503: s.problem,
+  };
+
+  app.post(
+    '/auth/register',
+    {
+      schema: {
+        tags: ['auth'],
+        summary: 'Create an account',
+        description:
+          'Answers 202 whether or not the address already has an account (no enumeration); the owner of an existing account is told by mail. With REQUIRE_EMAIL_VERIFICATION=false: 201 with a session, or 409 email_taken.',
+        body: s.registerBody,
+        response: { 201: s.sessionResponse, 202: s.message, ...problems },
+      },
+    },
+    async (request, reply) => {
+      const result = await auth.register(request.body, requestContext(request));
+      if (result.kind === 'accepted') return reply.status(202).send({ message: ACCEPTED });
+      app.sessionCookie.set(reply, result.session.token);
+      return reply
+        .status(201)
+        .send({ user: result.session.user, csrfToken: result.session.csrfToken });
+    },
+  );
+
+  app.post(
+    '/auth/verify-email',
+    {
+      schema: {
+        tags: ['auth'],
+        summary: 'Confirm an email address with the token from the mail',
+        body: s.verifyEmailBody,
+        response: { 200: s.userResponse, ...problems },
+      },
+    },
+    async (request) => ({
+      user: await auth.verifyEmail(request.body.token, requestContext(request)),
+    }),
+  );
+
+  app.post(
+    '/auth/resend-verification',
+    {
+      schema: {
+        tags: ['auth'],
+        summary: 'Send a new verification link (always 202)',
+        body: s.emailOnlyBody,
+        response: { 202: s.message, ...problems },
+      },
+    },
+    async (request, reply) => {
+      await auth.resendVerification(request.body.email, requestContext(request));
+      return reply.status(202).send({ message: ACCEPTED });
+    },
+  );
+
+  app.post(
+    '/auth/login',
+    {
+      schema: {
+        tags: ['auth'],
+        summary: 'Sign in: sets the session cookie and returns the CSRF token',
+        body: s.loginBody,
+        response: { 200: s.sessionResponse, ...problems },
+      },
+    },
+    async (request, reply) => {
+      const session = await auth.login(
+        request.body,
+        requestContext(request),
+        app.sessionCookie.read(request),
+      );
+      app.sessionCookie.set(reply, session.token);
+      return { user: session.user, csrfToken: session.csrfToken };
+    },
+  );
+
+  app.post(
+    '/auth/logout',
+    {
+      preHandler: app.requireSession,
+      schema: {
+        tags: ['auth'],
+        summary: 'Sign out: revokes this session and clears the cookie',
+        response: { 204: s.noContent, ...problems },
+      },
+    },
+    async (request, reply) => {
+      const session = currentSession(request);
+      await auth.logout(session.sessionId, session.user.id, requestContext(request));
+      app.sessionCookie.clear(reply);
+      return reply.status(204).send(null);
+    },
+  );
+
+  app.get(
+    '/auth/me',
+    {
+      preHandler: app.requireSession,
+      schema: {
+        tags: ['auth'],
+        summary: 'The signed-in user and the CSRF token',
+        response: { 200: s.sessionResponse, 401: s.problem },
+      },
+    },
+    async (request) => {
+      const session = currentSession(request);
+      return { user: session.user, csrfToken: session.csrfToken };
+    },
+  );
+};

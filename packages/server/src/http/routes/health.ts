@@ -1,0 +1,60 @@
+import type { FastifyPluginAsyncZod } from 'fastify-type-provider-zod';
+import { z } from 'zod';
+import { sendProblem } from '../problem.js';
+import { problem } from '../schemas.js';
+
+export interface HealthOptions {
+  /** Throws when a dependency (the database, later Redis) cannot answer. */
+  checks: Record<string, () => Promise<void>>;
+}
+
+const status = z.object({
+  status: z.literal('ok'),
+  checks: z.record(z.string(), z.literal('ok')).optional(),
+});
+
+export const healthRoutes: FastifyPluginAsyncZod<HealthOptions> = async (app, { checks }) => {
+  app.get(
+    '/healthz',
+    {
+      schema: {
+        tags: ['ops'],
+        summary: 'Liveness: the process answers',
+        response: { 200: status },
+      },
+    },
+    async () => ({ status: 'ok' as const }),
+  );
+
+  app.get(
+    '/readyz',
+    {
+      schema: {
+        tags: ['ops'],
+        summary: 'Readiness: the database (and other dependencies) answer',
+        response: { 200: status, 503: problem },
+      },
+    },
+    async (request, reply) => {
+      const results: Record<string, 'ok'> = {};
+      for (const [name, check] of Object.entries(checks)) {
+        try {
+          await withTimeout(check(), 2000);
+          results[name] = 'ok';
+        } catch (error) {
+          request.log.warn({ err: error, check: name }, 'readiness check failed');
+          return sendProblem(request, reply, 503, 'not_ready', `The ${name} is not reachable.`);
+        }
+      }
+      return { status: 'ok' as const, checks: results };
+    },
+  );
+};
+
+function withTimeout<T>(promise: Promise<T>, ms: number): Promise<T> {
+  let timer: NodeJS.Timeout | undefined;
+  const timeout = new Promise<never>((_, reject) => {
+    timer = setTimeout(() => reject(new Error(`timed out after ${ms} ms`)), ms);
+  });
+  return Promise.race([promise, timeout]).finally(() => clearTimeout(timer));
+}

@@ -1,0 +1,55 @@
+import type { Config } from './config.js';
+import { createLatchkey } from './latchkey.js';
+
+/** Runs the service until SIGTERM/SIGINT, then drains requests and closes the database. */
+export async function startServer(config: Config): Promise<void> {
+  const started = performance.now();
+  const latchkey = await createLatchkey(config);
+  const { app } = latchkey;
+
+  for (const warning of startupWarnings(config)) app.log.warn(warning);
+  await app.listen({ port: config.port, host: config.host });
+  app.log.info(
+    {
+      database: latchkey.database.kind === 'pglite' ? `PGlite in ${config.dataDir}` : 'PostgreSQL',
+      mail: config.smtpUrl ? 'SMTP' : 'dev mailbox',
+      startupMs: Math.round(performance.now() - started),
+      rssMB: Math.round(process.memoryUsage().rss / 1e6),
+    },
+    `Latchkey is ready at ${config.publicUrl.origin}`,
+  );
+
+  let stopping = false;
+  const stop = async (signal: string) => {
+    if (stopping) {
+      app.log.warn(`${signal} again: exiting now`);
+      process.exit(1);
+    }
+    stopping = true;
+    app.log.info(`${signal}: finishing requests in flight, then stopping`);
+    try {
+      await latchkey.close();
+      process.exit(0);
+    } catch (error) {
+      app.log.error({ err: error }, 'error while stopping');
+      process.exit(1);
+    }
+  };
+  process.on('SIGTERM', () => void stop('SIGTERM'));
+  process.on('SIGINT', () => void stop('SIGINT'));
+}
+
+export function startupWarnings(config: Config): string[] {
+  const warnings: string[] = [];
+  if (config.env === 'production' && config.publicUrl.protocol !== 'https:') {
+    warnings.push(
+      'PUBLIC_URL is not https in production: session cookies are sent without Secure. Serve Latchkey over https and set PUBLIC_URL to its https address.',
+    );
+  }
+  if (config.env === 'production' && !config.smtpUrl) {
+    warnings.push(
+      'SMTP_URL is not set in production: no mail (verification, reset) leaves this server. Set SMTP_URL.',
+    );
+  }
+  return warnings;
+}

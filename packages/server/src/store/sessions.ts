@@ -1,0 +1,126 @@
+import { sql } from 'kysely';
+import type { Queryable, SessionRow, UserRow } from './schema.js';
+
+export type NewSession = Omit<SessionRow, 'revoked_at' | 'revoked_reason'>;
+
+export async function insertSession(db: Queryable, session: NewSession): Promise<void> {
+  await db.insertInto('sessions').values(session).execute();
+}
+
+export interface SessionWithUser {
+  session: SessionRow;
+  user: UserRow & { roles: string[] };
+}
+
+/** One indexed lookup: the session by token hash, its user and the user's roles. */
+export async function findSessionByTokenHash(
+  db: Queryable,
+  tokenHash: string,
+): Promise<SessionWithUser | undefined> {
+  const row = await db
+    .selectFrom('sessions as s')
+    .innerJoin('users as u', 'u.id', 's.user_id')
+    .select([
+      's.id',
+      's.user_id',
+      's.token_hash',
+      's.csrf_token',
+      's.created_at',
+      's.last_seen_at',
+      's.idle_expires_at',
+      's.absolute_expires_at',
+      's.revoked_at',
+      's.revoked_reason',
+      's.ip',
+      's.user_agent',
+      'u.email',
+      'u.name',
+      'u.password_hash',
+      'u.email_verified_at',
+      'u.disabled_at',
+      'u.password_changed_at',
+      'u.created_at as user_created_at',
+      'u.updated_at as user_updated_at',
+      sql<string[]>`coalesce(array(
+        select ur.role_name from user_roles ur where ur.user_id = u.id order by ur.role_name
+      ), '{}')`.as('roles'),
+    ])
+    .where('s.token_hash', '=', tokenHash)
+    .executeTakeFirst();
+  if (!row) return undefined;
+  return {
+    session: {
+      id: row.id,
+      user_id: row.user_id,
+      token_hash: row.token_hash,
+      csrf_token: row.csrf_token,
+      created_at: row.created_at,
+      last_seen_at: row.last_seen_at,
+      idle_expires_at: row.idle_expires_at,
+      absolute_expires_at: row.absolute_expires_at,
+      revoked_at: row.revoked_at,
+      revoked_reason: row.revoked_reason,
+      ip: row.ip,
+      user_agent: row.user_agent,
+    },
+    user: {
+      id: row.user_id,
+      email: row.email,
+      name: row.name,
+      password_hash: row.password_hash,
+      email_verified_at: row.email_verified_at,
+      disabled_at: row.disabled_at,
+      password_changed_at: row.password_changed_at,
+      created_at: row.user_created_at,
+      updated_at: row.user_updated_at,
+      roles: row.roles,
+    },
+  };
+}
+
+export async function touchSession(
+  db: Queryable,
+  id: string,
+  values: { lastSeenAt: Date; idleExpiresAt: Date },
+): Promise<void> {
+  await db
+    .updateTable('sessions')
+    .set({ last_seen_at: values.lastSeenAt, idle_expires_at: values.idleExpiresAt })
+    .where('id', '=', id)
+    .where('revoked_at', 'is', null)
+    .execute();
+}
+
+/** Revokes one session; returns whether it was live before. */
+export async function revokeSession(
+  db: Queryable,
+  id: string,
+  reason: string,
+  now: Date,
+): Promise<boolean> {
+  const result = await db
+    .updateTable('sessions')
+    .set({ revoked_at: now, revoked_reason: reason })
+    .where('id', '=', id)
+    .where('revoked_at', 'is', null)
+    .executeTakeFirst();
+  return result.numUpdatedRows > 0n;
+}
+
+/** Revokes every live session of a user, but `exceptId` when given; returns the revoked ids. */
+export async function revokeUserSessions(
+  db: Queryable,
+  userId: string,
+  reason: string,
+  now: Date,
+  exceptId?: string,
+): Promise<string[]> {
+  let query = db
+    .updateTable('sessions')
+    .set({ revoked_at: now, revoked_reason: reason })
+    .where('user_id', '=', userId)
+    .where('revoked_at', 'is', null);
+  if (exceptId) query = query.where('id', '!=', exceptId);
+  const rows = await query.returning('id').execute();
+  return rows.map((r) => r.id);
+}

@@ -1,0 +1,61 @@
+import { describe, expect, it } from 'vitest';
+import { AuthError } from '../../src/core/errors.js';
+import { PasswordHasher } from '../../src/core/passwords.js';
+
+const params = { memoryCost: 19456, timeCost: 2, parallelism: 1 };
+
+describe('PasswordHasher', () => {
+  it('hashes with argon2id and the configured parameters, and verifies', async () => {
+    const hasher = new PasswordHasher(params, { concurrency: 2, queueMax: 10 });
+    const hash = await hasher.hash('correct horse battery staple');
+    expect(hash).toMatch(/^\$argon2id\$v=19\$m=19456,t=2,p=1\$/);
+    expect(await hasher.verify(hash, 'correct horse battery staple')).toBe(true);
+    expect(await hasher.verify(hash, 'correct horse battery stapl')).toBe(false);
+    expect(hasher.needsRehash(hash)).toBe(false);
+  });
+
+  it('flags hashes made with other parameters or algorithms for an upgrade', async () => {
+    const old = new PasswordHasher(
+      { ...params, memoryCost: 8192, timeCost: 1 },
+      { concurrency: 1, queueMax: 1 },
+    );
+    const current = new PasswordHasher(params, { concurrency: 1, queueMax: 1 });
+    const oldHash = await old.hash('pw');
+    expect(current.needsRehash(oldHash)).toBe(true);
+    expect(await current.verify(oldHash, 'pw')).toBe(true);
+    expect(
+      current.needsRehash('$2b$10$abcdefghijklmnopqrstuuABCDEFGHIJKLMNOPQRSTUVWXYZ01234'),
+    ).toBe(true);
+  });
+
+  it('treats a malformed stored hash as a mismatch, not an error', async () => {
+    const hasher = new PasswordHasher(params, { concurrency: 1, queueMax: 1 });
+    expect(await hasher.verify('garbage', 'pw')).toBe(false);
+    expect(await hasher.verify('$argon2id$v=19$m=1,t=1,p=1$bad', 'pw')).toBe(false);
+  });
+
+  it('never runs more hashes at once than its concurrency, and queues the rest', async () => {
+    const hasher = new PasswordHasher(params, { concurrency: 2, queueMax: 10 });
+    let peak = 0;
+    const jobs = Array.from({ length: 6 }, () => hasher.hash('pw'));
+    const sampler = setInterval(() => {
+      peak = Math.max(peak, hasher.stats.active);
+      expect(hasher.stats.active).toBeLessThanOrEqual(2);
+    }, 1);
+    expect(hasher.stats).toEqual({ active: 2, queued: 4 });
+    await Promise.all(jobs);
+    clearInterval(sampler);
+    expect(peak).toBe(2);
+    expect(hasher.stats).toEqual({ active: 0, queued: 0 });
+  });
+
+  it('refuses with server_busy (503) once the queue is full', async () => {
+    const hasher = new PasswordHasher(params, { concurrency: 1, queueMax: 2 });
+    const accepted = [hasher.hash('a'), hasher.hash('b'), hasher.hash('c')];
+    const refused = hasher.hash('d');
+    await expect(refused).rejects.toBeInstanceOf(AuthError);
+    await expect(refused).rejects.toMatchObject({ code: 'server_busy', status: 503 });
+    await Promise.all(accepted);
+    await expect(hasher.hash('e')).resolves.toMatch(/^\$argon2id/);
+  });
+});

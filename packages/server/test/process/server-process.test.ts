@@ -1,0 +1,144 @@
+import { type ChildProcess, execFileSync, spawn } from 'node:child_process';
+import { existsSync, mkdtempSync, rmSync } from 'node:fs';
+import { createServer } from 'node:net';
+import { tmpdir } from 'node:os';
+import { join, resolve } from 'node:path';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { STRONG_PASSWORD } from '../support/app.js';
+
+/**
+ * The real `latchkey` binary on the embedded default: durability across kill -9, the data-dir
+ * lock a second process meets, and a graceful SIGTERM.
+ */
+const serverDir = resolve(import.meta.dirname, '../..');
+const cli = join(serverDir, 'dist/cli.js');
+
+function freePort(): Promise<number> {
+  return new Promise((resolvePort, reject) => {
+    const server = createServer();
+    server.listen(0, '127.0.0.1', () => {
+      const address = server.address();
+      server.close(() =>
+        typeof address === 'object' && address ? resolvePort(address.port) : reject(),
+      );
+    });
+  });
+}
+
+interface Running {
+  child: ChildProcess;
+  url: string;
+  output: () => string;
+  exited: Promise<number | null>;
+}
+
+async function startServer(dataDir: string): Promise<Running> {
+  const port = await freePort();
+  const child = spawn(process.execPath, [cli, 'start'], {
+    env: {
+      ...process.env,
+      NODE_ENV: 'development',
+      PORT: String(port),
+      DATA_DIR: dataDir,
+      LOG_LEVEL: 'info',
+      PUBLIC_URL: `http://127.0.0.1:${port}`,
+    },
+    stdio: ['ignore', 'pipe', 'pipe'],
+  });
+  let output = '';
+  child.stdout?.on('data', (d) => (output += d));
+  child.stderr?.on('data', (d) => (output += d));
+  const exited = new Promise<number | null>((r) => child.on('exit', (code) => r(code)));
+  const url = `http://127.0.0.1:${port}`;
+  const deadline = Date.now() + 30_000;
+  while (Date.now() < deadline) {
+    if (child.exitCode !== null) throw new Error(`server exited early:\n${output}`);
+    try {
+      if ((await fetch(`${url}/readyz`)).ok) return { child, url, output: () => output, exited };
+    } catch {}
+    await new Promise((r) => setTimeout(r, 100));
+  }
+  child.kill('SIGKILL');
+  throw new Error(`server did not become ready:\n${output}`);
+}
+
+const post = (url: string, body: unknown) =>
+  fetch(url, {
+    method: 'POST',
+    headers: { 'content-type': 'application/json' },
+    body: JSON.stringify(body),
+  });
+
+describe('the latchkey process on the embedded default', () => {
+  let dataDir: string;
+  beforeAll(() => {
+    execFileSync('npx', ['tsc', '-b'], { cwd: serverDir, stdio: 'inherit' });
+    dataDir = mkdtempSync(join(tmpdir(), 'latchkey-proc-'));
+  }, 120_000);
+  afterAll(() => rmSync(dataDir, { recursive: true, force: true }));
+
+  it('keeps an acknowledged registration across kill -9', async () => {
+    const first = await startServer(dataDir);
+    const email = 'durable@example.com';
+    const res = await post(`${first.url}/auth/register`, { email, password: STRONG_PASSWORD });
+    expect(res.status).toBe(202);
+    first.child.kill('SIGKILL');
+    await first.exited;
+
+    const second = await startServer(dataDir);
+    try {
+      // 403 email_not_verified is only given after the right password: the account survived.
+      const login = await post(`${second.url}/auth/login`, { email, password: STRONG_PASSWORD });
+      expect(login.status).toBe(403);
+      expect(((await login.json()) as { code: string }).code).toBe('email_not_verified');
+      // The verification mail (queued in the same transaction) was or is delivered.
+      let messages: { to: string }[] = [];
+      for (let i = 0; i < 50 && !messages.some((m) => m.to === email); i++) {
+        messages = (
+          (await (await fetch(`${second.url}/dev/mail.json`)).json()) as {
+            messages: { to: string }[];
+          }
+        ).messages;
+        if (!messages.some((m) => m.to === email)) await new Promise((r) => setTimeout(r, 100));
+      }
+      // The mail went out before the kill (first process) or after the restart (this one).
+      expect(messages.some((m) => m.to === email) || first.output().includes(email)).toBe(true);
+    } finally {
+      second.child.kill('SIGTERM');
+      await second.exited;
+    }
+  }, 90_000);
+
+  it('tells a second process that the embedded database is in use, and stops cleanly on SIGTERM', async () => {
+    const server = await startServer(dataDir);
+    const migrate = spawn(process.execPath, [cli, 'migrate'], {
+      env: { ...process.env, DATA_DIR: dataDir },
+      stdio: ['ignore', 'pipe', 'pipe'],
+    });
+    let stderr = '';
+    migrate.stderr?.on('data', (d) => (stderr += d));
+    const code = await new Promise<number | null>((r) => migrate.on('exit', r));
+    expect(code).toBe(1);
+    expect(stderr).toMatch(/in use by process \d+/);
+    expect(stderr).toMatch(/DATABASE_URL/);
+
+    server.child.kill('SIGTERM');
+    expect(await server.exited).toBe(0);
+    expect(server.output()).toMatch(/SIGTERM/);
+    expect(existsSync(join(dataDir, 'latchkey.pid'))).toBe(false);
+  }, 90_000);
+
+  it('stops with a message naming the variable when the configuration is wrong', () => {
+    let error: { status: number; stderr: Buffer } | undefined;
+    try {
+      execFileSync(process.execPath, [cli, 'start'], {
+        env: { ...process.env, PORT: 'eighty', DATA_DIR: dataDir },
+        stdio: 'pipe',
+      });
+    } catch (e) {
+      error = e as typeof error;
+    }
+    expect(error?.status).toBe(2);
+    expect(String(error?.stderr)).toMatch(/PORT="eighty" is invalid/);
+  });
+});
