@@ -7,6 +7,7 @@ import { PasswordHasher } from './core/passwords.js';
 import { buildApp } from './http/app.js';
 import { OutboxWorker } from './mail/outbox-worker.js';
 import { createSmtpTransport, DevMailbox, type MailTransport } from './mail/transport.js';
+import { createLogger } from './logger.js';
 import { type DatabaseHandle, openDatabase } from './store/database.js';
 import { migrate } from './store/migrate.js';
 
@@ -53,13 +54,7 @@ export async function createLatchkey(
     serviceName: config.serviceName,
   });
 
-  // The app's logger exists only once the app is built; the mailbox and worker log through it.
-  let app: FastifyInstance | undefined;
-  const log = {
-    info: (obj: object, msg?: string) => app?.log.info(obj, msg),
-    warn: (obj: object, msg?: string) => app?.log.warn(obj, msg),
-    error: (obj: object, msg?: string) => app?.log.error(obj, msg),
-  };
+  const log = createLogger(config.logLevel, options.logStream);
   const devMailbox = config.smtpUrl
     ? undefined
     : new DevMailbox({ logger: log, logBodies: config.env !== 'production' });
@@ -85,12 +80,12 @@ export async function createLatchkey(
     verifyEmailTtlSeconds: config.tokens.verifyEmailTtlSeconds,
     onMailQueued: () => worker.nudge(),
   });
-  app = await buildApp({
+  const app = await buildApp({
     config,
     auth,
     readiness: { database: () => database.ping() },
     devMailbox,
-    logStream: options.logStream,
+    logger: log,
   });
   if (options.startMailWorker ?? true) worker.start();
 
@@ -102,7 +97,7 @@ export async function createLatchkey(
     worker,
     devMailbox,
     async close() {
-      await app?.close();
+      await app.close();
       await worker.stop();
       await transport.close?.();
       if (!options.database) await database.close();

@@ -4,7 +4,11 @@ import cors from '@fastify/cors';
 import helmet from '@fastify/helmet';
 import swagger from '@fastify/swagger';
 import swaggerUi from '@fastify/swagger-ui';
-import Fastify, { type FastifyInstance, type FastifyServerOptions } from 'fastify';
+import Fastify, {
+  type FastifyBaseLogger,
+  type FastifyInstance,
+  type FastifyServerOptions,
+} from 'fastify';
 import {
   jsonSchemaTransform,
   jsonSchemaTransformObject,
@@ -29,27 +33,14 @@ export interface AppDependencies {
   readiness: Record<string, () => Promise<void>>;
   /** The dev mailbox, served at /dev/mail outside production. */
   devMailbox?: DevMailbox | undefined;
-  /** Where logs go instead of stdout (tests read them to check redaction). */
-  logStream?: NodeJS.WritableStream | undefined;
+  logger: FastifyBaseLogger;
 }
-
-/** Paths never logged with their values: credentials, tokens and cookies. */
-const REDACT = [
-  'req.headers.cookie',
-  'req.headers.authorization',
-  'req.headers["x-csrf-token"]',
-  'res.headers["set-cookie"]',
-];
 
 /** Builds the HTTP app; the server and the tests both use it. */
 export async function buildApp(deps: AppDependencies): Promise<FastifyInstance> {
   const { config } = deps;
   const options: FastifyServerOptions = {
-    logger: {
-      level: config.logLevel,
-      redact: { paths: REDACT, censor: '[redacted]' },
-      ...(deps.logStream ? { stream: deps.logStream } : {}),
-    },
+    loggerInstance: deps.logger,
     // A hop count is valid at runtime (Fastify's proxy-addr) though its types omit it.
     trustProxy: config.trustProxy as FastifyServerOptions['trustProxy'],
     bodyLimit: config.bodyLimit,

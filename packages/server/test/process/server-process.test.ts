@@ -55,7 +55,9 @@ async function startServer(dataDir: string): Promise<Running> {
     if (child.exitCode !== null) throw new Error(`server exited early:\n${output}`);
     try {
       if ((await fetch(`${url}/readyz`)).ok) return { child, url, output: () => output, exited };
-    } catch {}
+    } catch {
+      // not listening yet
+    }
     await new Promise((r) => setTimeout(r, 100));
   }
   child.kill('SIGKILL');
