@@ -3,7 +3,7 @@ import { type TranslationKeys, ZxcvbnFactory, type ZxcvbnResult } from '@zxcvbn-
 import { adjacencyGraphs, dictionary } from '@zxcvbn-ts/language-common';
 
 /**
- * Password policy (DESIGN.md, "Security parameters"): length in code points after NFKC, no
+ * Password policy (docs/security.md, "Policy"): length in code points after NFKC, no
  * composition rules, and refusal of common passwords, passwords built from the user's email,
  * name or the service name, and passwords zxcvbn-ts finds too guessable.
  */
@@ -17,15 +17,10 @@ export interface PasswordPolicyOptions {
 }
 
 export type PasswordRejection =
-  | 'too_short'
-  | 'too_long'
-  | 'common'
-  | 'personal_info'
-  | 'too_guessable';
+  'too_short' | 'too_long' | 'common' | 'personal_info' | 'too_guessable';
 
 export type PasswordCheck =
-  | { ok: true }
-  | { ok: false; reason: PasswordRejection; message: string };
+  { ok: true } | { ok: false; reason: PasswordRejection; message: string };
 
 /** NFKC normalisation; the form stored/hashed is the normalised one. */
 export function normalizePassword(password: string): string {
@@ -44,6 +39,12 @@ const RAW_LENGTH_GUARD = PASSWORD_MAX_LENGTH * 16;
 
 /** Context pieces (email, name, service name) shorter than this are ignored. */
 const MIN_PIECE_LENGTH = 3;
+
+/**
+ * Single words of the email's local part or of the name must be longer: cutting "ann" or "lee"
+ * out of every password would refuse "channel-sleeve-…" for Ann Lee.
+ */
+const MIN_WORD_LENGTH = 4;
 
 /**
  * zxcvbn's cost grows faster than the length (60-450 ms for 256 characters), so it judges this
@@ -187,8 +188,8 @@ const words = (s: string) => s.split(NOT_LETTER_OR_DIGIT).filter((w) => w.length
 
 function contextPieces(serviceName: string, email?: string, name?: string | null): Piece[] {
   const pieces: Piece[] = [];
-  const add = (text: string, source: PieceSource) => {
-    if (codePoints(text) >= MIN_PIECE_LENGTH) pieces.push({ text, source });
+  const add = (text: string, source: PieceSource, min = MIN_PIECE_LENGTH) => {
+    if (codePoints(text) >= min) pieces.push({ text, source });
   };
   if (email) {
     const full = normalizeContext(email);
@@ -196,28 +197,32 @@ function contextPieces(serviceName: string, email?: string, name?: string | null
     const local = at >= 0 ? full.slice(0, at) : full;
     add(full, 'email');
     add(local, 'email');
-    for (const word of words(local)) add(word, 'email');
+    for (const word of words(local)) add(word, 'email', MIN_WORD_LENGTH);
   }
   if (name) {
     const full = normalizeContext(name);
     add(full, 'name');
-    for (const word of words(full)) add(word, 'name');
+    for (const word of words(full)) add(word, 'name', MIN_WORD_LENGTH);
   }
-  const service = normalizeContext(serviceName);
-  add(service, 'service');
-  for (const word of words(service)) add(word, 'service');
+  // The service name's words ("app" in "My App") are too generic to cut out of passwords;
+  // zxcvbn still gets them as user inputs.
+  add(normalizeContext(serviceName), 'service');
   return pieces;
 }
 
-/** Removes every occurrence of each piece (longest first), until none is left. */
+/**
+ * Removes every occurrence of each piece (in the order given: longest first), until none is
+ * left, and records where the removed pieces came from (all places: "alice" may be both in the
+ * email and the name).
+ */
 function removePieces(text: string, pieces: Piece[], found: Set<PieceSource>): string {
   let current = text;
-  for (let changed = true; changed; ) {
+  for (let changed = true; changed;) {
     changed = false;
     for (const piece of pieces) {
-      if (piece.text.length > 0 && current.includes(piece.text)) {
+      if (current.includes(piece.text)) {
         current = current.split(piece.text).join('');
-        found.add(piece.source);
+        for (const p of pieces) if (p.text === piece.text) found.add(p.source);
         changed = true;
       }
     }
@@ -251,6 +256,9 @@ export function createPasswordPolicy(options: PasswordPolicyOptions): PasswordPo
     message,
   });
   const tooLong = () => reject('too_long', `Use at most ${PASSWORD_MAX_LENGTH} characters.`);
+  const serviceWords = words(normalizeContext(serviceName)).filter(
+    (w) => codePoints(w) >= MIN_PIECE_LENGTH,
+  );
 
   return {
     check(password, context = {}) {
@@ -285,7 +293,7 @@ export function createPasswordPolicy(options: PasswordPolicyOptions): PasswordPo
       }
 
       if (minScore > 0) {
-        const userInputs = [...new Set(pieces.map((p) => p.text))];
+        const userInputs = [...new Set([...pieces.map((p) => p.text), ...serviceWords])];
         const result = guessability(chars, userInputs);
         if (result.score < minScore) return reject('too_guessable', tooGuessableMessage(result));
       }
