@@ -207,6 +207,25 @@ export class AuthService {
     ctx: RequestContext,
     previousToken?: string,
   ): Promise<IssuedSession> {
+    const user = await this.verifyCredentials(input, ctx);
+    const now = this.o.clock();
+    if (previousToken) {
+      const previous = await this.lookup(previousToken);
+      if (previous) await revokeSession(this.o.db, previous.session.id, 'replaced_by_login', now);
+    }
+    return this.startSession(user, ctx, now);
+  }
+
+  /**
+   * The password check shared by every way of signing in (cookie login, token endpoint): one
+   * `invalid_credentials` for unknown email, wrong password and disabled account, the same time
+   * for all three, `email_not_verified` only after the right password, and the hash upgraded
+   * when it was made with older parameters.
+   */
+  async verifyCredentials(
+    input: { email: string; password: string },
+    ctx: RequestContext,
+  ): Promise<UserWithRoles> {
     const { db, clock, hasher } = this.o;
     const password = normalizePassword(input.password);
     const user = await findUserByEmail(db, input.email);
@@ -247,11 +266,7 @@ export class AuthService {
       const upgraded = await hasher.hash(password);
       await updateUser(db, user.id, { password_hash: upgraded, updated_at: now });
     }
-    if (previousToken) {
-      const previous = await this.lookup(previousToken);
-      if (previous) await revokeSession(db, previous.session.id, 'replaced_by_login', now);
-    }
-    return this.startSession(user, ctx, now);
+    return user;
   }
 
   /**
