@@ -5,6 +5,8 @@ import { type Config, ConfigError, loadConfig } from './config.js';
 import { startServer } from './server.js';
 import { DatabaseInUseError, openDatabase } from './store/database.js';
 import { migrate } from './store/migrate.js';
+import { rotateSigningKey } from './token-mode.js';
+import { runUsersImport } from './users-import.js';
 
 /** Reads `.env` from the working directory (variables already set win), then the config. */
 function config(): Config {
@@ -56,6 +58,65 @@ program
             ? `applied ${result.applied.length} migration(s); schema is at version ${result.current}`
             : `nothing to do; schema is at version ${result.current}`,
         );
+      } finally {
+        await handle.close();
+      }
+    } catch (error) {
+      fail(error);
+    }
+  });
+
+const users = program.command('users').description('manage user accounts');
+
+users
+  .command('import')
+  .argument(
+    '<file>',
+    'JSON lines: {"email", "name"?, "passwordHash"?, "emailVerified"?, "createdAt"?}',
+  )
+  .description(
+    'import users from another system (bcrypt or argon2 hashes, upgraded at their next login); ' +
+      'existing emails are skipped, bad lines reported with their number; see docs/account-flows.md',
+  )
+  .action(async (file: string) => {
+    try {
+      if (!existsSync(file)) {
+        console.error(`latchkey: ${file}: no such file`);
+        process.exit(1);
+      }
+      const cfg = config();
+      const handle = await openDatabase(cfg);
+      try {
+        await migrate(handle.db);
+        const counts = await runUsersImport(file, handle.db, {
+          info: (line) => console.log(line),
+          error: (line) => console.error(line),
+        });
+        // Lines were rejected: the rest is imported, but a script should notice.
+        if (counts.rejected > 0) process.exitCode = 1;
+      } finally {
+        await handle.close();
+      }
+    } catch (error) {
+      fail(error);
+    }
+  });
+
+const keys = program.command('keys').description('access-token signing keys');
+
+keys
+  .command('rotate')
+  .description(
+    'make a new current signing key; the old one stays published until its tokens expire',
+  )
+  .action(async () => {
+    try {
+      const cfg = config();
+      const handle = await openDatabase(cfg);
+      try {
+        await migrate(handle.db);
+        const { kid, previousKid } = await rotateSigningKey(cfg, handle.db, () => new Date());
+        console.log(`new signing key ${kid}` + (previousKid ? `; ${previousKid} is retired` : ''));
       } finally {
         await handle.close();
       }

@@ -1,6 +1,7 @@
 import { availableParallelism } from 'node:os';
 import { resolve } from 'node:path';
 import { z } from 'zod';
+import { type AbuseConfig, abuseConfig, abuseEnvShape } from './config-abuse.js';
 
 /** Parses "90", "90s", "15m", "24h", "7d" into seconds. */
 const duration = z
@@ -62,7 +63,16 @@ const envSchema = z.object({
   SESSION_IDLE_TIMEOUT: duration.default(7 * 86400),
   SESSION_ABSOLUTE_TIMEOUT: duration.default(30 * 86400),
   VERIFY_TOKEN_TTL: duration.default(24 * 3600),
+  RESET_TOKEN_TTL: duration.default(30 * 60),
   BODY_LIMIT: int(1024, 10 * 1024 * 1024).default(64 * 1024),
+  ...abuseEnvShape,
+  KEY_ENCRYPTION_SECRET: z
+    .string()
+    .min(32, 'a secret of at least 32 characters (openssl rand -base64 32)')
+    .optional(),
+  ACCESS_TOKEN_TTL: duration.refine((s) => s <= 86400, 'a duration of at most 24h').default(600),
+  ACCESS_TOKEN_AUDIENCE: z.string().min(1).optional(),
+  REFRESH_REUSE_GRACE_SECONDS: int(0, 300).default(10),
 });
 
 export type Env = z.input<typeof envSchema>;
@@ -88,8 +98,19 @@ export interface Config {
   argon2: { memoryCost: number; timeCost: number; parallelism: number };
   hashing: { concurrency: number; queueMax: number };
   session: { idleTimeoutSeconds: number; absoluteTimeoutSeconds: number; secureCookie: boolean };
-  tokens: { verifyEmailTtlSeconds: number };
+  tokens: { verifyEmailTtlSeconds: number; resetPasswordTtlSeconds: number };
   bodyLimit: number;
+  /** Rate limits, the login throttle, Redis and the session cache (config-abuse.ts). */
+  abuse: AbuseConfig;
+  /** Access JWTs and refresh tokens (token mode). */
+  jwt: {
+    issuer: string;
+    audience: string;
+    accessTtlSeconds: number;
+    reuseGraceSeconds: number;
+    /** Undefined: generated once into DATA_DIR (see key-file.ts). */
+    keyEncryptionSecret: string | undefined;
+  };
 }
 
 export class ConfigError extends Error {
@@ -133,6 +154,11 @@ export function loadConfig(env: Record<string, string | undefined> = process.env
   if (e.SESSION_IDLE_TIMEOUT > e.SESSION_ABSOLUTE_TIMEOUT) {
     problems.push('SESSION_IDLE_TIMEOUT must not be longer than SESSION_ABSOLUTE_TIMEOUT');
   }
+  if (e.DATABASE_URL && e.NODE_ENV === 'production' && !e.KEY_ENCRYPTION_SECRET) {
+    problems.push(
+      'KEY_ENCRYPTION_SECRET is required in production with DATABASE_URL (every instance must decrypt the signing keys): set the same 32+ character secret on each instance',
+    );
+  }
   if (problems.length > 0) throw new ConfigError(problems);
 
   return {
@@ -161,7 +187,18 @@ export function loadConfig(env: Record<string, string | undefined> = process.env
       absoluteTimeoutSeconds: e.SESSION_ABSOLUTE_TIMEOUT,
       secureCookie: publicUrl.protocol === 'https:',
     },
-    tokens: { verifyEmailTtlSeconds: e.VERIFY_TOKEN_TTL },
+    tokens: {
+      verifyEmailTtlSeconds: e.VERIFY_TOKEN_TTL,
+      resetPasswordTtlSeconds: e.RESET_TOKEN_TTL,
+    },
     bodyLimit: e.BODY_LIMIT,
+    abuse: abuseConfig(e),
+    jwt: {
+      issuer: publicUrl.href.replace(/\/$/, ''),
+      audience: e.ACCESS_TOKEN_AUDIENCE ?? publicUrl.href.replace(/\/$/, ''),
+      accessTtlSeconds: e.ACCESS_TOKEN_TTL,
+      reuseGraceSeconds: e.REFRESH_REUSE_GRACE_SECONDS,
+      keyEncryptionSecret: e.KEY_ENCRYPTION_SECRET,
+    },
   };
 }

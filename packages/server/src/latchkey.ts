@@ -1,5 +1,7 @@
 import type { FastifyInstance } from 'fastify';
+import { type AbuseProtection, startAbuseProtection } from './abuse.js';
 import type { Config } from './config.js';
+import { AccountService } from './core/account.js';
 import { AuthService } from './core/auth.js';
 import { type Clock, systemClock } from './core/clock.js';
 import { createPasswordPolicy } from './core/password-policy.js';
@@ -10,6 +12,7 @@ import { createSmtpTransport, DevMailbox, type MailTransport } from './mail/tran
 import { createLogger } from './logger.js';
 import { type DatabaseHandle, openDatabase } from './store/database.js';
 import { migrate } from './store/migrate.js';
+import { createTokenMode, type TokenMode } from './token-mode.js';
 
 export interface LatchkeyOptions {
   /** An open database to use (tests); otherwise one is opened from the config and owned. */
@@ -27,9 +30,14 @@ export interface Latchkey {
   app: FastifyInstance;
   database: DatabaseHandle;
   auth: AuthService;
+  /** Token mode: access JWTs, refresh tokens, signing keys. */
+  tokens: TokenMode;
+  account: AccountService;
   hasher: PasswordHasher;
   worker: OutboxWorker;
   devMailbox: DevMailbox | undefined;
+  /** Rate limits, login throttle (`abuse.throttle.clear(email)`), session cache (issue 4). */
+  abuse: AbuseProtection;
   /** Stops taking requests, drains them, stops the mail worker and closes what it opened. */
   close(): Promise<void>;
 }
@@ -39,7 +47,8 @@ export async function createLatchkey(
   config: Config,
   options: LatchkeyOptions = {},
 ): Promise<Latchkey> {
-  const database = options.database ?? (await openDatabase(config));
+  // A copy: startAbuseProtection swaps in its `db` (revocations reach the session cache).
+  const database = { ...(options.database ?? (await openDatabase(config))) };
   try {
     await migrate(database.db);
   } catch (error) {
@@ -55,6 +64,7 @@ export async function createLatchkey(
   });
 
   const log = createLogger(config.logLevel, options.logStream);
+  const abuse = await startAbuseProtection(config, database, { clock, log });
   const devMailbox = config.smtpUrl
     ? undefined
     : new DevMailbox({ logger: log, logBodies: config.env !== 'production' });
@@ -79,11 +89,30 @@ export async function createLatchkey(
     requireEmailVerification: config.requireEmailVerification,
     verifyEmailTtlSeconds: config.tokens.verifyEmailTtlSeconds,
     onMailQueued: () => worker.nudge(),
+    throttle: abuse.throttle,
+    sessionCache: abuse.sessionCache,
   });
+  const account = new AccountService({
+    db: database.db,
+    hasher,
+    policy,
+    clock,
+    mail: { serviceName: config.serviceName, publicUrl: config.publicUrl },
+    resetPasswordTtlSeconds: config.tokens.resetPasswordTtlSeconds,
+    changeEmailTtlSeconds: config.tokens.verifyEmailTtlSeconds,
+    verifyCredentials: (input, ctx) => auth.verifyCredentials(input, ctx),
+    onMailQueued: () => worker.nudge(),
+    onBackgroundError: (err, message) => log.error({ err }, message),
+    throttle: abuse.throttle,
+  });
+  const tokens = await createTokenMode(config, { db: database.db, auth, clock });
   const app = await buildApp({
     config,
     auth,
-    readiness: { database: () => database.ping() },
+    tokens,
+    account,
+    readiness: { database: () => database.ping(), ...abuse.readiness },
+    abuse,
     devMailbox,
     logger: log,
   });
@@ -93,11 +122,16 @@ export async function createLatchkey(
     app,
     database,
     auth,
+    tokens,
+    account,
     hasher,
     worker,
     devMailbox,
+    abuse,
     async close() {
       await app.close();
+      await account.settled(); // reset links still being written
+      await abuse.close();
       await worker.stop();
       await transport.close?.();
       if (!options.database) await database.close();

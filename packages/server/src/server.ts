@@ -8,11 +8,23 @@ export async function startServer(config: Config): Promise<void> {
   const { app } = latchkey;
 
   for (const warning of startupWarnings(config)) app.log.warn(warning);
+  if (latchkey.tokens.secretSource !== 'env' && latchkey.database.kind === 'postgres') {
+    app.log.warn(
+      'KEY_ENCRYPTION_SECRET is not set: the signing keys are encrypted with a secret in DATA_DIR, which other instances do not have. Set KEY_ENCRYPTION_SECRET to the same value on every instance.',
+    );
+  }
+  if (latchkey.tokens.secretSource === 'generated') {
+    app.log.info(
+      `Generated the key-encryption secret in ${config.dataDir}/key-encryption.key: back it up with the data.`,
+    );
+  }
   await app.listen({ port: config.port, host: config.host });
   app.log.info(
     {
       database: latchkey.database.kind === 'pglite' ? `PGlite in ${config.dataDir}` : 'PostgreSQL',
       mail: config.smtpUrl ? 'SMTP' : 'dev mailbox',
+      rateLimitStore: latchkey.abuse.counters.kind,
+      sessionInvalidation: latchkey.abuse.channel,
       startupMs: Math.round(performance.now() - started),
       rssMB: Math.round(process.memoryUsage().rss / 1e6),
     },

@@ -18,9 +18,12 @@ import {
   type UserWithRoles,
   updateUser,
 } from '../store/users.js';
+import { completeEmailChange } from './account.js';
 import { addSeconds, type Clock } from './clock.js';
 import { errors } from './errors.js';
 import { uuidv7 } from './ids.js';
+import type { SessionCache } from './session-cache.js';
+import type { LoginThrottle, ThrottleTicket } from './throttle.js';
 import { type MailContext, signupAttemptMail, verifyEmailMail } from './mail-templates.js';
 import { normalizePassword, type PasswordPolicy } from './password-policy.js';
 import type { PasswordHasher } from './passwords.js';
@@ -84,6 +87,10 @@ export interface AuthServiceOptions {
   verifyEmailTtlSeconds: number;
   /** Called after a transaction that queued mail commits, so the worker sends it now. */
   onMailQueued?: () => void;
+  /** The per-account throttle on failed passwords (core/throttle.ts). */
+  throttle?: LoginThrottle;
+  /** Validated sessions kept for a few seconds, invalidated on revocation (issue 4). */
+  sessionCache?: SessionCache;
 }
 
 export type RegisterResult = { kind: 'accepted' } | { kind: 'signed_in'; session: IssuedSession };
@@ -170,10 +177,15 @@ export class AuthService {
     const { db, clock } = this.o;
     const now = clock();
     const user = await db.transaction().execute(async (trx) => {
-      const row = await consumeEmailToken(trx, hashToken(token), ['verify_email'], now);
+      // change_email: the second half of an email change (core/account.ts).
+      const purposes = ['verify_email', 'change_email'] as const;
+      const row = await consumeEmailToken(trx, hashToken(token), [...purposes], now);
       if (!row) return undefined;
       const found = await findUserById(trx, row.user_id);
       if (!found || found.disabled_at !== null) return undefined;
+      if (row.purpose === 'change_email') {
+        return completeEmailChange(trx, row, found, now, this.o.mail, ctx);
+      }
       if (found.email_verified_at === null) {
         await updateUser(trx, found.id, { email_verified_at: now, updated_at: now });
         found.email_verified_at = now;
@@ -182,6 +194,7 @@ export class AuthService {
       return found;
     });
     if (!user) throw errors.invalidToken();
+    this.o.onMailQueued?.(); // an email change tells the old address
     return toPublicUser(user);
   }
 
@@ -228,9 +241,12 @@ export class AuthService {
   ): Promise<UserWithRoles> {
     const { db, clock, hasher } = this.o;
     const password = normalizePassword(input.password);
+    // Throttled or locked: 429 before the account or the password is looked at.
+    const ticket = await this.o.throttle?.begin(input.email);
     const user = await findUserByEmail(db, input.email);
     if (!user?.password_hash) {
       await hasher.verifyDummy(password);
+      await this.throttleFailed(ticket, user?.id ?? null, ctx);
       await recordAuditEvent(
         db,
         {
@@ -246,6 +262,7 @@ export class AuthService {
     const ok = await hasher.verify(user.password_hash, password);
     const now = clock();
     if (!ok || user.disabled_at !== null) {
+      await this.throttleFailed(ticket, user.id, ctx);
       await recordAuditEvent(
         db,
         {
@@ -258,6 +275,7 @@ export class AuthService {
       );
       throw errors.invalidCredentials();
     }
+    if (ticket) await this.o.throttle?.succeeded(ticket);
     // Only now, with the right password, may the answer reveal that the address is unverified.
     if (this.o.requireEmailVerification && user.email_verified_at === null) {
       throw errors.emailNotVerified();
@@ -274,7 +292,7 @@ export class AuthService {
    * is disabled. Slides the idle expiry, writing at most once a minute.
    */
   async authenticate(token: string): Promise<AuthenticatedSession | null> {
-    const found = await this.lookup(token);
+    const found = await this.cachedLookup(token);
     if (!found) return null;
     const { session, user } = found;
     const now = this.o.clock();
@@ -292,7 +310,11 @@ export class AuthService {
       now,
       this.o.sessions,
     );
-    if (slid) await touchSession(this.o.db, session.id, slid);
+    if (slid) {
+      await touchSession(this.o.db, session.id, slid);
+      session.last_seen_at = slid.lastSeenAt; // the cached copy slides too
+      session.idle_expires_at = slid.idleExpiresAt;
+    }
     return { sessionId: session.id, csrfToken: session.csrf_token, user: toPublicUser(user) };
   }
 
@@ -302,6 +324,39 @@ export class AuthService {
       await revokeSession(trx, sessionId, 'logout', now);
       await recordAuditEvent(trx, { type: 'logout', userId, data: { sessionId }, ...ctx }, now);
     });
+  }
+
+  /** The lookup of `authenticate`, through the session cache when there is one. */
+  private async cachedLookup(token: string): Promise<SessionWithUser | undefined> {
+    const cache = this.o.sessionCache;
+    if (!cache || !isWellFormedToken(token)) return this.lookup(token);
+    const tokenHash = hashToken(token);
+    const cached = cache.get(tokenHash);
+    if (cached) return cached;
+    const generation = cache.generation;
+    const found = await findSessionByTokenHash(this.o.db, tokenHash);
+    if (found) cache.set(tokenHash, found, generation);
+    return found;
+  }
+
+  /** Records a failed attempt's throttle outcome: starting a delay or a lock is an audit event. */
+  private async throttleFailed(
+    ticket: ThrottleTicket | undefined,
+    userId: string | null,
+    ctx: RequestContext,
+  ): Promise<void> {
+    const outcome = ticket && this.o.throttle?.failureOutcome(ticket);
+    if (!outcome || !ticket) return;
+    await recordAuditEvent(
+      this.o.db,
+      {
+        type: outcome === 'locked' ? 'login.locked' : 'login.throttled',
+        userId,
+        data: { failures: ticket.failures },
+        ...ctx,
+      },
+      this.o.clock(),
+    );
   }
 
   private lookup(token: string): Promise<SessionWithUser | undefined> {

@@ -7,7 +7,7 @@ const escapeHtml = (value: string) =>
   );
 
 /** One layout for every mail: a short text, an optional button, and the same in plain text. */
-function compose(options: {
+export function compose(options: {
   to: string;
   subject: string;
   paragraphs: string[];

@@ -1,10 +1,14 @@
 import { randomBytes } from 'node:crypto';
 import { hash, verify } from '@node-rs/argon2';
+import { verify as bcryptVerify } from '@node-rs/bcrypt';
 
 // @node-rs/argon2's Algorithm is a const enum, which isolated modules cannot import.
 const ARGON2ID = 2;
 
 import { errors } from './errors.js';
+
+/** A bcrypt hash as other stacks store it; `$2x$` (the buggy crypt_blowfish variant) is not. */
+export const BCRYPT_HASH = /^\$2[aby]\$\d{2}\$[./A-Za-z0-9]{53}$/;
 
 export interface Argon2Params {
   memoryCost: number;
@@ -48,8 +52,15 @@ export class PasswordHasher {
     );
   }
 
-  /** True when `password` matches `stored`; a malformed or foreign hash is simply false. */
+  /**
+   * True when `password` matches `stored`; a malformed or foreign hash is simply false. Besides
+   * argon2, bcrypt hashes imported from other systems (`$2a$`, `$2b$`, `$2y$`) verify, in the
+   * same bounded queue and also off the event loop; `needsRehash` then upgrades them.
+   */
   verify(stored: string, password: string): Promise<boolean> {
+    if (BCRYPT_HASH.test(stored)) {
+      return this.run(() => bcryptVerify(password, stored).catch(() => false));
+    }
     if (!stored.startsWith('$argon2')) return Promise.resolve(false);
     return this.run(() => verify(stored, password).catch(() => false));
   }

@@ -17,23 +17,36 @@ import {
   type ZodTypeProvider,
 } from 'fastify-type-provider-zod';
 import type { Config } from '../config.js';
+import type { AccountService } from '../core/account.js';
 import type { AuthService } from '../core/auth.js';
+import type { Clock } from '../core/clock.js';
+import type { AccountRateLimiter, WindowStore } from '../core/rate-limits.js';
+import type { SigningKeyStore } from '../core/keys.js';
+import type { TokenService } from '../core/tokens-service.js';
 import type { DevMailbox } from '../mail/transport.js';
+import { rateLimitPlugin } from './plugins/rate-limit.js';
 import { sessionPlugin } from './plugins/session.js';
 import { problemPlugin, sendProblem } from './problem.js';
+import { accountRoutes } from './routes/account.js';
 import { authRoutes } from './routes/auth.js';
 import { devMailRoutes } from './routes/dev-mail.js';
 import { healthRoutes } from './routes/health.js';
 import { pageRoutes } from './routes/pages.js';
+import { tokenRoutes } from './routes/tokens.js';
 
 export interface AppDependencies {
   config: Config;
   auth: AuthService;
+  /** Token mode: access JWTs, refresh tokens and the JWKS (issue 5). */
+  tokens: { service: TokenService; keys: SigningKeyStore };
+  account: AccountService;
   /** Readiness checks by name, e.g. { database: () => handle.ping() }. */
   readiness: Record<string, () => Promise<void>>;
   /** The dev mailbox, served at /dev/mail outside production. */
   devMailbox?: DevMailbox | undefined;
   logger: FastifyBaseLogger;
+  /** Per-IP and per-account limits (issue 4); without it, no request limits. */
+  abuse?: { counters: WindowStore; accountLimits: AccountRateLimiter; clock: Clock };
 }
 
 /** Builds the HTTP app; the server and the tests both use it. */
@@ -85,17 +98,31 @@ export async function buildApp(deps: AppDependencies): Promise<FastifyInstance> 
     },
   });
 
+  if (deps.abuse) {
+    await app.register(rateLimitPlugin, {
+      abuse: config.abuse,
+      trustProxy: config.trustProxy,
+      store: deps.abuse.counters,
+      accountLimits: deps.abuse.accountLimits,
+      clock: deps.abuse.clock,
+    });
+  }
+
   const allowedOrigins = [config.publicUrl.origin, ...config.corsOrigins];
   await app.register(sessionPlugin, {
     auth: deps.auth,
     secureCookie: config.session.secureCookie,
     maxAgeSeconds: config.session.absoluteTimeoutSeconds,
     allowedOrigins,
+    bearer: deps.tokens.service,
   });
 
   // Answers of the API are personal: no shared or browser cache may keep them.
   app.addHook('onSend', async (request, reply) => {
-    if (!request.url.startsWith('/docs')) reply.header('cache-control', 'no-store');
+    // Routes that say otherwise (the public JWKS) keep their own Cache-Control.
+    if (!request.url.startsWith('/docs') && !reply.hasHeader('cache-control')) {
+      reply.header('cache-control', 'no-store');
+    }
   });
 
   await registerNotFoundAndMethodNotAllowed(app);
@@ -112,6 +139,7 @@ export async function buildApp(deps: AppDependencies): Promise<FastifyInstance> 
       components: {
         securitySchemes: {
           session: { type: 'apiKey', in: 'cookie', name: app.sessionCookie.name },
+          bearer: { type: 'http', scheme: 'bearer', bearerFormat: 'JWT' },
         },
       },
     },
@@ -123,7 +151,16 @@ export async function buildApp(deps: AppDependencies): Promise<FastifyInstance> 
 
   await app.register(healthRoutes, { checks: deps.readiness });
   await app.register(authRoutes, { auth: deps.auth });
-  await app.register(pageRoutes, { serviceName: config.serviceName });
+  await app.register(tokenRoutes, {
+    tokens: deps.tokens.service,
+    keys: deps.tokens.keys,
+    jwksMaxAgeSeconds: 300,
+  });
+  await app.register(accountRoutes, { account: deps.account });
+  await app.register(pageRoutes, {
+    serviceName: config.serviceName,
+    passwordMinLength: config.password.minLength,
+  });
   if (deps.devMailbox && config.env !== 'production') {
     await app.register(devMailRoutes, { mailbox: deps.devMailbox });
   }

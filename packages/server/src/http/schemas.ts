@@ -39,6 +39,30 @@ export const verifyEmailBody = z.strictObject({ token });
 export const emailOnlyBody = z.strictObject({ email });
 export const loginBody = z.strictObject({ email, password });
 
+// Account flows (issue 3): reset, password and email change, signed-in devices.
+export const resetPasswordBody = z.strictObject({ token, password });
+export const changePasswordBody = z.strictObject({
+  currentPassword: password,
+  newPassword: password,
+});
+export const changeEmailBody = z.strictObject({ newEmail: email, password });
+/** Any string: a malformed id is the same 404 as someone else's. */
+export const sessionIdParams = z.strictObject({ id: z.string() });
+export const deviceSession = z
+  .object({
+    id: z.uuid(),
+    createdAt: z.iso.datetime(),
+    lastSeenAt: z.iso.datetime(),
+    ip: z.string().nullable(),
+    userAgent: z.string().nullable(),
+    /** Readable label parsed from the user agent, e.g. "Firefox 133 on Windows 10". */
+    device: z.string(),
+    /** The session this request was made with. */
+    current: z.boolean(),
+  })
+  .meta({ id: 'DeviceSession' });
+export const sessionsResponse = z.object({ sessions: z.array(deviceSession) });
+
 export const message = z.object({ message: z.string() });
 export const userResponse = z.object({ user });
 export const sessionResponse = z.object({
@@ -63,3 +87,35 @@ export type PublicUserShape = z.infer<typeof user>;
 export type Problem = z.infer<typeof problem>;
 
 export const noContent = z.null().describe('No content');
+
+// Token mode (issue 5): access JWTs for APIs and other services, rotating refresh tokens.
+export const tokenBody = z.strictObject({ email, password });
+export const refreshTokenBody = z.strictObject({ refreshToken: token });
+export const tokenPair = z
+  .object({
+    /** EdDSA JWT: send as `Authorization: Bearer <accessToken>`. */
+    accessToken: z.string(),
+    /** Opaque; single use: every refresh answers with a new one. */
+    refreshToken: z.string(),
+    tokenType: z.literal('Bearer'),
+    /** Seconds until the access token expires. */
+    expiresIn: z.number().int(),
+  })
+  .meta({ id: 'TokenPair' });
+export const jwks = z
+  .object({
+    keys: z.array(
+      z.looseObject({
+        kty: z.string(),
+        crv: z.string(),
+        x: z.string(),
+        kid: z.string(),
+        alg: z.string(),
+        use: z.string(),
+      }),
+    ),
+  })
+  .meta({ id: 'JWKS' });
+/** GET /auth/me: `csrfToken` is null for bearer requests, which need none. */
+export const meResponse = z.object({ user, csrfToken: z.string().nullable() });
+export type TokenPairShape = z.infer<typeof tokenPair>;

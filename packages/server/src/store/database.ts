@@ -4,6 +4,7 @@ import { PGlite } from '@electric-sql/pglite';
 import { createPgConfig } from '@electric-sql/pglite/node-postgres';
 import { Kysely, PostgresDialect, sql } from 'kysely';
 import pg from 'pg';
+import { type Listen, pgListen, pgliteListen } from './listen.js';
 import type { Database } from './schema.js';
 
 export interface DatabaseHandle {
@@ -12,6 +13,8 @@ export interface DatabaseHandle {
   /** Throws when the database cannot answer a trivial query. */
   ping(): Promise<void>;
   close(): Promise<void>;
+  /** LISTEN/NOTIFY on a connection of its own (session-cache invalidation across instances). */
+  listen?: Listen;
 }
 
 export class DatabaseInUseError extends Error {
@@ -48,7 +51,10 @@ export function openPostgres(url: string, options: { poolMax?: number } = {}): D
   // An idle client dropped by the server must not crash the process; the next query reconnects.
   pool.on('error', () => {});
   const db = new Kysely<Database>({ dialect: new PostgresDialect({ pool }) });
-  return wrap(db, 'postgres', () => db.destroy());
+  return Object.assign(
+    wrap(db, 'postgres', () => db.destroy()),
+    { listen: pgListen(url) },
+  );
 }
 
 /**
@@ -86,7 +92,7 @@ export async function openPglite(
       await pglite.close();
       releaseLock();
     }),
-    { pglite },
+    { pglite, listen: pgliteListen(pglite) },
   );
 }
 

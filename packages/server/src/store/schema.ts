@@ -18,6 +18,8 @@ export interface Database {
   mail_outbox: MailOutboxTable;
   audit_events: AuditEventsTable;
   schema_migrations: SchemaMigrationsTable;
+  signing_keys: SigningKeysTable;
+  refresh_tokens: RefreshTokensTable;
 }
 
 type Timestamp = ColumnType<Date, Date, Date>;
@@ -106,6 +108,30 @@ export interface SchemaMigrationsTable {
   version: number;
   name: string;
   applied_at: ColumnType<Date, Date | undefined, never>;
+}
+
+export interface SigningKeysTable {
+  kid: string;
+  algorithm: string;
+  public_jwk: string;
+  private_key_encrypted: string;
+  created_at: Timestamp;
+  retired_at: Timestamp | null;
+}
+
+export interface RefreshTokensTable {
+  id: string;
+  family_id: string;
+  session_id: string;
+  user_id: string;
+  parent_id: string | null;
+  token_hash: string;
+  created_at: Timestamp;
+  expires_at: Timestamp;
+  used_at: Timestamp | null;
+  successor_id: string | null;
+  successor_sealed: string | null;
+  revoked_at: Timestamp | null;
 }
 
 export type UserRow = Selectable<UsersTable>;

@@ -1,5 +1,6 @@
 import { sql } from 'kysely';
 import type { Queryable, SessionRow, UserRow } from './schema.js';
+import { announceRevocation } from './session-events.js';
 
 export type NewSession = Omit<SessionRow, 'revoked_at' | 'revoked_reason'>;
 
@@ -104,6 +105,8 @@ export async function revokeSession(
     .where('id', '=', id)
     .where('revoked_at', 'is', null)
     .executeTakeFirst();
+  // Every instance's session cache drops it (see session-events.ts).
+  if (result.numUpdatedRows > 0n) await announceRevocation(db, { sessionIds: [id] });
   return result.numUpdatedRows > 0n;
 }
 
@@ -122,5 +125,6 @@ export async function revokeUserSessions(
     .where('revoked_at', 'is', null);
   if (exceptId) query = query.where('id', '!=', exceptId);
   const rows = await query.returning('id').execute();
+  if (rows.length > 0) await announceRevocation(db, { userId });
   return rows.map((r) => r.id);
 }

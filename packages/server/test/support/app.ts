@@ -42,6 +42,10 @@ export async function createTestApp(backend: Backend, env: Env = {}): Promise<Te
     NODE_ENV: 'test',
     LOG_LEVEL: 'info',
     PUBLIC_URL: 'http://localhost:3000',
+    // Suites sign in many times from one address; rate-limit suites set their own limits.
+    RATE_LIMITS: 'off',
+    // Token mode: a fixed secret, so no key file is written into the working directory.
+    KEY_ENCRYPTION_SECRET: 'test-key-encryption-secret-0123456789abcdef',
     ...(env as Record<string, string>),
   });
   let output = '';
@@ -58,6 +62,7 @@ export async function createTestApp(backend: Backend, env: Env = {}): Promise<Te
   });
   await latchkey.app.ready();
   const deliverMail = async () => {
+    await latchkey.account.settled(); // forgot-password writes its mail after answering
     await latchkey.worker.runOnce();
   };
   return {

@@ -9,6 +9,8 @@ declare module 'fastify' {
   interface FastifyRequest {
     /** Set by `requireSession`: the signed-in session behind the cookie. */
     session: AuthenticatedSession | null;
+    /** How `requireSession` authenticated the request: session cookie or bearer access token. */
+    authMethod: 'cookie' | 'bearer' | null;
   }
   interface FastifyInstance {
     /** preHandler: 401 without a live session; 403 on a state-changing request without CSRF. */
@@ -29,6 +31,8 @@ export interface SessionPluginOptions {
   maxAgeSeconds: number;
   /** Origins allowed to make state-changing requests: PUBLIC_URL's and CORS_ORIGINS. */
   allowedOrigins: string[];
+  /** Verifies `Authorization: Bearer` access tokens (token mode, core/tokens-service.ts). */
+  bearer?: { authenticateBearer(token: string): Promise<AuthenticatedSession | null> };
 }
 
 const UNSAFE_METHODS = new Set(['POST', 'PUT', 'PATCH', 'DELETE']);
@@ -62,6 +66,7 @@ export const sessionPlugin = fp(
       clear: (reply: FastifyReply) => void reply.clearCookie(name, cookieOptions),
     });
     app.decorateRequest('session', null);
+    app.decorateRequest('authMethod', null);
 
     // A browser always sends Origin on cross-site POSTs: refusing foreign origins here stops
     // CSRF on every state-changing route, including login and register (login CSRF).
@@ -80,6 +85,25 @@ export const sessionPlugin = fp(
     });
 
     app.decorate('requireSession', async (request: FastifyRequest, reply: FastifyReply) => {
+      // A bearer access token wins over a cookie and needs no CSRF token: a browser never
+      // attaches it on its own, so a cross-site request cannot carry it.
+      const authorization = request.headers.authorization;
+      if (opts.bearer && authorization !== undefined && /^bearer\s/i.test(authorization)) {
+        const bearerSession = await opts.bearer.authenticateBearer(authorization.slice(7).trim());
+        if (!bearerSession) {
+          reply.header('www-authenticate', 'Bearer error="invalid_token"');
+          return sendProblem(
+            request,
+            reply,
+            401,
+            'unauthenticated',
+            'The access token is invalid, expired or revoked: refresh it or sign in again.',
+          );
+        }
+        request.session = bearerSession;
+        request.authMethod = 'bearer';
+        return;
+      }
       const token = request.cookies[name];
       const session = token ? await opts.auth.authenticate(token) : null;
       if (!session) {
@@ -99,6 +123,7 @@ export const sessionPlugin = fp(
         }
       }
       request.session = session;
+      request.authMethod = 'cookie';
     });
   },
   { name: 'latchkey-session', dependencies: ['@fastify/cookie'] },

@@ -113,13 +113,14 @@ export const authRoutes: FastifyPluginAsyncZod<{ auth: AuthService }> = async (a
       preHandler: app.requireSession,
       schema: {
         tags: ['auth'],
-        summary: 'The signed-in user and the CSRF token',
-        response: { 200: s.sessionResponse, 401: s.problem },
+        summary: 'The signed-in user and the CSRF token (null with a bearer token)',
+        response: { 200: s.meResponse, 401: s.problem },
       },
     },
     async (request) => {
       const session = currentSession(request);
-      return { user: session.user, csrfToken: session.csrfToken };
+      const csrfToken = request.authMethod === 'bearer' ? null : session.csrfToken;
+      return { user: session.user, csrfToken };
     },
   );
 };

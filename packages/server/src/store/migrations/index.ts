@@ -1,5 +1,7 @@
 import type { Kysely } from 'kysely';
 import * as initial from './0001_initial.js';
+import * as tokens from './0003_tokens.js';
+import * as abuse from './0004_abuse.js';
 
 export interface Migration {
   version: number;
@@ -8,4 +10,8 @@ export interface Migration {
 }
 
 /** Every migration, in order. Append only: never edit or reorder one that has shipped. */
-export const migrations: Migration[] = [{ version: 1, name: 'initial', up: initial.up }];
+export const migrations: Migration[] = [
+  { version: 1, name: 'initial', up: initial.up },
+  { version: 3, name: 'tokens', up: tokens.up },
+  { version: 4, name: 'abuse', up: abuse.up },
+];

@@ -1,0 +1,78 @@
+import type { NextFunction, Request, RequestHandler, Response } from 'express';
+import {
+  type AuthResult,
+  hasPermission,
+  hasRole,
+  LatchkeyGuard,
+  type LatchkeyOptions,
+  type LatchkeyUser,
+  problem,
+  refusal,
+} from './index.js';
+
+export type { LatchkeyOptions, LatchkeyUser } from './index.js';
+
+declare global {
+  // Express's own way to type what middleware adds to a request.
+  // eslint-disable-next-line @typescript-eslint/no-namespace
+  namespace Express {
+    interface Request {
+      /** Set by `latchkey()`: the signed-in user, or null. */
+      user?: LatchkeyUser | null;
+      /** Set by `latchkey()`: the full result (why there is no user) and the guard. */
+      latchkey?: { result: AuthResult; guard: LatchkeyGuard };
+    }
+  }
+}
+
+/**
+ * Reads the request's credential (bearer JWT, verified locally; or Latchkey's session cookie,
+ * checked with the service) and sets `req.user` (null when anonymous). Never answers by itself:
+ * protect routes with `requireAuth()`, `requireRole()` or `requirePermission()`.
+ */
+export function latchkey(options: LatchkeyOptions): RequestHandler {
+  const guard = new LatchkeyGuard(options);
+  return (req: Request, _res: Response, next: NextFunction) => {
+    guard.authenticate(req).then((result) => {
+      req.latchkey = { result, guard };
+      req.user = result.kind === 'user' ? result.user : null;
+      next();
+    }, next);
+  };
+}
+
+function send(res: Response, status: number, body: unknown, headers: Record<string, string>) {
+  res.status(status).set(headers).type('application/problem+json').send(JSON.stringify(body));
+}
+
+function guarded(check: (req: Request) => boolean, detail: string): RequestHandler {
+  return (req, res, next) => {
+    const state = req.latchkey;
+    if (!state) {
+      next(new Error('@latchkey/guard: app.use(latchkey({...})) must come before requireAuth()'));
+      return;
+    }
+    const refused = refusal(state.result);
+    if (refused) return send(res, refused.problem.status, refused.problem, refused.headers);
+    if (!check(req)) return send(res, 403, problem(403, 'forbidden', detail), {});
+    next();
+  };
+}
+
+/** 401 problem+json without a signed-in user (403 `csrf_failed`, 503 when Latchkey is down). */
+export function requireAuth(): RequestHandler {
+  return guarded(() => true, '');
+}
+
+/** 403 `forbidden` unless the user has one of `roles`. */
+export function requireRole(...roles: string[]): RequestHandler {
+  return guarded((req) => hasRole(req.user, roles), `This needs the role ${roles.join(' or ')}.`);
+}
+
+/** 403 `forbidden` unless the user's roles grant every permission (`admin` grants all). */
+export function requirePermission(...permissions: string[]): RequestHandler {
+  return guarded(
+    (req) => hasPermission(req.user, permissions, req.latchkey?.guard.options.rolePermissions),
+    `This needs the permission ${permissions.join(' and ')}.`,
+  );
+}

@@ -1,0 +1,301 @@
+import type { AddressInfo } from 'node:net';
+import type { Server } from 'node:http';
+import { randomUUID } from 'node:crypto';
+import express from 'express';
+import Fastify, { type FastifyInstance } from 'fastify';
+import { base64url, decodeJwt } from 'jose';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import {
+  latchkey as expressLatchkey,
+  requireAuth as expressRequireAuth,
+  requirePermission as expressRequirePermission,
+  requireRole as expressRequireRole,
+} from '../src/express.js';
+import {
+  latchkey as fastifyLatchkey,
+  requireAuth as fastifyRequireAuth,
+  requirePermission as fastifyRequirePermission,
+  requireRole as fastifyRequireRole,
+} from '../src/fastify.js';
+import type { LatchkeyOptions } from '../src/index.js';
+import {
+  cookieFrom,
+  createTestApp,
+  STRONG_PASSWORD,
+  type TestApp,
+} from '../../server/test/support/app.js';
+import { backends } from '../../server/test/support/db.js';
+
+const AUDIENCE = 'https://api.example.com';
+const ISSUER = 'http://localhost:3000';
+
+interface Signed {
+  id: string;
+  email: string;
+  cookie: string;
+  csrfToken: string;
+  accessToken: string;
+  refreshToken: string;
+}
+
+/** One app (Express or Fastify) protected by the guard, reachable over HTTP. */
+interface ProtectedApp {
+  url: string;
+  close(): Promise<void>;
+}
+
+function expressApp(options: LatchkeyOptions): Promise<ProtectedApp> {
+  const app = express();
+  app.use(expressLatchkey(options));
+  app.get('/public', (req, res) => {
+    res.json({ user: req.user ?? null });
+  });
+  app.get('/me', expressRequireAuth(), (req, res) => {
+    res.json({ user: req.user });
+  });
+  app.post('/things', expressRequireAuth(), (_req, res) => {
+    res.status(201).json({ ok: true });
+  });
+  app.get('/admin', expressRequireRole('admin'), (_req, res) => {
+    res.json({ ok: true });
+  });
+  app.get('/reports', expressRequirePermission('reports:read'), (_req, res) => {
+    res.json({ ok: true });
+  });
+  return new Promise((resolve) => {
+    const server: Server = app.listen(0, '127.0.0.1', () => {
+      const { port } = server.address() as AddressInfo;
+      resolve({
+        url: `http://127.0.0.1:${port}`,
+        close: () => new Promise<void>((r) => server.close(() => r())),
+      });
+    });
+  });
+}
+
+async function fastifyApp(options: LatchkeyOptions): Promise<ProtectedApp> {
+  const app: FastifyInstance = Fastify();
+  await app.register(fastifyLatchkey, options);
+  app.get('/public', async (request) => ({ user: request.user }));
+  app.get('/me', { preHandler: fastifyRequireAuth() }, async (request) => ({ user: request.user }));
+  app.post('/things', { preHandler: fastifyRequireAuth() }, async (_request, reply) =>
+    reply.status(201).send({ ok: true }),
+  );
+  app.get('/admin', { preHandler: fastifyRequireRole('admin') }, async () => ({ ok: true }));
+  app.get('/reports', { preHandler: fastifyRequirePermission('reports:read') }, async () => ({
+    ok: true,
+  }));
+  const url = await app.listen({ port: 0, host: '127.0.0.1' });
+  return { url, close: () => app.close() };
+}
+
+/** A JSON answer of the protected app or the guard. */
+const body = async (res: Response) => (await res.json()) as { user?: unknown; code?: string };
+
+const frameworks = [
+  ['express', expressApp],
+  ['fastify', fastifyApp],
+] as const;
+
+describe.each(backends)('@latchkey/guard against a running Latchkey on %s', (backend) => {
+  let t: TestApp;
+  let latchkeyUrl: string;
+  beforeAll(async () => {
+    // Many sign-ups from one address: the per-IP limits would (rightly) stop them.
+    const env: Record<string, string> = {
+      REQUIRE_EMAIL_VERIFICATION: 'false',
+      ACCESS_TOKEN_AUDIENCE: AUDIENCE,
+      RATE_LIMITS: 'off',
+    };
+    t = await createTestApp(backend, env);
+    latchkeyUrl = await t.app.listen({ port: 0, host: '127.0.0.1' });
+    await t.database.db
+      .insertInto('roles')
+      .values({ name: 'analyst', description: 'reads reports' })
+      .execute();
+  });
+  afterAll(() => t.close());
+
+  async function signUp(roles: string[] = []): Promise<Signed> {
+    const email = `guard-${randomUUID().slice(0, 8)}@example.com`;
+    const res = await t.app.inject({
+      method: 'POST',
+      url: '/auth/register',
+      payload: { email, password: STRONG_PASSWORD },
+    });
+    expect(res.statusCode).toBe(201);
+    const id = res.json().user.id as string;
+    for (const role of roles) {
+      await t.database.db
+        .insertInto('user_roles')
+        .values({ user_id: id, role_name: role })
+        .execute();
+    }
+    const tokens = await t.app.inject({
+      method: 'POST',
+      url: '/auth/token',
+      payload: { email, password: STRONG_PASSWORD },
+    });
+    return {
+      id,
+      email,
+      cookie: cookieFrom(res.headers['set-cookie']),
+      csrfToken: res.json().csrfToken,
+      accessToken: tokens.json().accessToken,
+      refreshToken: tokens.json().refreshToken,
+    };
+  }
+
+  describe.each(frameworks)('from an %s app', (_name, start) => {
+    let app: ProtectedApp;
+    let checked: ProtectedApp;
+    beforeAll(async () => {
+      const options = {
+        issuer: ISSUER,
+        audience: AUDIENCE,
+        serviceUrl: latchkeyUrl,
+        sessionCacheSeconds: 1,
+        rolePermissions: { analyst: ['reports:read'] },
+      };
+      app = await start(options);
+      checked = await start({ ...options, checkBearerSession: true });
+    });
+    afterAll(async () => {
+      await app.close();
+      await checked.close();
+    });
+    const get = (path: string, headers: Record<string, string> = {}, base = app.url) =>
+      fetch(`${base}${path}`, { headers });
+    const bearer = (s: Signed) => ({ authorization: `Bearer ${s.accessToken}` });
+
+    it('answers 401 problem+json to anonymous requests, and leaves open routes open', async () => {
+      const res = await get('/me');
+      expect(res.status).toBe(401);
+      expect(res.headers.get('content-type')).toMatch(/^application\/problem\+json/);
+      expect(res.headers.get('www-authenticate')).toBe('Bearer');
+      expect(await body(res)).toMatchObject({
+        type: 'urn:latchkey:problem:unauthenticated',
+        status: 401,
+        code: 'unauthenticated',
+      });
+      expect(await (await get('/public')).json()).toEqual({ user: null });
+    });
+
+    it('verifies a bearer access token locally and sets req.user', async () => {
+      const s = await signUp();
+      const res = await get('/me', bearer(s));
+      expect(res.status).toBe(200);
+      const { user } = await body(res);
+      expect(user).toMatchObject({
+        id: s.id,
+        roles: [],
+        via: 'bearer',
+        sessionId: decodeJwt(s.accessToken).sid,
+      });
+    });
+
+    it('checks a session cookie with the service and sets req.user', async () => {
+      const s = await signUp();
+      const res = await get('/me', { cookie: `theme=dark; ${s.cookie}` });
+      expect(res.status).toBe(200);
+      expect((await body(res)).user).toMatchObject({ id: s.id, email: s.email, via: 'cookie' });
+    });
+
+    it('needs X-CSRF-Token on state-changing cookie requests, not with a bearer token', async () => {
+      const s = await signUp();
+      const post = (headers: Record<string, string>) =>
+        fetch(`${app.url}/things`, { method: 'POST', headers });
+      const without = await post({ cookie: s.cookie });
+      expect(without.status).toBe(403);
+      expect((await body(without)).code).toBe('csrf_failed');
+      expect((await post({ cookie: s.cookie, 'x-csrf-token': 'wrong' })).status).toBe(403);
+      expect((await post({ cookie: s.cookie, 'x-csrf-token': s.csrfToken })).status).toBe(201);
+      expect((await post(bearer(s))).status).toBe(201);
+    });
+
+    it('answers 403 without the role or permission, and lets it through with it', async () => {
+      const plain = await signUp();
+      const admin = await signUp(['admin']);
+      const analyst = await signUp(['analyst']);
+      const denied = await get('/admin', bearer(plain));
+      expect(denied.status).toBe(403);
+      expect(await body(denied)).toMatchObject({ code: 'forbidden', status: 403 });
+      expect((await get('/admin', bearer(admin))).status).toBe(200);
+      expect((await get('/admin', { cookie: admin.cookie })).status).toBe(200);
+      expect((await get('/reports', bearer(plain))).status).toBe(403);
+      expect((await get('/reports', bearer(analyst))).status).toBe(200);
+      expect((await get('/reports', bearer(admin))).status).toBe(200); // admin has every permission
+      expect((await get('/admin', bearer(analyst))).status).toBe(403);
+      expect((await get('/admin')).status).toBe(401);
+    });
+
+    it('refuses forged and foreign tokens', async () => {
+      const s = await signUp();
+      const [header, payload, signature] = s.accessToken.split('.') as [string, string, string];
+      const claims = decodeJwt(s.accessToken);
+      const forgedPayload = base64url.encode(JSON.stringify({ ...claims, roles: ['admin'] }));
+      const none = base64url.encode(JSON.stringify({ alg: 'none', typ: 'at+jwt' }));
+      for (const token of [
+        `${header}.${forgedPayload}.${signature}`,
+        `${none}.${payload}.`,
+        'garbage',
+      ]) {
+        const res = await get('/me', { authorization: `Bearer ${token}` });
+        expect(res.status).toBe(401);
+        expect(res.headers.get('www-authenticate')).toMatch(/invalid_token/);
+      }
+      // A token for another audience (Latchkey's default) is not for this API.
+      const other = await start({ issuer: ISSUER, audience: ISSUER, serviceUrl: latchkeyUrl });
+      try {
+        expect((await get('/me', bearer(s), other.url)).status).toBe(401);
+      } finally {
+        await other.close();
+      }
+    });
+
+    it('sees a revoked cookie session within the cache time', async () => {
+      const s = await signUp();
+      expect((await get('/me', { cookie: s.cookie })).status).toBe(200);
+      const logout = await t.app.inject({
+        method: 'POST',
+        url: '/auth/logout',
+        headers: { cookie: s.cookie, 'x-csrf-token': s.csrfToken },
+      });
+      expect(logout.statusCode).toBe(204);
+      await new Promise((r) => setTimeout(r, 1100)); // sessionCacheSeconds: 1
+      expect((await get('/me', { cookie: s.cookie })).status).toBe(401);
+    });
+
+    it('with checkBearerSession, refuses the token of a revoked session; without, trusts it until it expires', async () => {
+      const s = await signUp();
+      expect((await get('/me', bearer(s), checked.url)).status).toBe(200);
+      const revoke = await t.app.inject({
+        method: 'POST',
+        url: '/auth/revoke',
+        payload: { refreshToken: s.refreshToken },
+      });
+      expect(revoke.statusCode).toBe(204);
+      await new Promise((r) => setTimeout(r, 1100));
+      const res = await get('/me', bearer(s), checked.url);
+      expect(res.status).toBe(401);
+      expect(res.headers.get('www-authenticate')).toMatch(/invalid_token/);
+      // Local verification only: valid until `exp` (10 minutes at most), as documented.
+      expect((await get('/me', bearer(s))).status).toBe(200);
+    });
+
+    it('answers 503 when the service cannot be reached for a cookie', async () => {
+      const down = await start({
+        issuer: ISSUER,
+        audience: AUDIENCE,
+        serviceUrl: 'http://127.0.0.1:9',
+      });
+      try {
+        const res = await get('/me', { cookie: 'latchkey_session=abc' }, down.url);
+        expect(res.status).toBe(503);
+        expect((await body(res)).code).toBe('auth_unavailable');
+      } finally {
+        await down.close();
+      }
+    });
+  });
+});

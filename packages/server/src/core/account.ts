@@ -1,0 +1,436 @@
+import { type Kysely, sql } from 'kysely';
+import {
+  findLiveEmailToken,
+  isLiveSessionOf,
+  listLiveSessions,
+  lockUser,
+  voidEmailTokens,
+} from '../store/account.js';
+import { recordAuditEvent } from '../store/audit.js';
+import { consumeEmailToken, replaceEmailToken } from '../store/email-tokens.js';
+import { enqueueMail } from '../store/outbox.js';
+import type { Database, EmailTokenRow, Queryable } from '../store/schema.js';
+import { revokeSession, revokeUserSessions } from '../store/sessions.js';
+import {
+  findUserByEmail,
+  findUserById,
+  isUniqueViolation,
+  type UserWithRoles,
+  updateUser,
+} from '../store/users.js';
+import {
+  confirmNewEmailMail,
+  emailChangedMail,
+  passwordChangedMail,
+  resetPasswordMail,
+} from './account-mails.js';
+import type { RequestContext } from './auth.js';
+import { addSeconds, type Clock } from './clock.js';
+import { deviceLabel } from './devices.js';
+import { AuthError, errors } from './errors.js';
+import { uuidv7 } from './ids.js';
+import type { MailContext } from './mail-templates.js';
+import { normalizePassword, type PasswordPolicy } from './password-policy.js';
+import type { PasswordHasher } from './passwords.js';
+import { generateToken, hashToken, isWellFormedToken } from './tokens.js';
+
+/** A signed-in caller, as the http layer knows it from the session. */
+export interface SignedIn {
+  sessionId: string;
+  user: { id: string; email: string; name: string | null };
+}
+
+/** One entry of the signed-in devices list. */
+export interface DeviceSession {
+  id: string;
+  createdAt: string;
+  lastSeenAt: string;
+  ip: string | null;
+  userAgent: string | null;
+  device: string;
+  current: boolean;
+}
+
+export interface AccountServiceOptions {
+  db: Kysely<Database>;
+  hasher: PasswordHasher;
+  policy: PasswordPolicy;
+  clock: Clock;
+  mail: MailContext;
+  resetPasswordTtlSeconds: number;
+  /** Lifetime of the link that confirms a new email address (VERIFY_TOKEN_TTL). */
+  changeEmailTtlSeconds: number;
+  /**
+   * The password check of login (AuthService.verifyCredentials): a wrong current password at
+   * change-password / change-email is a failed login attempt for throttling and the audit trail.
+   */
+  verifyCredentials: (
+    input: { email: string; password: string },
+    ctx: RequestContext,
+  ) => Promise<UserWithRoles>;
+  onMailQueued?: () => void;
+  /**
+   * The per-account login throttle (core/throttle.ts): a reset clears its delays and its lock,
+   * since password sign-in stays off after too many failures until a reset.
+   */
+  throttle?: { clear(email: string): Promise<void> } | undefined;
+  /** Failures of work done after the answer (forgot-password), for the log. */
+  onBackgroundError?: (error: unknown, message: string) => void;
+}
+
+/** Tokens a password change (reset or change) voids: a pending reset or email change. */
+const VOIDED_BY_PASSWORD_CHANGE = ['reset_password', 'change_email'] as const;
+
+/** Reset links being written after their answer; beyond this many, callers wait. */
+const MAX_BACKGROUND_JOBS = 256;
+
+const UUID = /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/i;
+
+const sessionNotFound = () =>
+  new AuthError('not_found', 404, 'There is no such session among yours.');
+
+/**
+ * Self-service account flows: forgotten and changed passwords, email change and signed-in
+ * devices. Framework-free like AuthService; sessions are revoked only through store/sessions.ts.
+ */
+export class AccountService {
+  private readonly background = new Set<Promise<void>>();
+
+  constructor(private readonly o: AccountServiceOptions) {}
+
+  /**
+   * Queues a reset link for an existing, enabled account; does nothing visible otherwise. The
+   * answer must not tell the two apart, by content or by time: the lookup and the writes run in
+   * the background after the caller has its answer, and the mail is queued, never sent inline.
+   * `settled()` waits for that work (tests, shutdown).
+   */
+  forgotPassword(email: string, ctx: RequestContext): Promise<void> {
+    const now = this.o.clock();
+    const job = this.issueResetLink(email, ctx, now).catch((error: unknown) =>
+      this.o.onBackgroundError?.(error, 'forgot-password: could not issue a reset link'),
+    );
+    this.background.add(job);
+    void job.finally(() => this.background.delete(job));
+    // Under a flood (rate limits off), callers wait rather than pile up unbounded work.
+    if (this.background.size > MAX_BACKGROUND_JOBS) return job;
+    return Promise.resolve();
+  }
+
+  /** Resolves once the background work started so far (reset links) is done. */
+  async settled(): Promise<void> {
+    while (this.background.size > 0) await Promise.allSettled([...this.background]);
+  }
+
+  private async issueResetLink(email: string, ctx: RequestContext, now: Date): Promise<void> {
+    const { db } = this.o;
+    const user = await findUserByEmail(db, email);
+    const eligible = user !== undefined && user.disabled_at === null;
+    await db.transaction().execute(async (trx) => {
+      if (eligible) {
+        // Two requests at once for one user: one after the other, so one link stays live.
+        await lockUser(trx, user.id);
+        const token = generateToken();
+        // Voids the older reset links of this user: only the newest works.
+        await replaceEmailToken(trx, {
+          id: uuidv7(now.getTime()),
+          userId: user.id,
+          purpose: 'reset_password',
+          tokenHash: hashToken(token),
+          now,
+          expiresAt: addSeconds(now, this.o.resetPasswordTtlSeconds),
+        });
+        await enqueueMail(
+          trx,
+          resetPasswordMail(this.o.mail, user.email, token, this.o.resetPasswordTtlSeconds),
+          now,
+        );
+      }
+      await recordAuditEvent(
+        trx,
+        {
+          type: 'password_reset.requested',
+          userId: user?.id ?? null,
+          ...(eligible ? {} : { data: { outcome: user ? 'disabled' : 'unknown_account' } }),
+          ...ctx,
+        },
+        now,
+      );
+    });
+    if (eligible) this.o.onMailQueued?.();
+  }
+
+  /**
+   * Sets a new password with a reset token: single use, checked against the policy before it is
+   * consumed (a refused password leaves the link usable), then every session of the user is
+   * revoked, the address counts as verified and a notice is mailed.
+   */
+  async resetPassword(input: { token: string; password: string }, ctx: RequestContext) {
+    if (!isWellFormedToken(input.token)) throw errors.invalidToken();
+    const { db, clock } = this.o;
+    const tokenHash = hashToken(input.token);
+    const peek = await findLiveEmailToken(db, tokenHash, 'reset_password', clock());
+    const user = peek ? await findUserById(db, peek.user_id) : undefined;
+    if (!peek || !user || user.disabled_at !== null) throw errors.invalidToken();
+    this.checkPolicy(input.password, user, 'password');
+    // Hash outside the transaction: it takes tens of milliseconds and must not hold a connection.
+    const passwordHash = await this.o.hasher.hash(normalizePassword(input.password));
+
+    const now = clock();
+    const done = await db.transaction().execute(async (trx) => {
+      // The atomic consume decides between two requests racing with the same token.
+      const row = await consumeEmailToken(trx, tokenHash, ['reset_password'], now);
+      if (!row || row.user_id !== user.id) return false;
+      await updateUser(trx, user.id, {
+        password_hash: passwordHash,
+        password_changed_at: now,
+        // Following the link proved the mailbox.
+        ...(user.email_verified_at === null ? { email_verified_at: now } : {}),
+        updated_at: now,
+      });
+      await voidEmailTokens(trx, user.id, [...VOIDED_BY_PASSWORD_CHANGE]);
+      const revoked = await revokeUserSessions(trx, user.id, 'password_reset', now);
+      await enqueueMail(trx, passwordChangedMail(this.o.mail, user.email, 'reset'), now);
+      await recordAuditEvent(
+        trx,
+        {
+          type: 'password.reset',
+          userId: user.id,
+          data: { revokedSessions: revoked.length },
+          ...ctx,
+        },
+        now,
+      );
+      return true;
+    });
+    if (!done) throw errors.invalidToken();
+    this.o.onMailQueued?.();
+    // The new password is set either way; a throttle store that is down only delays the unlock.
+    await this.o.throttle
+      ?.clear(user.email)
+      .catch((error: unknown) => this.o.onBackgroundError?.(error, 'reset: throttle not cleared'));
+  }
+
+  /** Changes the password of a signed-in user; every other session is revoked, this one stays. */
+  async changePassword(
+    who: SignedIn,
+    input: { currentPassword: string; newPassword: string },
+    ctx: RequestContext,
+  ): Promise<void> {
+    const { db, clock } = this.o;
+    const user = await this.confirmPassword(who, input.currentPassword, ctx, 'currentPassword');
+    this.checkPolicy(input.newPassword, user, 'newPassword');
+    const passwordHash = await this.o.hasher.hash(normalizePassword(input.newPassword));
+    const now = clock();
+    await db.transaction().execute(async (trx) => {
+      await updateUser(trx, user.id, {
+        password_hash: passwordHash,
+        password_changed_at: now,
+        updated_at: now,
+      });
+      await voidEmailTokens(trx, user.id, [...VOIDED_BY_PASSWORD_CHANGE]);
+      const revoked = await revokeUserSessions(
+        trx,
+        user.id,
+        'password_changed',
+        now,
+        who.sessionId,
+      );
+      await enqueueMail(trx, passwordChangedMail(this.o.mail, user.email, 'changed'), now);
+      await recordAuditEvent(
+        trx,
+        {
+          type: 'password.changed',
+          userId: user.id,
+          data: { sessionId: who.sessionId, revokedSessions: revoked.length },
+          ...ctx,
+        },
+        now,
+      );
+    });
+    this.o.onMailQueued?.();
+  }
+
+  /**
+   * Mails a confirmation link to `newEmail`; the change happens when it is followed (see
+   * `completeEmailChange`). An address that already has an account gets the same answer and
+   * nothing happens (no enumeration).
+   */
+  async requestEmailChange(
+    who: SignedIn,
+    input: { newEmail: string; password: string },
+    ctx: RequestContext,
+  ): Promise<void> {
+    const { db, clock } = this.o;
+    const user = await this.confirmPassword(who, input.password, ctx, 'password');
+    const now = clock();
+    const taken = (await findUserByEmail(db, input.newEmail)) !== undefined;
+    await db.transaction().execute(async (trx) => {
+      if (!taken) {
+        const token = generateToken();
+        await replaceEmailToken(trx, {
+          id: uuidv7(now.getTime()),
+          userId: user.id,
+          purpose: 'change_email',
+          tokenHash: hashToken(token),
+          newEmail: input.newEmail,
+          now,
+          expiresAt: addSeconds(now, this.o.changeEmailTtlSeconds),
+        });
+        await enqueueMail(
+          trx,
+          confirmNewEmailMail(this.o.mail, input.newEmail, token, this.o.changeEmailTtlSeconds),
+          now,
+        );
+      }
+      await recordAuditEvent(
+        trx,
+        {
+          type: 'email_change.requested',
+          userId: user.id,
+          data: { newEmail: input.newEmail, ...(taken ? { outcome: 'address_taken' } : {}) },
+          ...ctx,
+        },
+        now,
+      );
+    });
+    if (!taken) this.o.onMailQueued?.();
+  }
+
+  /** The user's live sessions (signed-in devices), most recently used first. */
+  async listSessions(who: SignedIn): Promise<DeviceSession[]> {
+    const rows = await listLiveSessions(this.o.db, who.user.id, this.o.clock());
+    return rows.map((row) => ({
+      id: row.id,
+      createdAt: row.created_at.toISOString(),
+      lastSeenAt: row.last_seen_at.toISOString(),
+      ip: row.ip,
+      userAgent: row.user_agent,
+      device: deviceLabel(row.user_agent),
+      current: row.id === who.sessionId,
+    }));
+  }
+
+  /**
+   * Signs one of the user's own sessions out. Someone else's, an unknown, a dead or a malformed
+   * id are all the same 404. Returns whether it was the caller's own session (cookie to clear).
+   */
+  async revokeSession(
+    who: SignedIn,
+    sessionId: string,
+    ctx: RequestContext,
+  ): Promise<{ current: boolean }> {
+    if (!UUID.test(sessionId)) throw sessionNotFound();
+    const { db, clock } = this.o;
+    const now = clock();
+    const revoked = await db.transaction().execute(async (trx) => {
+      if (!(await isLiveSessionOf(trx, who.user.id, sessionId, now))) return false;
+      if (!(await revokeSession(trx, sessionId, 'signed_out_by_user', now))) return false;
+      await recordAuditEvent(
+        trx,
+        { type: 'session.revoked', userId: who.user.id, data: { sessionId }, ...ctx },
+        now,
+      );
+      return true;
+    });
+    if (!revoked) throw sessionNotFound();
+    return { current: sessionId === who.sessionId };
+  }
+
+  /** "Sign out everywhere else": every session of the user but the caller's. */
+  async revokeOtherSessions(who: SignedIn, ctx: RequestContext): Promise<number> {
+    const { db, clock } = this.o;
+    const now = clock();
+    return db.transaction().execute(async (trx) => {
+      const revoked = await revokeUserSessions(
+        trx,
+        who.user.id,
+        'signed_out_elsewhere',
+        now,
+        who.sessionId,
+      );
+      await recordAuditEvent(
+        trx,
+        {
+          type: 'sessions.revoked_others',
+          userId: who.user.id,
+          data: { sessionId: who.sessionId, revokedSessions: revoked.length },
+          ...ctx,
+        },
+        now,
+      );
+      return revoked.length;
+    });
+  }
+
+  /** The signed-in user's password check; a wrong one is a failed login (401, throttled). */
+  private async confirmPassword(
+    who: SignedIn,
+    password: string,
+    ctx: RequestContext,
+    field: string,
+  ): Promise<UserWithRoles> {
+    try {
+      const user = await this.o.verifyCredentials({ email: who.user.email, password }, ctx);
+      if (user.id !== who.user.id) throw errors.invalidCredentials();
+      return user;
+    } catch (error) {
+      if (error instanceof AuthError && error.code === 'invalid_credentials') {
+        const message = 'The current password is incorrect.';
+        throw new AuthError('invalid_credentials', 401, message, {
+          errors: [{ field, message }],
+        });
+      }
+      throw error;
+    }
+  }
+
+  private checkPolicy(password: string, user: UserWithRoles, field: string) {
+    const verdict = this.o.policy.check(password, { email: user.email, name: user.name });
+    if (!verdict.ok) {
+      throw new AuthError('weak_password', 400, verdict.message, {
+        errors: [{ field, message: verdict.message }],
+      });
+    }
+  }
+}
+
+/**
+ * The second half of an email change, run by AuthService.verifyEmail inside its transaction
+ * when the token's purpose is `change_email`: the address is replaced (and counts as verified)
+ * and the old address is told. Undefined when the new address has meanwhile been taken.
+ */
+export async function completeEmailChange(
+  trx: Queryable,
+  row: EmailTokenRow,
+  user: UserWithRoles,
+  now: Date,
+  mail: MailContext,
+  ctx: RequestContext,
+): Promise<UserWithRoles | undefined> {
+  const newEmail = row.new_email;
+  if (!newEmail) return undefined;
+  const holder = await findUserByEmail(trx, newEmail);
+  if (holder && holder.id !== user.id) return undefined;
+  const oldEmail = user.email;
+  // A sign-up may take the address between the check above and this update: the unique index
+  // then refuses it, and the savepoint keeps the transaction (and the spent token) usable.
+  await sql`savepoint email_change`.execute(trx);
+  try {
+    await updateUser(trx, user.id, { email: newEmail, email_verified_at: now, updated_at: now });
+  } catch (error) {
+    if (!isUniqueViolation(error)) throw error;
+    await sql`rollback to savepoint email_change`.execute(trx);
+    return undefined;
+  }
+  // Links sent to the old address (reset, verification) must not work for the new one.
+  await voidEmailTokens(trx, user.id, ['reset_password', 'verify_email', 'change_email']);
+  if (oldEmail.toLowerCase() !== newEmail.toLowerCase()) {
+    await enqueueMail(trx, emailChangedMail(mail, oldEmail, newEmail), now);
+  }
+  await recordAuditEvent(
+    trx,
+    { type: 'email.changed', userId: user.id, data: { from: oldEmail, to: newEmail }, ...ctx },
+    now,
+  );
+  return { ...user, email: newEmail, email_verified_at: now };
+}

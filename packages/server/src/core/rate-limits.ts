@@ -1,0 +1,73 @@
+import type { RateLimit, RateRule } from '../config-abuse.js';
+import type { Clock } from './clock.js';
+import { accountKey, rateLimited } from './throttle.js';
+
+/** A fixed-window counter: `count` hits so far in the window that ends at `resetAtMs`. */
+export interface WindowHit {
+  count: number;
+  resetAtMs: number;
+}
+
+/** The atomic counter a limiter needs from a (possibly shared) store. */
+export interface WindowStore {
+  hit(
+    key: string,
+    windowMs: number,
+    nowMs: number,
+    opts?: { failClosed?: boolean },
+  ): Promise<WindowHit>;
+}
+
+/**
+ * The fixed-window arithmetic every store applies: a hit on a missing or expired window opens
+ * a new one; otherwise it counts in the current one.
+ */
+export function applyHit(
+  current: WindowHit | undefined,
+  windowMs: number,
+  nowMs: number,
+): WindowHit {
+  if (!current || current.resetAtMs <= nowMs) return { count: 1, resetAtMs: nowMs + windowMs };
+  return { count: current.count + 1, resetAtMs: current.resetAtMs };
+}
+
+/** Whether a hit is within `limit`, and how long to wait if not. */
+export function verdict(hit: WindowHit, limit: RateLimit, nowMs: number) {
+  return hit.count <= limit.max
+    ? { allowed: true as const }
+    : { allowed: false as const, retryAfterMs: Math.max(1000, hit.resetAtMs - nowMs) };
+}
+
+/** Rules whose limiter fails closed (after the outage grace) when the shared store is down. */
+export const FAIL_CLOSED_RULES: ReadonlySet<RateRule> = new Set(['signin']);
+
+/**
+ * Per-account request limits: each rule counts requests per normalised email (or other
+ * account key) in its own window, the same for existing and unknown accounts. The per-IP
+ * limits are the http layer's (@fastify/rate-limit over the same store).
+ */
+export class AccountRateLimiter {
+  constructor(
+    private readonly o: {
+      store: WindowStore;
+      limits: Record<RateRule, { account: RateLimit | null }>;
+      clock: Clock;
+      enabled: boolean;
+    },
+  ) {}
+
+  /** Counts one request of `rule` for `email`; throws 429 `rate_limited` beyond the limit. */
+  async consume(rule: RateRule, email: string): Promise<void> {
+    const limit = this.o.limits[rule].account;
+    if (!this.o.enabled || !limit) return;
+    const now = this.o.clock().getTime();
+    const hit = await this.o.store.hit(
+      `acct:${rule}:${accountKey(email)}`,
+      limit.windowSeconds * 1000,
+      now,
+      { failClosed: FAIL_CLOSED_RULES.has(rule) },
+    );
+    const v = verdict(hit, limit, now);
+    if (!v.allowed) throw rateLimited(v.retryAfterMs);
+  }
+}

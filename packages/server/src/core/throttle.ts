@@ -1,0 +1,146 @@
+import { createHash } from 'node:crypto';
+import type { Clock } from './clock.js';
+import { AuthError } from './errors.js';
+
+/**
+ * The per-account login throttle: consecutive failed passwords on one email bring growing
+ * delays (from the `delayFrom`-th failure, 1 s doubling up to `maxDelayMs`), and after
+ * `lockAfter` consecutive failures password sign-in is off until a password reset clears it
+ * (NIST SP 800-63B). A success clears it too. Keyed by the normalised email, so an unknown
+ * address is throttled exactly like a real one and a 429 tells nothing about existence.
+ *
+ * Every attempt is counted as a failure *before* the password is checked (atomically with the
+ * decision, in the shared store), and a success then clears the count: a burst of parallel
+ * guesses cannot slip past the throttle while the first ones are still hashing.
+ */
+export interface ThrottlePolicy {
+  /** The failure count from which a delay applies (5: the 5th failure brings 1 s). */
+  delayFrom: number;
+  baseDelayMs: number;
+  maxDelayMs: number;
+  /** Consecutive failures after which password login is off until a reset. */
+  lockAfter: number;
+}
+
+export interface ThrottleState {
+  failures: number;
+  lastFailureMs: number;
+}
+
+export type ThrottleDecision =
+  | { allowed: true; failures: number }
+  | { allowed: false; failures: number; retryAfterMs: number; locked: boolean };
+
+/** How long after the last of `failures` consecutive failures the next attempt may come. */
+export function throttleDelayMs(failures: number, p: ThrottlePolicy): number {
+  if (failures < p.delayFrom) return 0;
+  const exponent = Math.min(failures - p.delayFrom, 40);
+  return Math.min(p.baseDelayMs * 2 ** exponent, p.maxDelayMs);
+}
+
+/**
+ * The decision for an attempt at `nowMs`, and when allowed the state to store (the attempt
+ * counted as a failure until it succeeds). Pure: the stores apply it atomically (the Redis
+ * store mirrors it in Lua; the shared store tests hold both to the same cases).
+ */
+export function decideAttempt(
+  state: ThrottleState | undefined,
+  nowMs: number,
+  p: ThrottlePolicy,
+): ThrottleDecision {
+  const failures = state?.failures ?? 0;
+  if (failures >= p.lockAfter) {
+    return { allowed: false, failures, retryAfterMs: p.maxDelayMs, locked: true };
+  }
+  const readyAt = (state?.lastFailureMs ?? 0) + throttleDelayMs(failures, p);
+  if (nowMs < readyAt) {
+    return { allowed: false, failures, retryAfterMs: readyAt - nowMs, locked: false };
+  }
+  return { allowed: true, failures: failures + 1 };
+}
+
+/** The atomic primitives a throttle needs from a (possibly shared) store. */
+export interface ThrottleStore {
+  /** Decides and, when allowed, records the attempt, atomically across instances. */
+  attempt(
+    key: string,
+    policy: ThrottlePolicy,
+    nowMs: number,
+    ttlMs: number,
+    opts?: { failClosed?: boolean },
+  ): Promise<ThrottleDecision>;
+  clear(key: string): Promise<void>;
+}
+
+/** How long an abandoned throttle record lives after its last failure. */
+export const THROTTLE_TTL_MS = 30 * 86_400_000;
+
+/** The stable, non-reversible key of an email (no plain addresses in Redis or logs). */
+export function accountKey(email: string): string {
+  const normalised = email.normalize('NFKC').trim().toLowerCase();
+  return createHash('sha256').update(normalised).digest('base64url').slice(0, 32);
+}
+
+export const rateLimited = (retryAfterMs: number) =>
+  new AuthError('rate_limited', 429, 'Too many attempts. Wait a moment, then try again.', {
+    retryAfterSeconds: Math.max(1, Math.ceil(retryAfterMs / 1000)),
+  });
+
+export const limiterUnavailable = () =>
+  new AuthError(
+    'rate_limiter_unavailable',
+    503,
+    'Sign-in is paused for a moment while a backing service recovers. Try again shortly.',
+    { retryAfterSeconds: 5 },
+  );
+
+/** An attempt that passed the throttle; report its outcome through the throttle. */
+export interface ThrottleTicket {
+  key: string;
+  failures: number;
+}
+
+export class LoginThrottle {
+  constructor(private readonly o: { store: ThrottleStore; policy: ThrottlePolicy; clock: Clock }) {}
+
+  get policy(): ThrottlePolicy {
+    return this.o.policy;
+  }
+
+  /**
+   * Call before checking a password: throws 429 `rate_limited` (Retry-After) while the email
+   * is throttled or locked, without looking at the password or the account.
+   */
+  async begin(email: string): Promise<ThrottleTicket> {
+    const key = accountKey(email);
+    const decision = await this.o.store.attempt(
+      `throttle:${key}`,
+      this.o.policy,
+      this.o.clock().getTime(),
+      THROTTLE_TTL_MS,
+      { failClosed: true },
+    );
+    if (!decision.allowed) throw rateLimited(decision.retryAfterMs);
+    return { key, failures: decision.failures };
+  }
+
+  /** What a failed attempt started (for the audit log): a throttle, a lock, or nothing new. */
+  failureOutcome(ticket: ThrottleTicket): 'throttled' | 'locked' | null {
+    if (ticket.failures === this.o.policy.lockAfter) return 'locked';
+    if (ticket.failures === this.o.policy.delayFrom) return 'throttled';
+    return null;
+  }
+
+  /** The right password: the count starts again. */
+  async succeeded(ticket: ThrottleTicket): Promise<void> {
+    await this.o.store.clear(`throttle:${ticket.key}`);
+  }
+
+  /**
+   * Clears the throttle (and the lock) of an email: call after a successful password reset,
+   * with the account's email (and with the address the reset was asked for, if different).
+   */
+  async clear(email: string): Promise<void> {
+    await this.o.store.clear(`throttle:${accountKey(email)}`);
+  }
+}

@@ -1,0 +1,326 @@
+import { errors as joseErrors, jwtVerify, SignJWT, type JWTPayload } from 'jose';
+import type { Kysely } from 'kysely';
+import { recordAuditEvent } from '../store/audit.js';
+import {
+  eraseExpiredSuccessors,
+  findRefreshTokenByHash,
+  findSessionWithUserById,
+  insertRefreshToken,
+  markRefreshTokenUsed,
+  revokeRefreshFamily,
+  type SessionAndUser,
+} from '../store/refresh-tokens.js';
+import type { Database, Queryable } from '../store/schema.js';
+import { insertSession, revokeSession, touchSession } from '../store/sessions.js';
+import type { UserWithRoles } from '../store/users.js';
+import {
+  type AuthenticatedSession,
+  type AuthService,
+  type RequestContext,
+  toPublicUser,
+} from './auth.js';
+import { addSeconds, type Clock } from './clock.js';
+import { AuthError } from './errors.js';
+import { uuidv7 } from './ids.js';
+import { ACCESS_TOKEN_ALG, type SigningKeyStore, seal, unseal } from './keys.js';
+import {
+  isSessionActive,
+  newSessionExpiry,
+  type SessionTimeouts,
+  slideIdleExpiry,
+} from './sessions.js';
+import { generateToken, hashToken, isWellFormedToken } from './tokens.js';
+
+/** What POST /auth/token and /auth/refresh answer. */
+export interface TokenPair {
+  accessToken: string;
+  refreshToken: string;
+  tokenType: 'Bearer';
+  expiresIn: number;
+}
+
+/** The claims of a verified access token. */
+export interface AccessTokenClaims {
+  sub: string;
+  sid: string;
+  roles: string[];
+  iat: number;
+  exp: number;
+}
+
+/** `typ` of our access tokens (RFC 9068): a token of another kind is never taken for one. */
+export const ACCESS_TOKEN_TYPE = 'at+jwt';
+/** Clock skew tolerated on `exp`/`iat`/`nbf`. */
+export const CLOCK_LEEWAY_SECONDS = 30;
+
+export const invalidRefreshToken = () =>
+  new AuthError(
+    'invalid_refresh_token',
+    401,
+    'The refresh token is invalid, expired or revoked. Sign in again.',
+  );
+
+export interface TokenServiceOptions {
+  db: Kysely<Database>;
+  auth: AuthService;
+  keys: SigningKeyStore;
+  clock: Clock;
+  issuer: string;
+  audience: string;
+  accessTtlSeconds: number;
+  reuseGraceSeconds: number;
+  sessions: SessionTimeouts;
+  /** Encrypts the successor pair kept for the reuse grace window. */
+  sealKey: Buffer;
+}
+
+type RefreshOutcome =
+  | { kind: 'ok'; pair: TokenPair }
+  | { kind: 'invalid' }
+  | { kind: 'reuse'; userId: string; sessionId: string; familyId: string };
+
+/**
+ * Token mode: access JWTs (EdDSA, short-lived) and opaque refresh tokens rotated on every use.
+ * Every token pair belongs to a server-side session; revoking the session (logout, reset,
+ * disable, "sign out everywhere") ends its refresh family, and reuse of an old refresh token
+ * outside the grace window revokes both.
+ */
+export class TokenService {
+  constructor(private readonly o: TokenServiceOptions) {}
+
+  /** POST /auth/token: the same credential checks as the cookie login, then a new session. */
+  async issue(input: { email: string; password: string }, ctx: RequestContext): Promise<TokenPair> {
+    const user = await this.o.auth.verifyCredentials(input, ctx);
+    const now = this.o.clock();
+    const sessionId = uuidv7(now.getTime());
+    const expiry = newSessionExpiry(now, this.o.sessions);
+    const refreshToken = generateToken();
+    await this.o.db.transaction().execute(async (trx) => {
+      await insertSession(trx, {
+        id: sessionId,
+        user_id: user.id,
+        // A token session has no cookie: its token hash is of a secret nobody ever receives.
+        token_hash: hashToken(generateToken()),
+        csrf_token: generateToken(),
+        created_at: now,
+        last_seen_at: now,
+        idle_expires_at: expiry.idleExpiresAt,
+        absolute_expires_at: expiry.absoluteExpiresAt,
+        ip: ctx.ip,
+        user_agent: ctx.userAgent?.slice(0, 512) ?? null,
+      });
+      await insertRefreshToken(trx, {
+        id: uuidv7(now.getTime()),
+        family_id: uuidv7(now.getTime()),
+        session_id: sessionId,
+        user_id: user.id,
+        parent_id: null,
+        token_hash: hashToken(refreshToken),
+        created_at: now,
+        expires_at: expiry.idleExpiresAt,
+      });
+      await recordAuditEvent(
+        trx,
+        { type: 'login.succeeded', userId: user.id, data: { sessionId, method: 'token' }, ...ctx },
+        now,
+      );
+    });
+    return this.pair(user, sessionId, refreshToken, now);
+  }
+
+  /**
+   * POST /auth/refresh. The token row is locked (`FOR UPDATE`) for the whole exchange, so two
+   * refreshes of one token — on one instance or many — run one after the other: the first
+   * rotates, the second finds it used within the grace window and gets the same sealed pair.
+   */
+  async refresh(refreshToken: string, ctx: RequestContext): Promise<TokenPair> {
+    if (!isWellFormedToken(refreshToken)) throw invalidRefreshToken();
+    const tokenHash = hashToken(refreshToken);
+    const outcome = await this.o.db.transaction().execute(async (trx): Promise<RefreshOutcome> => {
+      const now = this.o.clock();
+      const row = await findRefreshTokenByHash(trx, tokenHash, { forUpdate: true });
+      if (!row || row.revoked_at !== null) return { kind: 'invalid' };
+      const found = await findSessionWithUserById(trx, row.session_id);
+      if (!found || !this.isLive(found, now)) return { kind: 'invalid' };
+
+      if (row.used_at !== null) {
+        const withinGrace =
+          now.getTime() - row.used_at.getTime() <= this.o.reuseGraceSeconds * 1000;
+        if (withinGrace && row.successor_sealed !== null) {
+          const pair = JSON.parse(unseal(this.o.sealKey, row.successor_sealed, row.id));
+          return { kind: 'ok', pair: pair as TokenPair };
+        }
+        // An old token came back: it was stolen, or a client lost track. Either way, nobody
+        // can tell the thief from the owner: end the whole family and its session.
+        await revokeRefreshFamily(trx, row.family_id, now);
+        await revokeSession(trx, row.session_id, 'refresh_token_reuse', now);
+        await recordAuditEvent(
+          trx,
+          {
+            type: 'refresh_token_reuse',
+            userId: row.user_id,
+            data: { sessionId: row.session_id, familyId: row.family_id },
+            ...ctx,
+          },
+          now,
+        );
+        return {
+          kind: 'reuse',
+          userId: row.user_id,
+          sessionId: row.session_id,
+          familyId: row.family_id,
+        };
+      }
+      if (now.getTime() >= row.expires_at.getTime()) return { kind: 'invalid' };
+
+      const successor = generateToken();
+      const successorId = uuidv7(now.getTime());
+      const idle = addSeconds(now, this.o.sessions.idleTimeoutSeconds);
+      await insertRefreshToken(trx, {
+        id: successorId,
+        family_id: row.family_id,
+        session_id: row.session_id,
+        user_id: row.user_id,
+        parent_id: row.id,
+        token_hash: hashToken(successor),
+        created_at: now,
+        expires_at: new Date(Math.min(idle.getTime(), found.session.absolute_expires_at.getTime())),
+      });
+      const pair = await this.pair(found.user, row.session_id, successor, now);
+      const marked = await markRefreshTokenUsed(trx, row.id, {
+        usedAt: now,
+        successorId,
+        successorSealed: seal(this.o.sealKey, JSON.stringify(pair), row.id),
+      });
+      // Cannot happen under the row lock; if it ever did, roll the successor back.
+      if (!marked) throw new Error('refresh token changed under its row lock');
+      // Refreshing is activity: it slides the session's idle expiry like a cookie request.
+      const slid = slideIdleExpiry(
+        {
+          lastSeenAt: found.session.last_seen_at,
+          absoluteExpiresAt: found.session.absolute_expires_at,
+        },
+        now,
+        this.o.sessions,
+      );
+      if (slid) await touchSession(trx, row.session_id, slid);
+      return { kind: 'ok', pair };
+    });
+    if (outcome.kind !== 'ok') throw invalidRefreshToken();
+    // Sealed pairs are needed only within the grace window: erase the ones past it.
+    await eraseExpiredSuccessors(this.o.db, addSeconds(this.o.clock(), -this.o.reuseGraceSeconds));
+    return outcome.pair;
+  }
+
+  /** POST /auth/revoke: ends the token's family and its session. Unknown tokens are ignored. */
+  async revoke(refreshToken: string, ctx: RequestContext): Promise<void> {
+    if (!isWellFormedToken(refreshToken)) return;
+    const now = this.o.clock();
+    await this.o.db.transaction().execute(async (trx) => {
+      const row = await findRefreshTokenByHash(trx, hashToken(refreshToken), { forUpdate: true });
+      if (!row || row.revoked_at !== null) return;
+      await this.revokeFamily(trx, row, now);
+      await recordAuditEvent(
+        trx,
+        {
+          type: 'logout',
+          userId: row.user_id,
+          data: { sessionId: row.session_id, method: 'token' },
+          ...ctx,
+        },
+        now,
+      );
+    });
+  }
+
+  /** The claims of a valid access token, or null (bad signature, wrong alg/iss/aud, expired…). */
+  async verifyAccessToken(token: string): Promise<AccessTokenClaims | null> {
+    try {
+      const { payload } = await jwtVerify(
+        token,
+        async (header) => {
+          const key = header.kid ? await this.o.keys.verificationKey(header.kid) : undefined;
+          if (!key) throw new joseErrors.JWKSNoMatchingKey();
+          return key;
+        },
+        {
+          algorithms: [ACCESS_TOKEN_ALG],
+          issuer: this.o.issuer,
+          audience: this.o.audience,
+          typ: ACCESS_TOKEN_TYPE,
+          clockTolerance: CLOCK_LEEWAY_SECONDS,
+          currentDate: this.o.clock(),
+          requiredClaims: ['sub', 'sid', 'iat', 'exp'],
+        },
+      );
+      return toClaims(payload);
+    } catch (error) {
+      if (error instanceof joseErrors.JOSEError) return null;
+      throw error;
+    }
+  }
+
+  /**
+   * A bearer request to Latchkey itself: a valid token whose session is still live. Unlike a
+   * service that verifies locally, Latchkey reads the session, so a revoked one stops at once.
+   */
+  async authenticateBearer(token: string): Promise<AuthenticatedSession | null> {
+    const claims = await this.verifyAccessToken(token);
+    if (!claims) return null;
+    const found = await findSessionWithUserById(this.o.db, claims.sid);
+    if (!found || found.user.id !== claims.sub || !this.isLive(found, this.o.clock())) return null;
+    // Bearer requests need no CSRF token and are never shown one.
+    return { sessionId: found.session.id, csrfToken: '', user: toPublicUser(found.user) };
+  }
+
+  private isLive(found: SessionAndUser, now: Date): boolean {
+    return (
+      found.user.disabled_at === null &&
+      isSessionActive(
+        {
+          idleExpiresAt: found.session.idle_expires_at,
+          absoluteExpiresAt: found.session.absolute_expires_at,
+          revokedAt: found.session.revoked_at,
+        },
+        now,
+      )
+    );
+  }
+
+  private async revokeFamily(
+    trx: Queryable,
+    row: { family_id: string; session_id: string },
+    now: Date,
+  ) {
+    await revokeRefreshFamily(trx, row.family_id, now);
+    await revokeSession(trx, row.session_id, 'token_revoked', now);
+  }
+
+  private async pair(
+    user: UserWithRoles,
+    sessionId: string,
+    refreshToken: string,
+    now: Date,
+  ): Promise<TokenPair> {
+    const key = await this.o.keys.currentKey();
+    const iat = Math.floor(now.getTime() / 1000);
+    const accessToken = await new SignJWT({ sid: sessionId, roles: user.roles })
+      .setProtectedHeader({ alg: ACCESS_TOKEN_ALG, kid: key.kid, typ: ACCESS_TOKEN_TYPE })
+      .setIssuer(this.o.issuer)
+      .setAudience(this.o.audience)
+      .setSubject(user.id)
+      .setIssuedAt(iat)
+      .setExpirationTime(iat + this.o.accessTtlSeconds)
+      .sign(key.privateKey);
+    return { accessToken, refreshToken, tokenType: 'Bearer', expiresIn: this.o.accessTtlSeconds };
+  }
+}
+
+function toClaims(payload: JWTPayload): AccessTokenClaims | null {
+  const { sub, sid, roles, iat, exp } = payload as JWTPayload & { sid?: unknown; roles?: unknown };
+  if (typeof sub !== 'string' || typeof sid !== 'string') return null;
+  if (typeof iat !== 'number' || typeof exp !== 'number') return null;
+  if (!Array.isArray(roles) || !roles.every((r) => typeof r === 'string')) return null;
+  if (!/^[0-9a-f-]{36}$/.test(sid)) return null;
+  return { sub, sid, roles, iat, exp };
+}

@@ -1,0 +1,265 @@
+import { type Kysely, sql } from 'kysely';
+import { applyHit, type WindowHit, type WindowStore } from '../core/rate-limits.js';
+import {
+  decideAttempt,
+  limiterUnavailable,
+  type ThrottleDecision,
+  type ThrottlePolicy,
+  type ThrottleState,
+  type ThrottleStore,
+} from '../core/throttle.js';
+import type { Database } from './schema.js';
+
+/**
+ * Where rate-limit windows and login throttles live: one interface, three stores.
+ * - memory: one process (the embedded database, or tests);
+ * - PostgreSQL (`abuse_counters`): several instances sharing a database without Redis;
+ * - Redis (store/redis.ts): several instances with REDIS_URL.
+ * Every operation is atomic in its store, so instances never race each other past a limit.
+ */
+export interface CounterStore extends WindowStore, ThrottleStore {
+  readonly kind: 'memory' | 'postgres' | 'redis';
+  close(): Promise<void>;
+}
+
+interface MemoryEntry {
+  count: number;
+  touchedMs: number;
+  expiresMs: number;
+}
+
+export class MemoryCounterStore implements CounterStore {
+  readonly kind = 'memory' as const;
+  private readonly entries = new Map<string, MemoryEntry>();
+  private readonly sweeper: NodeJS.Timeout;
+
+  constructor(private readonly maxEntries = 100_000) {
+    this.sweeper = setInterval(() => this.sweep(Date.now()), 60_000);
+    this.sweeper.unref();
+  }
+
+  async hit(key: string, windowMs: number, nowMs: number): Promise<WindowHit> {
+    const entry = this.entries.get(key);
+    const next = applyHit(
+      entry && { count: entry.count, resetAtMs: entry.expiresMs },
+      windowMs,
+      nowMs,
+    );
+    this.set(key, { count: next.count, touchedMs: nowMs, expiresMs: next.resetAtMs });
+    return next;
+  }
+
+  async attempt(
+    key: string,
+    policy: ThrottlePolicy,
+    nowMs: number,
+    ttlMs: number,
+  ): Promise<ThrottleDecision> {
+    const entry = this.entries.get(key);
+    const state: ThrottleState | undefined =
+      entry && entry.expiresMs > nowMs
+        ? { failures: entry.count, lastFailureMs: entry.touchedMs }
+        : undefined;
+    const decision = decideAttempt(state, nowMs, policy);
+    if (decision.allowed) {
+      this.set(key, { count: decision.failures, touchedMs: nowMs, expiresMs: nowMs + ttlMs });
+    }
+    return decision;
+  }
+
+  async clear(key: string): Promise<void> {
+    this.entries.delete(key);
+  }
+
+  async close(): Promise<void> {
+    clearInterval(this.sweeper);
+    this.entries.clear();
+  }
+
+  private set(key: string, entry: MemoryEntry) {
+    this.entries.delete(key);
+    this.entries.set(key, entry);
+    if (this.entries.size > this.maxEntries) {
+      this.sweep(entry.touchedMs);
+      // Still full of live entries: drop the least recently written.
+      for (const oldest of this.entries.keys()) {
+        if (this.entries.size <= this.maxEntries) break;
+        this.entries.delete(oldest);
+      }
+    }
+  }
+
+  private sweep(nowMs: number) {
+    for (const [key, entry] of this.entries) if (entry.expiresMs <= nowMs) this.entries.delete(key);
+  }
+}
+
+/** Counters in the `abuse_counters` table, shared by every instance on the database. */
+export class PostgresCounterStore implements CounterStore {
+  readonly kind = 'postgres' as const;
+  private readonly sweeper: NodeJS.Timeout;
+
+  constructor(private readonly db: Kysely<Database>) {
+    this.sweeper = setInterval(() => {
+      void sql`delete from abuse_counters where expires_ms < ${Date.now()}`
+        .execute(this.db)
+        .catch(() => {});
+    }, 600_000);
+    this.sweeper.unref();
+  }
+
+  async hit(key: string, windowMs: number, nowMs: number): Promise<WindowHit> {
+    const result = await sql<{ count: number; expires_ms: string }>`
+      insert into abuse_counters as c (key, count, touched_ms, expires_ms)
+      values (${key}, 1, ${nowMs}, ${nowMs + windowMs})
+      on conflict (key) do update set
+        count = case when c.expires_ms <= ${nowMs} then 1 else c.count + 1 end,
+        expires_ms = case when c.expires_ms <= ${nowMs} then excluded.expires_ms else c.expires_ms end,
+        touched_ms = ${nowMs}
+      returning count, expires_ms`.execute(this.db);
+    const row = result.rows[0];
+    if (!row) throw new Error('abuse_counters upsert returned nothing');
+    return { count: row.count, resetAtMs: Number(row.expires_ms) };
+  }
+
+  async attempt(
+    key: string,
+    policy: ThrottlePolicy,
+    nowMs: number,
+    ttlMs: number,
+  ): Promise<ThrottleDecision> {
+    return this.db.transaction().execute(async (trx) => {
+      // The row lock serialises concurrent attempts on one account across instances.
+      await sql`insert into abuse_counters (key, count, touched_ms, expires_ms)
+        values (${key}, 0, 0, 0) on conflict (key) do nothing`.execute(trx);
+      const found = await sql<{ count: number; touched_ms: string; expires_ms: string }>`
+        select count, touched_ms, expires_ms from abuse_counters where key = ${key} for update`.execute(
+        trx,
+      );
+      const row = found.rows[0];
+      const state =
+        row && Number(row.expires_ms) > nowMs
+          ? { failures: row.count, lastFailureMs: Number(row.touched_ms) }
+          : undefined;
+      const decision = decideAttempt(state, nowMs, policy);
+      if (decision.allowed) {
+        await sql`update abuse_counters
+          set count = ${decision.failures}, touched_ms = ${nowMs}, expires_ms = ${nowMs + ttlMs}
+          where key = ${key}`.execute(trx);
+      }
+      return decision;
+    });
+  }
+
+  async clear(key: string): Promise<void> {
+    await sql`delete from abuse_counters where key = ${key}`.execute(this.db);
+  }
+
+  async close(): Promise<void> {
+    clearInterval(this.sweeper);
+  }
+}
+
+export interface OutageLogger {
+  error(obj: object, msg: string): void;
+  info(obj: object, msg: string): void;
+}
+
+/**
+ * The Redis-outage policy for limits. While the shared store fails, every instance falls back
+ * to its own in-memory counters (limits then hold per instance); once the outage has lasted
+ * longer than `graceMs`, operations marked `failClosed` (sign-in: login and token, and the
+ * login throttle) are refused with 503 `rate_limiter_unavailable` instead, so a long outage
+ * cannot be used to escape the shared limits. Other limits keep the fallback. The first error
+ * of an outage and the recovery are logged once.
+ */
+export class ResilientCounterStore implements CounterStore {
+  private outageSinceMs: number | null = null;
+  /** Operations answered by the fallback or refused because the shared store failed. */
+  readonly stats = { fallbacks: 0, refusals: 0, outages: 0 };
+
+  constructor(
+    private readonly primary: CounterStore,
+    private readonly fallback: CounterStore,
+    private readonly o: { graceMs: number; now: () => number; log: OutageLogger },
+  ) {}
+
+  get kind() {
+    return this.primary.kind;
+  }
+
+  /** True while the shared store is failing. */
+  get degraded(): boolean {
+    return this.outageSinceMs !== null;
+  }
+
+  hit(key: string, windowMs: number, nowMs: number, opts: { failClosed?: boolean } = {}) {
+    return this.run(
+      () => this.primary.hit(key, windowMs, nowMs),
+      () => this.fallback.hit(key, windowMs, nowMs),
+      opts.failClosed ?? false,
+    );
+  }
+
+  attempt(
+    key: string,
+    policy: ThrottlePolicy,
+    nowMs: number,
+    ttlMs: number,
+    opts: { failClosed?: boolean } = {},
+  ) {
+    return this.run(
+      () => this.primary.attempt(key, policy, nowMs, ttlMs),
+      () => this.fallback.attempt(key, policy, nowMs, ttlMs),
+      opts.failClosed ?? false,
+    );
+  }
+
+  async clear(key: string): Promise<void> {
+    await this.fallback.clear(key);
+    await this.run(
+      () => this.primary.clear(key),
+      async () => {},
+      false,
+    );
+  }
+
+  async close(): Promise<void> {
+    await this.fallback.close();
+    await this.primary.close();
+  }
+
+  private async run<T>(
+    shared: () => Promise<T>,
+    local: () => Promise<T>,
+    failClosed: boolean,
+  ): Promise<T> {
+    try {
+      const result = await shared();
+      if (this.outageSinceMs !== null) {
+        this.o.log.info(
+          { outageMs: this.o.now() - this.outageSinceMs },
+          'rate-limit store is back: shared limits apply again',
+        );
+        this.outageSinceMs = null;
+      }
+      return result;
+    } catch (error) {
+      const now = this.o.now();
+      if (this.outageSinceMs === null) {
+        this.outageSinceMs = now;
+        this.stats.outages++;
+        this.o.log.error(
+          { err: error, graceMs: this.o.graceMs },
+          'rate-limit store unreachable: limits fall back to this instance; sign-in is refused if it lasts beyond the grace',
+        );
+      }
+      if (failClosed && now - this.outageSinceMs > this.o.graceMs) {
+        this.stats.refusals++;
+        throw limiterUnavailable();
+      }
+      this.stats.fallbacks++;
+      return local();
+    }
+  }
+}

@@ -1,0 +1,68 @@
+import type { Kysely } from 'kysely';
+import type { Config } from './config.js';
+import type { AuthService } from './core/auth.js';
+import type { Clock } from './core/clock.js';
+import { deriveEncryptionKeys, SigningKeyStore } from './core/keys.js';
+import { CLOCK_LEEWAY_SECONDS, TokenService } from './core/tokens-service.js';
+import { resolveKeyEncryptionSecret } from './key-file.js';
+import type { Database } from './store/schema.js';
+
+export interface TokenMode {
+  service: TokenService;
+  keys: SigningKeyStore;
+  /** Where the key-encryption secret came from (logged at start). */
+  secretSource: 'env' | 'generated' | 'file';
+}
+
+/** The signing-key store, made ready (a first key when there is none), and the token service. */
+export function createSigningKeyStore(
+  config: Config,
+  db: Kysely<Database>,
+  clock: Clock,
+): { keys: SigningKeyStore; sealKey: Buffer; secretSource: TokenMode['secretSource'] } {
+  const { secret, source } = resolveKeyEncryptionSecret(config);
+  const encryption = deriveEncryptionKeys(secret);
+  const keys = new SigningKeyStore({
+    db,
+    encryptionKey: encryption.signingKeys,
+    clock,
+    // A retired key verifies the tokens it signed until the last of them has expired.
+    publishRetiredForSeconds: config.jwt.accessTtlSeconds + CLOCK_LEEWAY_SECONDS + 60,
+  });
+  return { keys, sealKey: encryption.refreshSuccessors, secretSource: source };
+}
+
+export async function createTokenMode(
+  config: Config,
+  deps: { db: Kysely<Database>; auth: AuthService; clock: Clock },
+): Promise<TokenMode> {
+  const { keys, sealKey, secretSource } = createSigningKeyStore(config, deps.db, deps.clock);
+  await keys.ensureCurrentKey();
+  const service = new TokenService({
+    db: deps.db,
+    auth: deps.auth,
+    keys,
+    clock: deps.clock,
+    issuer: config.jwt.issuer,
+    audience: config.jwt.audience,
+    accessTtlSeconds: config.jwt.accessTtlSeconds,
+    reuseGraceSeconds: config.jwt.reuseGraceSeconds,
+    sessions: config.session,
+    sealKey,
+  });
+  return { service, keys, secretSource };
+}
+
+/**
+ * `latchkey keys rotate`: a new current signing key. The previous one keeps verifying and stays
+ * in the JWKS until the tokens it signed have expired; running servers pick the new key up
+ * within a minute (they read the key table again at least that often).
+ */
+export async function rotateSigningKey(
+  config: Config,
+  db: Kysely<Database>,
+  clock: Clock,
+): Promise<{ kid: string; previousKid: string | undefined }> {
+  const { keys } = createSigningKeyStore(config, db, clock);
+  return keys.rotate();
+}

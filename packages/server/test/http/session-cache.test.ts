@@ -1,0 +1,80 @@
+import { randomUUID } from 'node:crypto';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { hashToken } from '../../src/core/tokens.js';
+import { revokeSession } from '../../src/store/sessions.js';
+import { cookieFrom, createTestApp, STRONG_PASSWORD, type TestApp } from '../support/app.js';
+import { backends } from '../support/db.js';
+
+describe.each(backends)('the session cache on %s', (backend) => {
+  let t: TestApp;
+  beforeAll(async () => {
+    t = await createTestApp(backend);
+  });
+  afterAll(() => t.close());
+
+  async function signedIn() {
+    const email = `cache-${randomUUID().slice(0, 8)}@example.com`;
+    await t.app.inject({
+      method: 'POST',
+      url: '/auth/register',
+      payload: { email, password: STRONG_PASSWORD },
+    });
+    const token = await t.tokenFromLatestMail(email);
+    await t.app.inject({ method: 'POST', url: '/auth/verify-email', payload: { token } });
+    const res = await t.app.inject({
+      method: 'POST',
+      url: '/auth/login',
+      payload: { email, password: STRONG_PASSWORD },
+    });
+    const cookie = cookieFrom(res.headers['set-cookie']);
+    const sessionId = (
+      await t.database.db
+        .selectFrom('sessions')
+        .select('id')
+        .where('token_hash', '=', hashToken(cookie.split('=')[1] as string))
+        .executeTakeFirstOrThrow()
+    ).id;
+    return { cookie, sessionId };
+  }
+  const me = (cookie: string) =>
+    t.app.inject({ method: 'GET', url: '/auth/me', headers: { cookie } });
+
+  it('answers repeated requests from memory, listening on the right channel', async () => {
+    expect(t.abuse.channel).toBe(backend === 'pglite' ? 'in-process' : 'postgres');
+    expect(t.abuse.sessionCache.active).toBe(true);
+    const { cookie } = await signedIn();
+    expect((await me(cookie)).statusCode).toBe(200);
+    const hits = t.abuse.sessionCache.stats.hits;
+    for (let i = 0; i < 5; i++) expect((await me(cookie)).statusCode).toBe(200);
+    expect(t.abuse.sessionCache.stats.hits).toBe(hits + 5);
+  });
+
+  it('refuses a session the moment any code revokes it through the store', async () => {
+    const { cookie, sessionId } = await signedIn();
+    expect((await me(cookie)).statusCode).toBe(200);
+    expect((await me(cookie)).statusCode).toBe(200);
+    await revokeSession(t.database.db, sessionId, 'test', new Date());
+    expect((await me(cookie)).statusCode).toBe(401);
+  });
+
+  it('keeps a session whose revocation rolled back, and does not cache it meanwhile', async () => {
+    const { cookie, sessionId } = await signedIn();
+    expect((await me(cookie)).statusCode).toBe(200);
+    await t.database.db
+      .transaction()
+      .execute(async (trx) => {
+        await revokeSession(trx, sessionId, 'test', new Date());
+        throw new Error('roll back');
+      })
+      .catch(() => {});
+    expect((await me(cookie)).statusCode).toBe(200);
+  });
+
+  it('still applies expiry to a cached session', async () => {
+    const { cookie } = await signedIn();
+    expect((await me(cookie)).statusCode).toBe(200);
+    expect((await me(cookie)).statusCode).toBe(200);
+    t.clock.advance(8 * 86_400);
+    expect((await me(cookie)).statusCode).toBe(401);
+  });
+});

@@ -1,0 +1,192 @@
+import { randomBytes, randomUUID } from 'node:crypto';
+import { PassThrough } from 'node:stream';
+import pg from 'pg';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { loadConfig } from '../../src/config.js';
+import { createLatchkey, type Latchkey } from '../../src/latchkey.js';
+import type { MailMessage, MailTransport } from '../../src/mail/transport.js';
+import { migrations } from '../../src/store/migrations/index.js';
+import { revokeUserSessions } from '../../src/store/sessions.js';
+import { cookieFrom, STRONG_PASSWORD } from '../support/app.js';
+import { cleanupPrefix, redisUrl, uniquePrefix } from '../support/redis.js';
+
+/**
+ * Two Latchkey instances on one PostgreSQL database, as behind a load balancer: with Redis
+ * (pub/sub and shared counters in Redis) and without (LISTEN/NOTIFY and counters in
+ * PostgreSQL). Runs when TEST_DATABASE_URL is set; the Redis variant when TEST_REDIS_URL is.
+ */
+const adminUrl = process.env.TEST_DATABASE_URL;
+const variants = ['PostgreSQL only', ...(redisUrl ? ['PostgreSQL + Redis'] : [])];
+
+class Mailbox implements MailTransport {
+  readonly sent: MailMessage[] = [];
+  async send(message: MailMessage) {
+    this.sent.push(message);
+  }
+}
+
+describe.skipIf(!adminUrl).each(variants)('two instances on %s', (variant) => {
+  const withRedis = variant.includes('Redis');
+  const dbName = `latchkey_multi_${randomBytes(5).toString('hex')}`;
+  const prefix = uniquePrefix();
+  const mail = new Mailbox();
+  let a: Latchkey;
+  let b: Latchkey;
+
+  beforeAll(async () => {
+    const admin = new pg.Client({ connectionString: adminUrl });
+    await admin.connect();
+    await admin.query(`create database ${dbName}`);
+    await admin.end();
+    const url = new URL(adminUrl as string);
+    url.pathname = `/${dbName}`;
+    const config = loadConfig({
+      NODE_ENV: 'test',
+      LOG_LEVEL: 'silent',
+      PUBLIC_URL: 'http://localhost:3000',
+      DATABASE_URL: url.toString(),
+      KEY_ENCRYPTION_SECRET: 'test-key-encryption-secret-0123456789abcdef',
+      RATE_LIMITS: 'on',
+      RATE_LIMIT_RESEND_IP: '4/1m',
+      RATE_LIMIT_SIGNIN_IP: '1000/1m',
+      RATE_LIMIT_SIGNIN_ACCOUNT: '1000/1m',
+      ...(withRedis ? { REDIS_URL: redisUrl, REDIS_KEY_PREFIX: prefix } : {}),
+    });
+    const startedAt = Date.now();
+    const start = () =>
+      createLatchkey(config, {
+        // One frozen clock for both (as NTP keeps real instances close): the throttle's 1 s
+        // delay cannot run out between two requests on a slow machine.
+        clock: () => new Date(startedAt),
+        mailTransport: mail,
+        startMailWorker: false,
+        logStream: new PassThrough(),
+      });
+    // Both start at once on an empty database: the migration lock lets one migrate.
+    [a, b] = await Promise.all([start(), start()]);
+  });
+
+  afterAll(async () => {
+    await a?.close();
+    await b?.close();
+    const admin = new pg.Client({ connectionString: adminUrl });
+    await admin.connect();
+    await admin.query(`drop database if exists ${dbName} with (force)`);
+    await admin.end();
+    if (withRedis && redisUrl) await cleanupPrefix(redisUrl, prefix);
+  });
+
+  async function verifiedUser(tag: string) {
+    const email = `${tag}-${randomUUID().slice(0, 8)}@example.com`;
+    const reg = await a.app.inject({
+      method: 'POST',
+      url: '/auth/register',
+      payload: { email, password: STRONG_PASSWORD },
+    });
+    expect(reg.statusCode).toBe(202);
+    await b.worker.runOnce();
+    const token = mail.sent
+      .filter((m) => m.to === email)
+      .at(-1)
+      ?.text.match(/[?&]token=([A-Za-z0-9_-]{43})/)?.[1];
+    const verified = await b.app.inject({
+      method: 'POST',
+      url: '/auth/verify-email',
+      payload: { token },
+    });
+    expect(verified.statusCode).toBe(200);
+    return { email, userId: verified.json().user.id as string };
+  }
+
+  const login = (on: Latchkey, email: string, password = STRONG_PASSWORD, ip = '127.0.0.1') =>
+    on.app.inject({
+      method: 'POST',
+      url: '/auth/login',
+      payload: { email, password },
+      remoteAddress: ip,
+    });
+  const me = (on: Latchkey, cookie: string) =>
+    on.app.inject({ method: 'GET', url: '/auth/me', headers: { cookie } });
+
+  async function refusedWithin(on: Latchkey, cookie: string, ms: number): Promise<number> {
+    const started = performance.now();
+    while (performance.now() - started < ms + 1000) {
+      if ((await me(on, cookie)).statusCode === 401) return performance.now() - started;
+      await new Promise((r) => setTimeout(r, 5));
+    }
+    return Number.POSITIVE_INFINITY;
+  }
+
+  it('migrated once although both started together', async () => {
+    const rows = await a.database.db.selectFrom('schema_migrations').select('version').execute();
+    expect(rows.map((r) => r.version).sort((x, y) => x - y)).toEqual(
+      migrations.map((m) => m.version),
+    );
+    expect(a.abuse.channel).toBe(withRedis ? 'redis' : 'postgres');
+    expect(a.abuse.counters.kind).toBe(withRedis ? 'redis' : 'postgres');
+  });
+
+  it('a session signed out on B is refused by A within 200 ms, though A had it cached', async () => {
+    const { email } = await verifiedUser('revoke');
+    const res = await login(a, email);
+    expect(res.statusCode).toBe(200);
+    const cookie = cookieFrom(res.headers['set-cookie']);
+    const csrf = res.json().csrfToken as string;
+    expect((await me(a, cookie)).statusCode).toBe(200);
+    const hits = a.abuse.sessionCache.stats.hits;
+    expect((await me(a, cookie)).statusCode).toBe(200);
+    expect(a.abuse.sessionCache.stats.hits).toBe(hits + 1); // answered from A's cache
+
+    const out = await b.app.inject({
+      method: 'POST',
+      url: '/auth/logout',
+      headers: { cookie, 'x-csrf-token': csrf },
+    });
+    expect(out.statusCode).toBe(204);
+    expect(await refusedWithin(a, cookie, 200)).toBeLessThan(200);
+  });
+
+  it('revoking every session of a user through B reaches A within 200 ms', async () => {
+    const { email, userId } = await verifiedUser('everywhere');
+    const cookies = [];
+    for (const on of [a, a, b]) {
+      const res = await login(on, email);
+      cookies.push(cookieFrom(res.headers['set-cookie']));
+    }
+    for (const cookie of cookies) expect((await me(a, cookie)).statusCode).toBe(200);
+    await revokeUserSessions(b.database.db, userId, 'test', new Date());
+    for (const cookie of cookies) expect(await refusedWithin(a, cookie, 200)).toBeLessThan(200);
+  });
+
+  it('failed logins spread over A and B trip the same account throttle', async () => {
+    const { email } = await verifiedUser('throttle');
+    for (let n = 0; n < 5; n++) {
+      const res = await login(
+        n % 2 ? b : a,
+        email,
+        'not the right passphrase at all',
+        `10.0.0.${n}`,
+      );
+      expect(res.statusCode).toBe(401);
+    }
+    for (const on of [a, b]) {
+      const res = await login(on, email);
+      expect(res.statusCode).toBe(429);
+      expect(res.json().code).toBe('rate_limited');
+    }
+  });
+
+  it('a flood from one IP spread over A and B trips the same limit', async () => {
+    const statuses = [];
+    for (let n = 0; n < 6; n++) {
+      const res = await (n % 2 ? b : a).app.inject({
+        method: 'POST',
+        url: '/auth/resend-verification',
+        payload: { email: `flood-${n}-${randomUUID().slice(0, 6)}@example.com` },
+        remoteAddress: '198.51.100.7',
+      });
+      statuses.push(res.statusCode);
+    }
+    expect(statuses).toEqual([202, 202, 202, 202, 429, 429]);
+  });
+});

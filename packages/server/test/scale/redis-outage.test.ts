@@ -1,0 +1,211 @@
+import { randomUUID } from 'node:crypto';
+import { createServer, type Server, type Socket, connect } from 'node:net';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { cookieFrom, createTestApp, STRONG_PASSWORD, type TestApp } from '../support/app.js';
+import { cleanupPrefix, redisUrl, uniquePrefix } from '../support/redis.js';
+
+/**
+ * A TCP proxy in front of the test Redis that the test cuts ("refuse": connections are
+ * dropped) or stalls ("hang": connections are accepted and never answered), then restores.
+ */
+class RedisProxy {
+  private server!: Server;
+  private readonly sockets = new Set<Socket>();
+  mode: 'pass' | 'refuse' | 'hang' = 'pass';
+  port = 0;
+
+  constructor(private readonly target: URL) {}
+
+  async start() {
+    this.server = createServer((client) => {
+      this.sockets.add(client);
+      client.on('close', () => this.sockets.delete(client));
+      client.on('error', () => {});
+      if (this.mode === 'refuse') return client.destroy();
+      if (this.mode === 'hang') return;
+      const upstream = connect(Number(this.target.port || 6379), this.target.hostname);
+      this.sockets.add(upstream);
+      upstream.on('close', () => {
+        this.sockets.delete(upstream);
+        client.destroy();
+      });
+      upstream.on('error', () => client.destroy());
+      client.on('close', () => upstream.destroy());
+      client.pipe(upstream).pipe(client);
+    });
+    await new Promise<void>((resolve) => this.server.listen(0, '127.0.0.1', resolve));
+    this.port = (this.server.address() as { port: number }).port;
+  }
+
+  /** Drops every open connection; new ones are treated per `mode`. */
+  cut(mode: 'refuse' | 'hang') {
+    this.mode = mode;
+    for (const socket of this.sockets) socket.destroy();
+  }
+
+  restore() {
+    this.mode = 'pass';
+  }
+
+  async stop() {
+    for (const socket of this.sockets) socket.destroy();
+    await new Promise((resolve) => this.server.close(resolve));
+  }
+}
+
+async function until(condition: () => boolean, ms: number) {
+  const deadline = Date.now() + ms;
+  while (!condition()) {
+    if (Date.now() > deadline) throw new Error('condition not met in time');
+    await new Promise((r) => setTimeout(r, 20));
+  }
+}
+
+describe.skipIf(!redisUrl)('a Redis outage', () => {
+  const prefix = uniquePrefix();
+  let proxy: RedisProxy;
+  let t: TestApp;
+  let email: string;
+  let cookie: string;
+
+  beforeAll(async () => {
+    proxy = new RedisProxy(new URL(redisUrl as string));
+    await proxy.start();
+    t = await createTestApp('pglite', {
+      REDIS_URL: `redis://127.0.0.1:${proxy.port}`,
+      REDIS_KEY_PREFIX: prefix,
+      REDIS_OUTAGE_GRACE: '10s',
+      RATE_LIMITS: 'on',
+      RATE_LIMIT_SIGNIN_IP: '1000/1m',
+      RATE_LIMIT_SIGNIN_ACCOUNT: '1000/1m',
+      RATE_LIMIT_REGISTER_IP: '1000/1m',
+      RATE_LIMIT_VERIFY_IP: '1000/1m',
+    });
+    email = `outage-${randomUUID().slice(0, 8)}@example.com`;
+    await t.app.inject({
+      method: 'POST',
+      url: '/auth/register',
+      payload: { email, password: STRONG_PASSWORD },
+    });
+    const token = await t.tokenFromLatestMail(email);
+    await t.app.inject({ method: 'POST', url: '/auth/verify-email', payload: { token } });
+  });
+  afterAll(async () => {
+    await t?.close();
+    await proxy?.stop();
+    if (redisUrl) await cleanupPrefix(redisUrl, prefix);
+  });
+
+  const login = () =>
+    t.app.inject({
+      method: 'POST',
+      url: '/auth/login',
+      payload: { email, password: STRONG_PASSWORD },
+    });
+  const me = () => t.app.inject({ method: 'GET', url: '/auth/me', headers: { cookie } });
+
+  it('works normally through Redis first', async () => {
+    await until(() => t.abuse.sessionCache.active, 3000);
+    const res = await login();
+    expect(res.statusCode).toBe(200);
+    cookie = cookieFrom(res.headers['set-cookie']);
+    expect((await me()).statusCode).toBe(200);
+    expect((await me()).statusCode).toBe(200);
+    expect(t.abuse.sessionCache.stats.hits).toBeGreaterThan(0);
+    expect((await t.app.inject({ method: 'GET', url: '/readyz' })).json().checks).toMatchObject({
+      redis: 'ok',
+    });
+  });
+
+  for (const mode of ['refuse', 'hang'] as const) {
+    it(`keeps serving while Redis is down (${mode}): sessions from PostgreSQL, sign-in within the grace, refused after it`, async () => {
+      proxy.cut(mode);
+      await until(() => !t.abuse.sessionCache.active, 3000);
+
+      // Sessions validate from the database, promptly: the cache is bypassed.
+      const started = performance.now();
+      expect((await me()).statusCode).toBe(200);
+      expect(performance.now() - started).toBeLessThan(1000);
+
+      // Within the grace, sign-in uses this instance's own counters.
+      const within = await login();
+      expect(within.statusCode).toBe(200);
+      const second = cookieFrom(within.headers['set-cookie']);
+      // A revocation still works (its Redis publish fails and is logged).
+      const logout = await t.app.inject({
+        method: 'POST',
+        url: '/auth/logout',
+        headers: { cookie: second, 'x-csrf-token': within.json().csrfToken },
+      });
+      expect(logout.statusCode).toBe(204);
+      expect(
+        (await t.app.inject({ method: 'GET', url: '/auth/me', headers: { cookie: second } }))
+          .statusCode,
+      ).toBe(401);
+
+      // Past the grace, sign-in fails closed; everything else keeps working.
+      t.clock.advance(11);
+      const refused = await login();
+      expect(refused.statusCode).toBe(503);
+      expect(refused.json().code).toBe('rate_limiter_unavailable');
+      expect(refused.headers['retry-after']).toBeDefined();
+      expect((await me()).statusCode).toBe(200);
+      const resend = await t.app.inject({
+        method: 'POST',
+        url: '/auth/resend-verification',
+        payload: { email },
+      });
+      expect(resend.statusCode).toBe(202);
+      expect((await t.app.inject({ method: 'GET', url: '/readyz' })).statusCode).toBe(503);
+
+      // Redis comes back: the cache and shared limits return by themselves.
+      proxy.restore();
+      await until(() => t.abuse.sessionCache.active, 8000);
+      expect((await login()).statusCode).toBe(200);
+      expect((await me()).statusCode).toBe(200);
+      expect(t.logs()).toContain('rate-limit store unreachable');
+      expect(t.logs()).toContain('session cache is bypassed');
+    }, 30_000);
+  }
+});
+
+describe('a Redis that is not there at start', () => {
+  it('starts, serves sessions and sign-in within the grace, reports not ready, and closes', async () => {
+    const closed = createServer();
+    await new Promise<void>((resolve) => closed.listen(0, '127.0.0.1', resolve));
+    const port = (closed.address() as { port: number }).port;
+    await new Promise((resolve) => closed.close(resolve));
+
+    const started = performance.now();
+    const t = await createTestApp('pglite', {
+      REDIS_URL: `redis://127.0.0.1:${port}`,
+      RATE_LIMITS: 'on',
+    });
+    try {
+      expect(performance.now() - started).toBeLessThan(10_000);
+      expect(t.abuse.sessionCache.active).toBe(false);
+      const email = `nored-${randomUUID().slice(0, 8)}@example.com`;
+      await t.app.inject({
+        method: 'POST',
+        url: '/auth/register',
+        payload: { email, password: STRONG_PASSWORD },
+      });
+      const token = await t.tokenFromLatestMail(email);
+      await t.app.inject({ method: 'POST', url: '/auth/verify-email', payload: { token } });
+      const login = await t.app.inject({
+        method: 'POST',
+        url: '/auth/login',
+        payload: { email, password: STRONG_PASSWORD },
+      });
+      expect(login.statusCode).toBe(200);
+      const cookie = cookieFrom(login.headers['set-cookie']);
+      expect(
+        (await t.app.inject({ method: 'GET', url: '/auth/me', headers: { cookie } })).statusCode,
+      ).toBe(200);
+      expect((await t.app.inject({ method: 'GET', url: '/readyz' })).statusCode).toBe(503);
+      expect(t.logs()).toContain('Redis is unreachable at start');
+    } finally {
+      await t.close();
+    }
+  });
+});

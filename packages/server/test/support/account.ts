@@ -1,0 +1,95 @@
+import { randomUUID } from 'node:crypto';
+import type { Env } from '../../src/config.js';
+import { cookieFrom, STRONG_PASSWORD, type TestApp } from './app.js';
+
+/** Helpers of the account-flow tests (test/http/account-*.test.ts). */
+
+/**
+ * These suites sign in many times from one address (inject's 127.0.0.1): the per-IP and
+ * per-account request limits, which have tests of their own, are off here. The failed-password
+ * throttle stays on (no account here fails more than twice).
+ */
+export const ACCOUNT_TEST_ENV = { RATE_LIMITS: 'off' } as Env;
+
+export const uniqueEmail = (tag: string) => `${tag}-${randomUUID().slice(0, 8)}@example.com`;
+
+export const OTHER_PASSWORD = 'lantern orchard quietly marble fjord';
+export const THIRD_PASSWORD = 'pebble saxophone winter ladder cobalt';
+
+/** Registers and verifies a user; returns the email and id. */
+export async function verifiedUser(t: TestApp, tag: string, password = STRONG_PASSWORD) {
+  const email = uniqueEmail(tag);
+  const res = await t.app.inject({
+    method: 'POST',
+    url: '/auth/register',
+    payload: { email, password },
+  });
+  if (res.statusCode !== 202) throw new Error(`register: ${res.statusCode} ${res.body}`);
+  const token = await t.tokenFromLatestMail(email);
+  const verified = await t.app.inject({
+    method: 'POST',
+    url: '/auth/verify-email',
+    payload: { token },
+  });
+  return { email, id: verified.json().user.id as string };
+}
+
+export interface Device {
+  cookie: string;
+  csrfToken: string;
+  /** Headers for a cookie request with the CSRF token. */
+  headers: Record<string, string>;
+}
+
+export async function login(
+  t: TestApp,
+  email: string,
+  password = STRONG_PASSWORD,
+  userAgent = 'vitest',
+): Promise<Device> {
+  const res = await t.app.inject({
+    method: 'POST',
+    url: '/auth/login',
+    payload: { email, password },
+    headers: { 'user-agent': userAgent },
+  });
+  if (res.statusCode !== 200) throw new Error(`login: ${res.statusCode} ${res.body}`);
+  const cookie = cookieFrom(res.headers['set-cookie']);
+  const { csrfToken } = res.json() as { csrfToken: string };
+  return { cookie, csrfToken, headers: { cookie, 'x-csrf-token': csrfToken } };
+}
+
+export async function loginStatus(t: TestApp, email: string, password: string) {
+  const res = await t.app.inject({
+    method: 'POST',
+    url: '/auth/login',
+    payload: { email, password },
+  });
+  return res.statusCode;
+}
+
+export async function meStatus(t: TestApp, device: Device) {
+  const res = await t.app.inject({
+    method: 'GET',
+    url: '/auth/me',
+    headers: { cookie: device.cookie },
+  });
+  return res.statusCode;
+}
+
+/** Audit rows of a user, oldest first, as JSON text too (to prove no secret is in them). */
+export async function auditOf(t: TestApp, userId: string) {
+  const rows = await t.database.db
+    .selectFrom('audit_events')
+    .selectAll()
+    .where('user_id', '=', userId)
+    .orderBy('id')
+    .execute();
+  return { rows, types: rows.map((r) => r.type), text: JSON.stringify(rows) };
+}
+
+/** Mails delivered to `to` so far (delivers pending ones first). */
+export async function mailsTo(t: TestApp, to: string) {
+  await t.deliverMail();
+  return t.mails.filter((m) => m.to.toLowerCase() === to.toLowerCase());
+}
