@@ -19,5 +19,7 @@ export default tseslint.config(
       eqeqeq: ['error', 'always'],
     },
   },
+  // The web pages run in browsers.
+  { files: ['packages/web/src/**'], languageOptions: { globals: { ...globals.browser } } },
   prettier,
 );

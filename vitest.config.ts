@@ -11,8 +11,27 @@ export default defineConfig({
     },
   },
   test: {
-    include: ['packages/*/test/**/*.test.ts'],
-    globalSetup: ['packages/server/test/support/global-setup.ts'],
+    // Server, guard, SDK and the browser end-to-end suite run in Node; the web pages' component
+    // tests (.test.tsx) in jsdom.
+    projects: [
+      {
+        extends: true,
+        test: {
+          name: 'node',
+          include: ['packages/*/test/**/*.test.ts'],
+          globalSetup: ['packages/server/test/support/global-setup.ts'],
+        },
+      },
+      {
+        extends: true,
+        resolve: {
+          alias: {
+            '@latchkey/sdk': fileURLToPath(new URL('./packages/sdk/src/index.ts', import.meta.url)),
+          },
+        },
+        test: { name: 'web', include: ['packages/web/test/**/*.test.tsx'], environment: 'jsdom' },
+      },
+    ],
     pool: 'forks',
     testTimeout: 30_000,
     hookTimeout: 60_000,

@@ -290,6 +290,18 @@ export class LatchkeyClient {
     return this.call('DELETE', '/auth/sessions', { schema: null, auth: true });
   }
 
+  /**
+   * Any other endpoint (newer routes such as the admin API) with the same credentials, CSRF
+   * header, token refresh and errors; `schema` validates the answer (`null` for a 204).
+   */
+  request<T>(
+    method: 'GET' | 'POST' | 'PUT' | 'PATCH' | 'DELETE',
+    path: string,
+    options: { body?: unknown; schema: z.ZodType<T> | null },
+  ): Promise<T> {
+    return this.call(method, path, { ...options, auth: true });
+  }
+
   // ---- plumbing ----
 
   private async doRefresh(): Promise<TokenPair> {

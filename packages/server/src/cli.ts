@@ -1,6 +1,7 @@
 #!/usr/bin/env node
 import { existsSync } from 'node:fs';
 import { Command } from 'commander';
+import { registerAdminCommands } from './cli-admin.js';
 import { type Config, ConfigError, loadConfig } from './config.js';
 import { startServer } from './server.js';
 import { DatabaseInUseError, openDatabase } from './store/database.js';
@@ -29,7 +30,9 @@ const program = new Command()
   .description(
     'Latchkey: self-hosted email/password authentication.\nConfiguration comes from environment variables (and a .env file); see the README.',
   )
-  .showHelpAfterError();
+  .showHelpAfterError()
+  // Exit codes: 0 done, 1 refused or failed, 2 bad usage or configuration.
+  .exitOverride((error) => process.exit(error.exitCode === 0 ? 0 : 2));
 
 program
   .command('start')
@@ -101,6 +104,8 @@ users
       fail(error);
     }
   });
+
+registerAdminCommands(program, users, { config, fail });
 
 const keys = program.command('keys').description('access-token signing keys');
 

@@ -2,6 +2,7 @@ import { availableParallelism } from 'node:os';
 import { resolve } from 'node:path';
 import { z } from 'zod';
 import { type AbuseConfig, abuseConfig, abuseEnvShape } from './config-abuse.js';
+import { type AdminConfig, adminConfig, adminEnvShape } from './config-admin.js';
 
 /** Parses "90", "90s", "15m", "24h", "7d" into seconds. */
 const duration = z
@@ -66,6 +67,7 @@ const envSchema = z.object({
   RESET_TOKEN_TTL: duration.default(30 * 60),
   BODY_LIMIT: int(1024, 10 * 1024 * 1024).default(64 * 1024),
   ...abuseEnvShape,
+  ...adminEnvShape,
   KEY_ENCRYPTION_SECRET: z
     .string()
     .min(32, 'a secret of at least 32 characters (openssl rand -base64 32)')
@@ -73,6 +75,17 @@ const envSchema = z.object({
   ACCESS_TOKEN_TTL: duration.refine((s) => s <= 86400, 'a duration of at most 24h').default(600),
   ACCESS_TOKEN_AUDIENCE: z.string().min(1).optional(),
   REFRESH_REUSE_GRACE_SECONDS: int(0, 300).default(10),
+  // Branding of the web pages (issue 7), read at start: no rebuild needed.
+  BRAND_NAME: z.string().min(1).max(100).optional(),
+  BRAND_PRIMARY_COLOR: z
+    .string()
+    .regex(/^#[0-9a-fA-F]{3}([0-9a-fA-F]{3})?$/, 'a hex colour such as #1d4ed8')
+    .default('#1d4ed8'),
+  BRAND_LOGO_URL: z
+    .string()
+    .regex(/^(https?:\/\/|\/)[^\s"'<>]*$/, 'an http(s) URL or a path starting with /')
+    .optional(),
+  WEB_DIST_DIR: z.string().min(1).optional(),
 });
 
 export type Env = z.input<typeof envSchema>;
@@ -100,8 +113,15 @@ export interface Config {
   session: { idleTimeoutSeconds: number; absoluteTimeoutSeconds: number; secureCookie: boolean };
   tokens: { verifyEmailTtlSeconds: number; resetPasswordTtlSeconds: number };
   bodyLimit: number;
+  /** The web pages (issue 7): built assets and branding. */
+  web: {
+    distDir: string | undefined;
+    brand: { name: string; primaryColor: string; logoUrl: string | undefined };
+  };
   /** Rate limits, the login throttle, Redis and the session cache (config-abuse.ts). */
   abuse: AbuseConfig;
+  /** Bootstrap admin, audit and mail retention, metrics (config-admin.ts, issue 6). */
+  admin: AdminConfig;
   /** Access JWTs and refresh tokens (token mode). */
   jwt: {
     issuer: string;
@@ -159,6 +179,7 @@ export function loadConfig(env: Record<string, string | undefined> = process.env
       'KEY_ENCRYPTION_SECRET is required in production with DATABASE_URL (every instance must decrypt the signing keys): set the same 32+ character secret on each instance',
     );
   }
+  const admin = adminConfig(e, problems);
   if (problems.length > 0) throw new ConfigError(problems);
 
   return {
@@ -192,7 +213,16 @@ export function loadConfig(env: Record<string, string | undefined> = process.env
       resetPasswordTtlSeconds: e.RESET_TOKEN_TTL,
     },
     bodyLimit: e.BODY_LIMIT,
+    web: {
+      distDir: e.WEB_DIST_DIR ? resolve(e.WEB_DIST_DIR) : undefined,
+      brand: {
+        name: e.BRAND_NAME ?? e.SERVICE_NAME,
+        primaryColor: e.BRAND_PRIMARY_COLOR,
+        logoUrl: e.BRAND_LOGO_URL,
+      },
+    },
     abuse: abuseConfig(e),
+    admin,
     jwt: {
       issuer: publicUrl.href.replace(/\/$/, ''),
       audience: e.ACCESS_TOKEN_AUDIENCE ?? publicUrl.href.replace(/\/$/, ''),

@@ -1,7 +1,11 @@
 import type { FastifyInstance } from 'fastify';
 import { type AbuseProtection, startAbuseProtection } from './abuse.js';
-import type { Config } from './config.js';
+import { type Config, ConfigError } from './config.js';
 import { AccountService } from './core/account.js';
+import { AdminService } from './core/admin.js';
+import { AuthError } from './core/errors.js';
+import { RetentionWorker } from './retention.js';
+import { countMailsByStatus } from './store/admin.js';
 import { AuthService } from './core/auth.js';
 import { type Clock, systemClock } from './core/clock.js';
 import { createPasswordPolicy } from './core/password-policy.js';
@@ -24,6 +28,8 @@ export interface LatchkeyOptions {
   /** Mail worker poll interval; tests run it by hand with `worker.runOnce()`. */
   mailPollIntervalMs?: number;
   startMailWorker?: boolean;
+  /** The background purge of old audit events and mail (default: on, first pass after 1 min). */
+  startRetention?: boolean;
 }
 
 export interface Latchkey {
@@ -38,6 +44,10 @@ export interface Latchkey {
   devMailbox: DevMailbox | undefined;
   /** Rate limits, login throttle (`abuse.throttle.clear(email)`), session cache (issue 4). */
   abuse: AbuseProtection;
+  /** Roles, user administration, the audit trail, the bootstrap admin (issue 6). */
+  admin: AdminService;
+  /** The audit and mail retention purge (`retention.runOnce()` in tests). */
+  retention: RetentionWorker;
   /** Stops taking requests, drains them, stops the mail worker and closes what it opened. */
   close(): Promise<void>;
 }
@@ -106,6 +116,38 @@ export async function createLatchkey(
     throttle: abuse.throttle,
   });
   const tokens = await createTokenMode(config, { db: database.db, auth, clock });
+  const admin = new AdminService({
+    db: database.db,
+    clock,
+    hasher,
+    policy,
+    resetLinks: account,
+    onMailQueued: () => worker.nudge(),
+  });
+  if (config.admin.bootstrapAdmin) {
+    try {
+      const outcome = await admin.bootstrap(config.admin.bootstrapAdmin);
+      const email = config.admin.bootstrapAdmin.email;
+      if (outcome === 'created') log.info(`Created the bootstrap admin ${email}`);
+      if (outcome === 'account_exists') {
+        log.warn(
+          `BOOTSTRAP_ADMIN_EMAIL: ${email} already has an account, which was left as it is (no admin was created). Use latchkey users set-roles to make it an admin.`,
+        );
+      }
+    } catch (error) {
+      if (!(error instanceof AuthError)) throw error;
+      await abuse.close();
+      if (!options.database) await database.close();
+      throw new ConfigError([`BOOTSTRAP_ADMIN_PASSWORD is refused: ${error.message}`]);
+    }
+  }
+  const retention = new RetentionWorker({
+    db: database.db,
+    clock,
+    auditRetentionSeconds: config.admin.auditRetentionSeconds,
+    mailRetentionSeconds: config.admin.mailRetentionSeconds,
+    log,
+  });
   const app = await buildApp({
     config,
     auth,
@@ -115,8 +157,20 @@ export async function createLatchkey(
     abuse,
     devMailbox,
     logger: log,
+    admin,
+    metrics: {
+      token: config.admin.metricsToken,
+      hasher,
+      sessionCache: abuse.sessionCache,
+      mailStatus: () => countMailsByStatus(database.db),
+      pool: database.poolStats,
+      onHashObserver: (observe) => {
+        hasher.observe = observe;
+      },
+    },
   });
   if (options.startMailWorker ?? true) worker.start();
+  if (options.startRetention ?? true) retention.start();
 
   return {
     app,
@@ -128,8 +182,11 @@ export async function createLatchkey(
     worker,
     devMailbox,
     abuse,
+    admin,
+    retention,
     async close() {
       await app.close();
+      await retention.stop();
       await account.settled(); // reset links still being written
       await abuse.close();
       await worker.stop();

@@ -126,25 +126,7 @@ export class AccountService {
     const user = await findUserByEmail(db, email);
     const eligible = user !== undefined && user.disabled_at === null;
     await db.transaction().execute(async (trx) => {
-      if (eligible) {
-        // Two requests at once for one user: one after the other, so one link stays live.
-        await lockUser(trx, user.id);
-        const token = generateToken();
-        // Voids the older reset links of this user: only the newest works.
-        await replaceEmailToken(trx, {
-          id: uuidv7(now.getTime()),
-          userId: user.id,
-          purpose: 'reset_password',
-          tokenHash: hashToken(token),
-          now,
-          expiresAt: addSeconds(now, this.o.resetPasswordTtlSeconds),
-        });
-        await enqueueMail(
-          trx,
-          resetPasswordMail(this.o.mail, user.email, token, this.o.resetPasswordTtlSeconds),
-          now,
-        );
-      }
+      if (eligible) await this.queueResetLink(trx, user, now);
       await recordAuditEvent(
         trx,
         {
@@ -157,6 +139,29 @@ export class AccountService {
       );
     });
     if (eligible) this.o.onMailQueued?.();
+  }
+
+  /**
+   * Writes a fresh reset link and its mail inside the caller's transaction (forgot-password, and
+   * the admin's forced reset in core/admin.ts); older reset links of the user stop working.
+   */
+  async queueResetLink(trx: Queryable, user: { id: string; email: string }, now: Date) {
+    // Two requests at once for one user: one after the other, so one link stays live.
+    await lockUser(trx, user.id);
+    const token = generateToken();
+    await replaceEmailToken(trx, {
+      id: uuidv7(now.getTime()),
+      userId: user.id,
+      purpose: 'reset_password',
+      tokenHash: hashToken(token),
+      now,
+      expiresAt: addSeconds(now, this.o.resetPasswordTtlSeconds),
+    });
+    await enqueueMail(
+      trx,
+      resetPasswordMail(this.o.mail, user.email, token, this.o.resetPasswordTtlSeconds),
+      now,
+    );
   }
 
   /**

@@ -326,6 +326,11 @@ export class AuthService {
     });
   }
 
+  /** The cache of validated sessions, shared with bearer verification (core/tokens-service.ts). */
+  get sessionCache(): SessionCache | undefined {
+    return this.o.sessionCache;
+  }
+
   /** The lookup of `authenticate`, through the session cache when there is one. */
   private async cachedLookup(token: string): Promise<SessionWithUser | undefined> {
     const cache = this.o.sessionCache;

@@ -1,4 +1,5 @@
 import type { SessionRevocation } from '../store/session-events.js';
+import type { SessionAndUser } from '../store/refresh-tokens.js';
 import type { SessionWithUser } from '../store/sessions.js';
 
 export interface SessionCacheOptions {
@@ -24,6 +25,8 @@ export interface SessionCacheOptions {
  */
 export class SessionCache {
   private readonly entries = new Map<string, { value: SessionWithUser; expiresMs: number }>();
+  /** Bearer requests: sessions by id (the access token's `sid`), under the same rules. */
+  private readonly byId = new Map<string, { value: SessionAndUser; expiresMs: number }>();
   private readonly revokedSessions = new Map<string, number>();
   private readonly revokedUsers = new Map<string, number>();
   private connected = false;
@@ -77,6 +80,35 @@ export class SessionCache {
     }
   }
 
+  /** The session behind an access token (`sid`), as `get` does for a cookie's token hash. */
+  getById(sessionId: string): SessionAndUser | undefined {
+    if (!this.active) {
+      this.stats.bypassed++;
+      return undefined;
+    }
+    const entry = this.byId.get(sessionId);
+    if (!entry || entry.expiresMs <= this.now()) {
+      if (entry) this.byId.delete(sessionId);
+      this.stats.misses++;
+      return undefined;
+    }
+    this.stats.hits++;
+    return entry.value;
+  }
+
+  /** Caches a session read by id, with the same precautions as `set`. */
+  setById(value: SessionAndUser, generation: number): void {
+    if (!this.active || generation !== this.gen) return;
+    const now = this.now();
+    if (this.isTombstoned(this.revokedSessions, value.session.id, now)) return;
+    if (this.isTombstoned(this.revokedUsers, value.user.id, now)) return;
+    this.byId.set(value.session.id, { value, expiresMs: now + this.o.ttlMs });
+    if (this.byId.size > this.maxEntries) {
+      const oldest = this.byId.keys().next().value;
+      if (oldest !== undefined) this.byId.delete(oldest);
+    }
+  }
+
   /** A session (or all of a user's) was revoked: evict now, and keep it out for a while. */
   revoked(event: SessionRevocation): void {
     this.stats.invalidations++;
@@ -86,9 +118,15 @@ export class SessionCache {
       for (const [key, entry] of this.entries) {
         if (entry.value.user.id === event.userId) this.entries.delete(key);
       }
+      for (const [key, entry] of this.byId) {
+        if (entry.value.user.id === event.userId) this.byId.delete(key);
+      }
     } else {
       const ids = new Set(event.sessionIds);
-      for (const id of ids) this.revokedSessions.set(id, until);
+      for (const id of ids) {
+        this.revokedSessions.set(id, until);
+        this.byId.delete(id);
+      }
       for (const [key, entry] of this.entries) {
         if (ids.has(entry.value.session.id)) this.entries.delete(key);
       }
@@ -102,6 +140,7 @@ export class SessionCache {
       if (this.connected) this.stats.disconnects++;
       this.gen++;
       this.entries.clear();
+      this.byId.clear();
     }
     this.connected = connected;
   }

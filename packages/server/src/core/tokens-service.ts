@@ -1,4 +1,10 @@
-import { errors as joseErrors, jwtVerify, SignJWT, type JWTPayload } from 'jose';
+import {
+  decodeProtectedHeader,
+  errors as joseErrors,
+  jwtVerify,
+  SignJWT,
+  type JWTPayload,
+} from 'jose';
 import type { Kysely } from 'kysely';
 import { recordAuditEvent } from '../store/audit.js';
 import {
@@ -86,6 +92,9 @@ type RefreshOutcome =
  * outside the grace window revokes both.
  */
 export class TokenService {
+  /** Access tokens whose signature was verified already (bounded; see `verifyCached`). */
+  private readonly verified = new Map<string, { claims: AccessTokenClaims; kid: string }>();
+
   constructor(private readonly o: TokenServiceOptions) {}
 
   /** POST /auth/token: the same credential checks as the cookie login, then a new session. */
@@ -265,12 +274,52 @@ export class TokenService {
    * service that verifies locally, Latchkey reads the session, so a revoked one stops at once.
    */
   async authenticateBearer(token: string): Promise<AuthenticatedSession | null> {
-    const claims = await this.verifyAccessToken(token);
+    const claims = await this.verifyCached(token);
     if (!claims) return null;
-    const found = await findSessionWithUserById(this.o.db, claims.sid);
+    const found = await this.sessionById(claims.sid);
     if (!found || found.user.id !== claims.sub || !this.isLive(found, this.o.clock())) return null;
     // Bearer requests need no CSRF token and are never shown one.
     return { sessionId: found.session.id, csrfToken: '', user: toPublicUser(found.user) };
+  }
+
+  /**
+   * `verifyAccessToken`, remembering tokens whose signature checked out: a signature stays
+   * valid, so a repeated token only needs the checks that depend on time (`exp`, with the same
+   * leeway) and on its key still being published (a retired key fails it at once, as before).
+   */
+  private async verifyCached(token: string): Promise<AccessTokenClaims | null> {
+    const hit = this.verified.get(token);
+    if (hit) {
+      const nowSeconds = this.o.clock().getTime() / 1000;
+      if (
+        hit.claims.exp + CLOCK_LEEWAY_SECONDS > nowSeconds &&
+        (await this.o.keys.verificationKey(hit.kid))
+      ) {
+        return hit.claims;
+      }
+      this.verified.delete(token);
+    }
+    const claims = await this.verifyAccessToken(token);
+    if (claims) {
+      if (this.verified.size >= 10_000) this.verified.clear();
+      this.verified.set(token, { claims, kid: decodeProtectedHeader(token).kid as string });
+    }
+    return claims;
+  }
+
+  /**
+   * The session behind an access token: from the session cache when it may answer (the same
+   * cache, TTL and cross-instance revocation as cookies), else one indexed lookup. Expiry and
+   * the disabled flag are still checked on every answer (`isLive`).
+   */
+  private async sessionById(sessionId: string): Promise<SessionAndUser | undefined> {
+    const cache = this.o.auth.sessionCache;
+    const cached = cache?.getById(sessionId);
+    if (cached) return cached;
+    const generation = cache?.generation ?? 0;
+    const found = await findSessionWithUserById(this.o.db, sessionId);
+    if (found && cache) cache.setById(found, generation);
+    return found;
   }
 
   private isLive(found: SessionAndUser, now: Date): boolean {

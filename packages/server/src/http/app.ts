@@ -1,7 +1,6 @@
 import { randomUUID } from 'node:crypto';
 import cookie from '@fastify/cookie';
 import cors from '@fastify/cors';
-import helmet from '@fastify/helmet';
 import swagger from '@fastify/swagger';
 import swaggerUi from '@fastify/swagger-ui';
 import Fastify, {
@@ -25,14 +24,18 @@ import type { SigningKeyStore } from '../core/keys.js';
 import type { TokenService } from '../core/tokens-service.js';
 import type { DevMailbox } from '../mail/transport.js';
 import { rateLimitPlugin } from './plugins/rate-limit.js';
+import { securityHeadersPlugin } from './plugins/security-headers.js';
 import { sessionPlugin } from './plugins/session.js';
 import { problemPlugin, sendProblem } from './problem.js';
 import { accountRoutes } from './routes/account.js';
+import { activityRoutes, adminRoutes } from './routes/admin.js';
+import { type MetricsOptions, metricsPlugin } from './plugins/metrics.js';
+import type { AdminService } from '../core/admin.js';
 import { authRoutes } from './routes/auth.js';
 import { devMailRoutes } from './routes/dev-mail.js';
 import { healthRoutes } from './routes/health.js';
-import { pageRoutes } from './routes/pages.js';
 import { tokenRoutes } from './routes/tokens.js';
+import { webRoutes } from './routes/web.js';
 
 export interface AppDependencies {
   config: Config;
@@ -47,6 +50,10 @@ export interface AppDependencies {
   logger: FastifyBaseLogger;
   /** Per-IP and per-account limits (issue 4); without it, no request limits. */
   abuse?: { counters: WindowStore; accountLimits: AccountRateLimiter; clock: Clock };
+  /** Roles, users and the audit trail (issue 6): /admin/*, /auth/activity. */
+  admin?: AdminService;
+  /** GET /metrics and the request metrics (issue 6). */
+  metrics?: MetricsOptions;
 }
 
 /** Builds the HTTP app; the server and the tests both use it. */
@@ -82,14 +89,16 @@ export async function buildApp(deps: AppDependencies): Promise<FastifyInstance> 
     allowedHeaders: ['content-type', 'x-csrf-token', 'authorization'],
     maxAge: 600,
   });
-  await app.register(helmet, {
+  // helmet's headers, computed once at start (plugins/security-headers.ts).
+  await app.register(securityHeadersPlugin, {
     hsts: config.session.secureCookie ? { maxAge: 31_536_000, includeSubDomains: true } : false,
     contentSecurityPolicy: {
       directives: {
         defaultSrc: ["'self'"],
         scriptSrc: ["'self'"],
         styleSrc: ["'self'", "'unsafe-inline'"],
-        imgSrc: ["'self'", 'data:'],
+        // BRAND_LOGO_URL may live on another origin.
+        imgSrc: ["'self'", 'data:', ...logoOrigin(config.web.brand.logoUrl)],
         connectSrc: ["'self'"],
         frameAncestors: ["'none'"],
         formAction: ["'self'"],
@@ -126,6 +135,7 @@ export async function buildApp(deps: AppDependencies): Promise<FastifyInstance> 
   });
 
   await registerNotFoundAndMethodNotAllowed(app);
+  if (deps.metrics) await app.register(metricsPlugin, deps.metrics);
 
   await app.register(swagger, {
     openapi: {
@@ -157,9 +167,16 @@ export async function buildApp(deps: AppDependencies): Promise<FastifyInstance> 
     jwksMaxAgeSeconds: 300,
   });
   await app.register(accountRoutes, { account: deps.account });
-  await app.register(pageRoutes, {
+  if (deps.admin) {
+    await app.register(adminRoutes, { admin: deps.admin });
+    await app.register(activityRoutes, { admin: deps.admin });
+  }
+  // The React pages (issue 7), including /verify-email and /reset-password of the mails.
+  await app.register(webRoutes, {
+    ...config.web,
     serviceName: config.serviceName,
-    passwordMinLength: config.password.minLength,
+    password: config.password,
+    requireEmailVerification: config.requireEmailVerification,
   });
   if (deps.devMailbox && config.env !== 'production') {
     await app.register(devMailRoutes, { mailbox: deps.devMailbox });
@@ -198,4 +215,8 @@ async function registerNotFoundAndMethodNotAllowed(app: FastifyInstance) {
     }
     return sendProblem(request, reply, 404, 'not_found', `Nothing at ${request.method} ${path}.`);
   });
+}
+
+function logoOrigin(logoUrl: string | undefined): string[] {
+  return logoUrl && /^https?:/.test(logoUrl) ? [new URL(logoUrl).origin] : [];
 }

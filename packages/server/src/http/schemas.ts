@@ -119,3 +119,105 @@ export const jwks = z
 /** GET /auth/me: `csrfToken` is null for bearer requests, which need none. */
 export const meResponse = z.object({ user, csrfToken: z.string().nullable() });
 export type TokenPairShape = z.infer<typeof tokenPair>;
+
+// Roles, permissions, the admin API and the audit trail (issue 6).
+export const adminUser = user
+  .extend({ disabled: z.boolean(), disabledAt: z.iso.datetime().nullable() })
+  .meta({ id: 'AdminUser' });
+const flag = z.enum(['true', 'false']).transform((v) => v === 'true');
+const pageLimit = z.coerce.number().int().min(1).max(200).default(50);
+export const adminUsersQuery = z.strictObject({
+  /** Email prefix, case-insensitive. */
+  q: z.string().max(254).optional(),
+  verified: flag.optional(),
+  disabled: flag.optional(),
+  role: z.string().max(64).optional(),
+  cursor: z.string().max(200).optional(),
+  limit: pageLimit,
+});
+export const adminUsersResponse = z.object({
+  users: z.array(adminUser),
+  nextCursor: z.string().nullable(),
+});
+/** Any string: a malformed id is the same 404 as an unknown one. */
+export const userIdParams = z.strictObject({ id: z.string() });
+export const adminSession = deviceSession.omit({ current: true }).meta({ id: 'AdminSession' });
+export const adminUserDetail = z.object({ user: adminUser, sessions: z.array(adminSession) });
+export const roleName = z
+  .string()
+  .regex(/^[a-z][a-z0-9_-]{0,63}$/, 'Lower-case letters, digits, _ and -, starting with a letter.');
+export const adminUserPatch = z.strictObject({
+  disabled: z.boolean().optional(),
+  roles: z.array(roleName).max(50).optional(),
+  name: z.string().trim().min(1).max(100).nullable().optional(),
+});
+export const adminUserResponse = z.object({ user: adminUser });
+export const role = z
+  .object({
+    name: z.string(),
+    description: z.string(),
+    permissions: z.array(z.string()),
+    /** `admin`: every permission, cannot be changed. */
+    builtIn: z.boolean(),
+    createdAt: z.iso.datetime(),
+  })
+  .meta({ id: 'Role' });
+export const rolesResponse = z.object({
+  roles: z.array(role),
+  permissions: z.array(z.object({ name: z.string(), description: z.string() })),
+});
+export const createRoleBody = z.strictObject({
+  name: roleName,
+  description: z.string().trim().max(200).optional(),
+  permissions: z.array(z.string().max(64)).max(50),
+});
+export const roleResponse = z.object({ role });
+export const auditEvent = z
+  .object({
+    id: z.uuid(),
+    type: z.string(),
+    userId: z.string().nullable(),
+    /** The admin who acted, when it was an admin action. */
+    actorId: z.string().nullable(),
+    ip: z.string().nullable(),
+    userAgent: z.string().nullable(),
+    data: z.record(z.string(), z.unknown()),
+    createdAt: z.iso.datetime(),
+  })
+  .meta({ id: 'AuditEvent' });
+export const auditEventsQuery = z.strictObject({
+  userId: z.uuid().optional(),
+  /** One type, or a comma list. */
+  type: z.string().max(500).optional(),
+  from: z.iso.datetime().optional(),
+  to: z.iso.datetime().optional(),
+  cursor: z.string().max(200).optional(),
+  limit: pageLimit,
+});
+export const auditEventsResponse = z.object({
+  events: z.array(auditEvent),
+  nextCursor: z.string().nullable(),
+});
+export const activityQuery = z.strictObject({
+  cursor: z.string().max(200).optional(),
+  limit: z.coerce.number().int().min(1).max(100).default(20),
+});
+export const activityEvent = z
+  .object({
+    id: z.uuid(),
+    type: z.string(),
+    createdAt: z.iso.datetime(),
+    ip: z.string().nullable(),
+    userAgent: z.string().nullable(),
+    device: z.string(),
+    /** Done by an administrator rather than by the user. */
+    byAdmin: z.boolean(),
+  })
+  .meta({ id: 'ActivityEvent' });
+export const activityResponse = z.object({
+  events: z.array(activityEvent),
+  nextCursor: z.string().nullable(),
+});
+export type AdminUserShape = z.infer<typeof adminUser>;
+export type AuditEventShape = z.infer<typeof auditEvent>;
+export type RoleShape = z.infer<typeof role>;

@@ -15,6 +15,12 @@ export interface DatabaseHandle {
   close(): Promise<void>;
   /** LISTEN/NOTIFY on a connection of its own (session-cache invalidation across instances). */
   listen?: Listen;
+  /** Connections of the pool (metrics). */
+  poolStats?: () => { total: number; idle: number; waiting: number };
+}
+
+function poolStats(pool: pg.Pool) {
+  return () => ({ total: pool.totalCount, idle: pool.idleCount, waiting: pool.waitingCount });
 }
 
 export class DatabaseInUseError extends Error {
@@ -53,7 +59,7 @@ export function openPostgres(url: string, options: { poolMax?: number } = {}): D
   const db = new Kysely<Database>({ dialect: new PostgresDialect({ pool }) });
   return Object.assign(
     wrap(db, 'postgres', () => db.destroy()),
-    { listen: pgListen(url) },
+    { listen: pgListen(url), poolStats: poolStats(pool) },
   );
 }
 
@@ -92,7 +98,7 @@ export async function openPglite(
       await pglite.close();
       releaseLock();
     }),
-    { pglite, listen: pgliteListen(pglite) },
+    { pglite, listen: pgliteListen(pglite), poolStats: poolStats(pool) },
   );
 }
 

@@ -20,6 +20,8 @@ export interface Database {
   schema_migrations: SchemaMigrationsTable;
   signing_keys: SigningKeysTable;
   refresh_tokens: RefreshTokensTable;
+  permissions: PermissionsTable;
+  role_permissions: RolePermissionsTable;
 }
 
 type Timestamp = ColumnType<Date, Date, Date>;
@@ -40,6 +42,16 @@ export interface RolesTable {
   name: string;
   description: string;
   created_at: ColumnType<Date, Date | undefined, never>;
+}
+
+export interface PermissionsTable {
+  name: string;
+  description: string;
+}
+
+export interface RolePermissionsTable {
+  role_name: string;
+  permission: string;
 }
 
 export interface UserRolesTable {

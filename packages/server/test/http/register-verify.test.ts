@@ -201,12 +201,10 @@ describe.each(backends)('register and verify on %s', (backend) => {
     const email = uniqueEmail('page');
     await register({ email, password: STRONG_PASSWORD });
     const token = await t.tokenFromLatestMail(email);
+    // The React page (packages/web; test/http/web-pages.test.ts) POSTs the token on a click.
     const page = await t.app.inject({ method: 'GET', url: `/verify-email?token=${token}` });
-    expect(page.statusCode).toBe(200);
     expect(page.headers['content-type']).toMatch(/text\/html/);
-    expect(page.body).toContain('assets/verify-email.js');
-    const script = await t.app.inject({ method: 'GET', url: '/assets/verify-email.js' });
-    expect(script.body).toContain("fetch('auth/verify-email'");
+    expect(page.body).not.toContain(token);
     const ok = await t.app.inject({
       method: 'POST',
       url: '/auth/verify-email',

@@ -134,6 +134,54 @@ describe('the latchkey process on the embedded default', () => {
     expect(existsSync(join(dataDir, 'latchkey.pid'))).toBe(false);
   }, 90_000);
 
+  it('creates an admin from the CLI (password on stdin) who then signs in over HTTP', async () => {
+    const run = (args: string[], input?: string) =>
+      new Promise<{ code: number | null; stdout: string; stderr: string }>((done) => {
+        const child = spawn(process.execPath, [cli, ...args], {
+          env: { ...process.env, DATA_DIR: dataDir, LOG_LEVEL: 'silent' },
+          stdio: ['pipe', 'pipe', 'pipe'],
+        });
+        let stdout = '';
+        let stderr = '';
+        child.stdout?.on('data', (d) => (stdout += d));
+        child.stderr?.on('data', (d) => (stderr += d));
+        child.on('exit', (code) => done({ code, stdout, stderr }));
+        child.stdin?.end(input ?? '');
+      });
+    const email = 'root@example.com';
+    const created = await run(['create-admin', '--email', email], `${STRONG_PASSWORD}\n`);
+    expect(created.code).toBe(0);
+    expect(created.stdout).toMatch(/Created the admin root@example.com/);
+    expect(created.stdout + created.stderr).not.toContain(STRONG_PASSWORD);
+    const again = await run(['create-admin', '--email', email], STRONG_PASSWORD);
+    expect(again.code).toBe(1);
+    expect(again.stderr).toMatch(/already has an account/);
+    const weak = await run(['create-admin', '--email', 'weak@example.com'], 'password');
+    expect(weak.code).toBe(1);
+    const listed = await run(['users', 'list', '--role', 'admin']);
+    expect(listed.code).toBe(0);
+    expect(listed.stdout).toMatch(/root@example\.com {2}verified {2}roles: admin/);
+    expect((await run(['users', 'list', '--bogus'])).code).toBe(2);
+
+    const server = await startServer(dataDir);
+    try {
+      const login = await post(`${server.url}/auth/login`, { email, password: STRONG_PASSWORD });
+      expect(login.status).toBe(200);
+      const body = (await login.json()) as { user: { roles: string[] } };
+      expect(body.user.roles).toEqual(['admin']);
+      const cookie = (login.headers.get('set-cookie') ?? '').split(';')[0] ?? '';
+      const users = await fetch(`${server.url}/admin/users`, { headers: { cookie } });
+      expect(users.status).toBe(200);
+      // While the server holds the embedded database, the CLI says so and exits 1.
+      const busy = await run(['users', 'disable', email]);
+      expect(busy.code).toBe(1);
+      expect(busy.stderr).toMatch(/in use by process \d+/);
+    } finally {
+      server.child.kill('SIGTERM');
+      await server.exited;
+    }
+  }, 90_000);
+
   it('stops with a message naming the variable when the configuration is wrong', () => {
     let error: { status: number; stderr: Buffer } | undefined;
     try {

@@ -158,6 +158,40 @@ describe.skipIf(!adminUrl).each(variants)('two instances on %s', (variant) => {
     for (const cookie of cookies) expect(await refusedWithin(a, cookie, 200)).toBeLessThan(200);
   });
 
+  it('an access token revoked on B is refused by A within 200 ms, though A had it cached', async () => {
+    const { email } = await verifiedUser('bearer');
+    const pair = await a.app.inject({
+      method: 'POST',
+      url: '/auth/token',
+      payload: { email, password: STRONG_PASSWORD },
+    });
+    const { accessToken, refreshToken } = pair.json() as Record<string, string>;
+    const bearerMe = () =>
+      a.app.inject({
+        method: 'GET',
+        url: '/auth/me',
+        headers: { authorization: `Bearer ${accessToken}` },
+      });
+    expect((await bearerMe()).statusCode).toBe(200);
+    const hits = a.abuse.sessionCache.stats.hits;
+    expect((await bearerMe()).statusCode).toBe(200);
+    expect(a.abuse.sessionCache.stats.hits).toBe(hits + 1); // answered from A's cache
+    const revoked = await b.app.inject({
+      method: 'POST',
+      url: '/auth/revoke',
+      payload: { refreshToken },
+    });
+    expect(revoked.statusCode).toBe(204);
+    const started = performance.now();
+    let status = 200;
+    while (status !== 401 && performance.now() - started < 1200) {
+      status = (await bearerMe()).statusCode;
+      if (status !== 401) await new Promise((r) => setTimeout(r, 5));
+    }
+    expect(status).toBe(401);
+    expect(performance.now() - started).toBeLessThan(200 + 50);
+  });
+
   it('failed logins spread over A and B trip the same account throttle', async () => {
     const { email } = await verifiedUser('throttle');
     for (let n = 0; n < 5; n++) {

@@ -2,6 +2,7 @@ import type { Kysely } from 'kysely';
 import * as initial from './0001_initial.js';
 import * as tokens from './0003_tokens.js';
 import * as abuse from './0004_abuse.js';
+import * as rbac from './0005_rbac.js';
 
 export interface Migration {
   version: number;
@@ -14,4 +15,5 @@ export const migrations: Migration[] = [
   { version: 1, name: 'initial', up: initial.up },
   { version: 3, name: 'tokens', up: tokens.up },
   { version: 4, name: 'abuse', up: abuse.up },
+  { version: 5, name: 'rbac', up: rbac.up },
 ];

@@ -1,0 +1,538 @@
+import type { Kysely } from 'kysely';
+import {
+  type AuditRow,
+  deleteUserAndData,
+  liveSessionsOf,
+  refreshCachedUser,
+  revokeEverything,
+  searchAuditEvents,
+  searchUsers,
+} from '../store/admin.js';
+import { voidEmailTokens } from '../store/account.js';
+import { recordAuditEvent } from '../store/audit.js';
+import {
+  countOtherEnabledAdmins,
+  existingRoles,
+  insertRole,
+  listPermissions,
+  listRoles,
+  lockAdminChanges,
+  permissionsOfRoles,
+  setUserRoles,
+} from '../store/rbac.js';
+import type { Database, Queryable } from '../store/schema.js';
+import {
+  findUserByEmail,
+  findUserById,
+  insertUser,
+  isUniqueViolation,
+  updateUser,
+  type UserWithRoles,
+} from '../store/users.js';
+import { type PublicUser, type RequestContext, toPublicUser } from './auth.js';
+import type { Clock } from './clock.js';
+import { deviceLabel } from './devices.js';
+import { AuthError, errors } from './errors.js';
+import { uuidv7 } from './ids.js';
+import { normalizePassword, type PasswordPolicy } from './password-policy.js';
+import type { PasswordHasher } from './passwords.js';
+
+/** Every permission an `/admin` route can ask for; the built-in `admin` role has them all. */
+export const PERMISSIONS = [
+  'users:read',
+  'users:write',
+  'sessions:revoke',
+  'audit:read',
+  'roles:write',
+] as const;
+export type Permission = (typeof PERMISSIONS)[number];
+
+export const ADMIN_ROLE = 'admin';
+
+/** What the admin API shows of a user: the public shape plus the account state. */
+export interface AdminUser extends PublicUser {
+  disabled: boolean;
+  disabledAt: string | null;
+}
+
+export interface AdminSession {
+  id: string;
+  createdAt: string;
+  lastSeenAt: string;
+  ip: string | null;
+  userAgent: string | null;
+  device: string;
+}
+
+export interface AuditEventView {
+  id: string;
+  type: string;
+  userId: string | null;
+  actorId: string | null;
+  ip: string | null;
+  userAgent: string | null;
+  data: Record<string, unknown>;
+  createdAt: string;
+}
+
+/** Who acts: a signed-in admin (`id`), or the command line / the bootstrap (`id: null`). */
+export interface Actor {
+  id: string | null;
+  via: 'api' | 'cli' | 'bootstrap';
+}
+
+export interface AdminServiceOptions {
+  db: Kysely<Database>;
+  clock: Clock;
+  hasher: PasswordHasher;
+  policy: PasswordPolicy;
+  /** AccountService's reset-link writer (forced reset); absent in the CLI. */
+  resetLinks?: {
+    queueResetLink(trx: Queryable, user: { id: string; email: string }, now: Date): Promise<void>;
+  };
+  onMailQueued?: () => void;
+}
+
+const UUID = /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/i;
+
+const userNotFound = () => new AuthError('not_found', 404, 'There is no such user.');
+const lastAdmin = () =>
+  new AuthError(
+    'last_admin',
+    409,
+    'This would leave no enabled account with the admin role: give the role to someone else first.',
+  );
+const notOnYourself = (what: string) =>
+  new AuthError('cannot_change_self', 409, `You cannot ${what} your own account.`);
+export const invalidCursor = () =>
+  new AuthError('invalid_cursor', 400, 'The cursor is not one this API gave out.', {
+    errors: [{ field: 'cursor', message: 'Use nextCursor from the previous page.' }],
+  });
+
+/** Opaque page cursors: the last row's id, base64url-encoded. */
+export function encodeCursor(id: string): string {
+  return Buffer.from(id, 'utf8').toString('base64url');
+}
+export function decodeCursor(cursor: string | undefined): string | undefined {
+  if (cursor === undefined || cursor === '') return undefined;
+  const id = Buffer.from(cursor, 'base64url').toString('utf8');
+  if (!UUID.test(id)) throw invalidCursor();
+  return id;
+}
+
+export function toAdminUser(user: UserWithRoles): AdminUser {
+  return {
+    ...toPublicUser(user),
+    disabled: user.disabled_at !== null,
+    disabledAt: user.disabled_at?.toISOString() ?? null,
+  };
+}
+
+export function toAuditEventView(row: AuditRow): AuditEventView {
+  return {
+    id: row.id,
+    type: row.type,
+    userId: row.user_id,
+    actorId: row.actor_id,
+    ip: row.ip,
+    userAgent: row.user_agent,
+    data: row.data,
+    createdAt: row.created_at.toISOString(),
+  };
+}
+
+function page<T extends { id: string }>(rows: T[], limit: number) {
+  const items = rows.slice(0, limit);
+  const last = items.at(-1);
+  return { items, nextCursor: rows.length > limit && last ? encodeCursor(last.id) : null };
+}
+
+/**
+ * Roles, permissions and user administration (issue 6), for the admin API and the CLI alike.
+ * Framework-free; the SQL is in store/admin.ts and store/rbac.ts. Every change is an audit row
+ * naming the acting admin (`actor_id`). Sessions end only through store/sessions.ts.
+ */
+export class AdminService {
+  constructor(private readonly o: AdminServiceOptions) {}
+
+  /** The permissions the roles grant; `admin` has every one, including ones added later. */
+  async permissionsOf(roles: string[]): Promise<Set<string>> {
+    if (roles.includes(ADMIN_ROLE)) return new Set(PERMISSIONS);
+    return permissionsOfRoles(this.o.db, roles);
+  }
+
+  async listUsers(filter: {
+    q?: string | undefined;
+    verified?: boolean | undefined;
+    disabled?: boolean | undefined;
+    role?: string | undefined;
+    cursor?: string | undefined;
+    limit: number;
+  }): Promise<{ users: AdminUser[]; nextCursor: string | null }> {
+    const rows = await searchUsers(this.o.db, {
+      q: filter.q,
+      verified: filter.verified,
+      disabled: filter.disabled,
+      role: filter.role,
+      beforeId: decodeCursor(filter.cursor),
+      limit: filter.limit + 1,
+    });
+    const { items, nextCursor } = page(rows, filter.limit);
+    return { users: items.map(toAdminUser), nextCursor };
+  }
+
+  async getUser(id: string): Promise<{ user: AdminUser; sessions: AdminSession[] }> {
+    const user = await this.find(id);
+    const sessions = await liveSessionsOf(this.o.db, user.id, this.o.clock());
+    return {
+      user: toAdminUser(user),
+      sessions: sessions.map((s) => ({
+        id: s.id,
+        createdAt: s.created_at.toISOString(),
+        lastSeenAt: s.last_seen_at.toISOString(),
+        ip: s.ip,
+        userAgent: s.user_agent,
+        device: deviceLabel(s.user_agent),
+      })),
+    };
+  }
+
+  /** The user with this email (CLI), or a 404 AuthError. */
+  async findByEmail(email: string): Promise<AdminUser> {
+    const user = await findUserByEmail(this.o.db, email.trim());
+    if (!user) throw userNotFound();
+    return toAdminUser(user);
+  }
+
+  /**
+   * Changes the disabled flag, the roles and/or the name. Disabling ends every session and
+   * refresh family at once. Nobody may disable themselves, and no change may leave the service
+   * without an enabled admin.
+   */
+  async updateUser(
+    actor: Actor,
+    id: string,
+    changes: { disabled?: boolean | undefined; roles?: string[] | undefined; name?: string | null },
+    ctx: RequestContext,
+  ): Promise<AdminUser> {
+    const { db, clock } = this.o;
+    const roles = changes.roles ? [...new Set(changes.roles)].sort() : undefined;
+    if (roles) {
+      const known = await existingRoles(db, roles);
+      const unknown = roles.filter((r) => !known.has(r));
+      if (unknown.length > 0) {
+        const message = `No such role: ${unknown.join(', ')}.`;
+        throw new AuthError('unknown_role', 400, message, {
+          errors: [{ field: 'roles', message }],
+        });
+      }
+    }
+    if (changes.disabled === true && actor.id === id) throw notOnYourself('disable');
+    const now = clock();
+    const updated = await db.transaction().execute(async (trx) => {
+      await lockAdminChanges(trx);
+      const user = await this.find(id, trx);
+      const event = (type: string, data: Record<string, unknown> = {}) =>
+        recordAuditEvent(
+          trx,
+          { type, userId: user.id, actorId: actor.id, data: { ...data, via: actor.via }, ...ctx },
+          now,
+        );
+      const wasAdmin = user.roles.includes(ADMIN_ROLE) && user.disabled_at === null;
+      const staysAdmin =
+        (roles ?? user.roles).includes(ADMIN_ROLE) &&
+        (changes.disabled ?? user.disabled_at !== null) === false;
+      if (wasAdmin && !staysAdmin && (await countOtherEnabledAdmins(trx, user.id)) === 0) {
+        throw lastAdmin();
+      }
+      let touched = false;
+      if (changes.name !== undefined && changes.name !== user.name) {
+        await updateUser(trx, user.id, { name: changes.name, updated_at: now });
+        await event('user.renamed', { name: changes.name });
+        touched = true;
+      }
+      if (roles && roles.join(',') !== user.roles.join(',')) {
+        await setUserRoles(trx, user.id, roles, now);
+        await updateUser(trx, user.id, { updated_at: now });
+        await event('user.roles_changed', { from: user.roles, to: roles });
+        touched = true;
+      }
+      if (changes.disabled === true && user.disabled_at === null) {
+        await updateUser(trx, user.id, { disabled_at: now, updated_at: now });
+        const revokedSessions = await revokeEverything(trx, user.id, 'user_disabled', now);
+        await event('user.disabled', { revokedSessions });
+      } else if (changes.disabled === false && user.disabled_at !== null) {
+        await updateUser(trx, user.id, { disabled_at: null, updated_at: now });
+        await event('user.enabled');
+      }
+      // Cached sessions show the new name and roles on the very next request.
+      if (touched) await refreshCachedUser(trx, user.id);
+      return this.find(user.id, trx);
+    });
+    return toAdminUser(updated);
+  }
+
+  /** Deletes the account and everything of theirs; the audit trail keeps its rows. */
+  async deleteUser(actor: Actor, id: string, ctx: RequestContext): Promise<void> {
+    if (actor.id === id) throw notOnYourself('delete');
+    const now = this.o.clock();
+    await this.o.db.transaction().execute(async (trx) => {
+      await lockAdminChanges(trx);
+      const user = await this.find(id, trx);
+      if (
+        user.roles.includes(ADMIN_ROLE) &&
+        user.disabled_at === null &&
+        (await countOtherEnabledAdmins(trx, user.id)) === 0
+      ) {
+        throw lastAdmin();
+      }
+      // Through the store's revoke, so every instance's session cache drops them first.
+      await revokeEverything(trx, user.id, 'user_deleted', now);
+      await deleteUserAndData(trx, user);
+      await recordAuditEvent(
+        trx,
+        {
+          type: 'user.deleted',
+          userId: user.id,
+          actorId: actor.id,
+          data: { email: user.email, via: actor.via },
+          ...ctx,
+        },
+        now,
+      );
+    });
+  }
+
+  /** Signs the user out everywhere (sessions and refresh families). */
+  async revokeSessions(actor: Actor, id: string, ctx: RequestContext): Promise<number> {
+    const now = this.o.clock();
+    return this.o.db.transaction().execute(async (trx) => {
+      const user = await this.find(id, trx);
+      const revokedSessions = await revokeEverything(trx, user.id, 'revoked_by_admin', now);
+      await recordAuditEvent(
+        trx,
+        {
+          type: 'admin.sessions_revoked',
+          userId: user.id,
+          actorId: actor.id,
+          data: { revokedSessions, via: actor.via },
+          ...ctx,
+        },
+        now,
+      );
+      return revokedSessions;
+    });
+  }
+
+  /**
+   * Forces a password reset: the current password stops working, every session ends, and a
+   * reset link is mailed (the same link as forgot-password's).
+   */
+  async forcePasswordReset(actor: Actor, id: string, ctx: RequestContext): Promise<void> {
+    const resetLinks = this.o.resetLinks;
+    if (!resetLinks) throw new Error('forcePasswordReset needs the reset-link writer');
+    const now = this.o.clock();
+    await this.o.db.transaction().execute(async (trx) => {
+      const user = await this.find(id, trx);
+      if (user.disabled_at !== null) {
+        throw new AuthError('user_disabled', 409, 'The account is disabled: enable it first.');
+      }
+      await updateUser(trx, user.id, {
+        password_hash: null,
+        password_changed_at: now,
+        updated_at: now,
+      });
+      await voidEmailTokens(trx, user.id, ['change_email']);
+      const revokedSessions = await revokeEverything(trx, user.id, 'admin_password_reset', now);
+      await resetLinks.queueResetLink(trx, user, now);
+      await recordAuditEvent(
+        trx,
+        {
+          type: 'admin.password_reset',
+          userId: user.id,
+          actorId: actor.id,
+          data: { revokedSessions, via: actor.via },
+          ...ctx,
+        },
+        now,
+      );
+    });
+    this.o.onMailQueued?.();
+  }
+
+  async listRoles() {
+    const [roles, permissions] = await Promise.all([
+      listRoles(this.o.db),
+      listPermissions(this.o.db),
+    ]);
+    return {
+      roles: roles.map((r) => ({
+        name: r.name,
+        description: r.description,
+        permissions: r.name === ADMIN_ROLE ? [...PERMISSIONS].sort() : r.permissions,
+        builtIn: r.name === ADMIN_ROLE,
+        createdAt: r.createdAt.toISOString(),
+      })),
+      permissions,
+    };
+  }
+
+  /** A custom role with some of the known permissions. 409 when the name is taken. */
+  async createRole(
+    actor: Actor,
+    input: { name: string; description?: string | undefined; permissions: string[] },
+    ctx: RequestContext,
+  ) {
+    const permissions = [...new Set(input.permissions)].sort();
+    const unknown = permissions.filter((p) => !(PERMISSIONS as readonly string[]).includes(p));
+    if (unknown.length > 0) {
+      const message = `No such permission: ${unknown.join(', ')}.`;
+      throw new AuthError('unknown_permission', 400, message, {
+        errors: [{ field: 'permissions', message }],
+      });
+    }
+    const now = this.o.clock();
+    await this.o.db.transaction().execute(async (trx) => {
+      const created = await insertRole(
+        trx,
+        { name: input.name, description: input.description ?? '', permissions },
+        now,
+      );
+      if (!created) throw new AuthError('role_exists', 409, 'A role with this name exists.');
+      await recordAuditEvent(
+        trx,
+        {
+          type: 'role.created',
+          actorId: actor.id,
+          data: { role: input.name, permissions, via: actor.via },
+          ...ctx,
+        },
+        now,
+      );
+    });
+    return {
+      name: input.name,
+      description: input.description ?? '',
+      permissions,
+      builtIn: false,
+      createdAt: now.toISOString(),
+    };
+  }
+
+  async auditEvents(filter: {
+    userId?: string | undefined;
+    types?: string[] | undefined;
+    from?: Date | undefined;
+    to?: Date | undefined;
+    cursor?: string | undefined;
+    limit: number;
+  }): Promise<{ events: AuditEventView[]; nextCursor: string | null }> {
+    const rows = await searchAuditEvents(this.o.db, {
+      userId: filter.userId,
+      types: filter.types,
+      from: filter.from,
+      to: filter.to,
+      beforeId: decodeCursor(filter.cursor),
+      limit: filter.limit + 1,
+    });
+    const { items, nextCursor } = page(rows, filter.limit);
+    return { events: items.map(toAuditEventView), nextCursor };
+  }
+
+  /**
+   * A user's own recent security events (GET /auth/activity): what happened and from where,
+   * whether an admin did it, but not who (nor the other fields an admin sees).
+   */
+  async activity(userId: string, cursor: string | undefined, limit: number) {
+    const { events, nextCursor } = await this.auditEvents({ userId, cursor, limit });
+    return {
+      events: events.map((e) => ({
+        id: e.id,
+        type: e.type,
+        createdAt: e.createdAt,
+        ip: e.ip,
+        userAgent: e.userAgent,
+        device: deviceLabel(e.userAgent),
+        byAdmin: e.actorId !== null && e.actorId !== userId,
+      })),
+      nextCursor,
+    };
+  }
+
+  /**
+   * A verified account with the admin role (`latchkey create-admin`, the bootstrap). The
+   * password meets the same policy as every other; an existing email is refused (409).
+   */
+  async createAdmin(
+    actor: Actor,
+    input: { email: string; password: string; name?: string | undefined },
+    ctx: RequestContext = { ip: null, userAgent: null },
+  ): Promise<AdminUser> {
+    const email = input.email.trim();
+    const verdict = this.o.policy.check(input.password, { email, name: input.name ?? null });
+    if (!verdict.ok) throw errors.weakPassword(verdict.message);
+    const passwordHash = await this.o.hasher.hash(normalizePassword(input.password));
+    const now = this.o.clock();
+    try {
+      const user = await this.o.db.transaction().execute(async (trx) => {
+        if (await findUserByEmail(trx, email)) throw errors.emailTaken();
+        const created = await insertUser(trx, {
+          id: uuidv7(now.getTime()),
+          email,
+          name: input.name ?? null,
+          password_hash: passwordHash,
+          email_verified_at: now,
+          disabled_at: null,
+          password_changed_at: now,
+          created_at: now,
+          updated_at: now,
+        });
+        await setUserRoles(trx, created.id, [ADMIN_ROLE], now);
+        await recordAuditEvent(
+          trx,
+          {
+            type: 'admin.created',
+            userId: created.id,
+            actorId: actor.id,
+            data: { via: actor.via },
+            ...ctx,
+          },
+          now,
+        );
+        return { ...created, roles: [ADMIN_ROLE] };
+      });
+      return toAdminUser(user);
+    } catch (error) {
+      if (isUniqueViolation(error)) throw errors.emailTaken();
+      throw error;
+    }
+  }
+
+  /**
+   * BOOTSTRAP_ADMIN_EMAIL + _PASSWORD at start: creates that admin only when no account holds
+   * the admin role yet, and never touches an existing account.
+   */
+  async bootstrap(input: {
+    email: string;
+    password: string;
+  }): Promise<'created' | 'admin_exists' | 'account_exists'> {
+    const admins = await searchUsers(this.o.db, { role: ADMIN_ROLE, limit: 1 });
+    if (admins.length > 0) return 'admin_exists';
+    if (await findUserByEmail(this.o.db, input.email)) return 'account_exists';
+    try {
+      await this.createAdmin({ id: null, via: 'bootstrap' }, input);
+      return 'created';
+    } catch (error) {
+      // Another instance starting at the same time created it a moment ago.
+      if (error instanceof AuthError && error.code === 'email_taken') return 'admin_exists';
+      throw error;
+    }
+  }
+
+  private async find(id: string, db: Queryable = this.o.db): Promise<UserWithRoles> {
+    if (!UUID.test(id)) throw userNotFound();
+    const user = await findUserById(db, id);
+    if (!user) throw userNotFound();
+    return user;
+  }
+}

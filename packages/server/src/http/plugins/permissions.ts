@@ -1,0 +1,56 @@
+import type { FastifyInstance, FastifyReply, FastifyRequest } from 'fastify';
+import type { Permission } from '../../core/admin.js';
+import { sendProblem } from '../problem.js';
+
+declare module 'fastify' {
+  interface FastifyContextConfig {
+    /** The permission an `/admin` route needs (http/plugins/permissions.ts). */
+    permission?: Permission;
+  }
+}
+
+export interface PermissionResolver {
+  permissionsOf(roles: string[]): Promise<Set<string>>;
+}
+
+/**
+ * Deny by default for a scope of routes (the admin API): every route registered in it must
+ * declare `config.permission`, or the app refuses to start; every request needs a session
+ * (cookie + CSRF, or bearer: 401 without) whose roles grant that permission (403 otherwise).
+ */
+export function requirePermissions(app: FastifyInstance, rbac: PermissionResolver): void {
+  app.addHook('onRoute', (route) => {
+    if (route.method === 'HEAD' || route.method === 'OPTIONS') return;
+    if (!route.config?.permission) {
+      throw new Error(`${String(route.method)} ${route.url} declares no permission`);
+    }
+  });
+  app.addHook('preHandler', async (request: FastifyRequest, reply: FastifyReply) => {
+    await app.requireSession(request, reply);
+    if (reply.sent) return reply;
+    const needed = request.routeOptions.config.permission;
+    const session = request.session;
+    const granted = session ? await rbac.permissionsOf(session.user.roles) : new Set<string>();
+    if (!needed || !granted.has(needed)) {
+      return sendProblem(
+        request,
+        reply,
+        403,
+        'forbidden',
+        needed
+          ? `This needs the ${needed} permission, which your roles do not grant.`
+          : 'Not allowed.',
+      );
+    }
+  });
+}
+
+/** For routes that need a second permission depending on the body (roles in a PATCH). */
+export async function hasPermission(
+  rbac: PermissionResolver,
+  request: FastifyRequest,
+  permission: Permission,
+): Promise<boolean> {
+  const roles = request.session?.user.roles ?? [];
+  return (await rbac.permissionsOf(roles)).has(permission);
+}

@@ -1,0 +1,110 @@
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { ACCOUNT_TEST_ENV, login, verifiedUser } from '../support/account.js';
+import { createTestApp, type TestApp } from '../support/app.js';
+import { backends } from '../support/db.js';
+
+/** The value of one sample line, e.g. `name{a="b"} 3`. */
+function sample(text: string, name: string, labels = ''): number | undefined {
+  const line = text.split('\n').find((l) => l.startsWith(`${name}${labels} `));
+  return line === undefined ? undefined : Number(line.split(' ').at(-1));
+}
+
+describe.each(backends)('/metrics on %s', (backend) => {
+  let t: TestApp;
+  const TOKEN = 'metrics-token-0123456789';
+  beforeAll(async () => {
+    t = await createTestApp(backend, { ...ACCOUNT_TEST_ENV, METRICS_TOKEN: TOKEN });
+  });
+  afterAll(() => t.close());
+
+  const scrape = async () => {
+    const res = await t.app.inject({
+      method: 'GET',
+      url: '/metrics',
+      headers: { authorization: `Bearer ${TOKEN}` },
+    });
+    expect(res.statusCode).toBe(200);
+    expect(res.headers['content-type']).toMatch(/^text\/plain/);
+    return res.body;
+  };
+
+  it('needs the METRICS_TOKEN when one is set', async () => {
+    expect((await t.app.inject({ method: 'GET', url: '/metrics' })).statusCode).toBe(401);
+    const wrong = await t.app.inject({
+      method: 'GET',
+      url: '/metrics',
+      headers: { authorization: 'Bearer nope' },
+    });
+    expect(wrong.statusCode).toBe(401);
+  });
+
+  it('exposes the counters after traffic', async () => {
+    const { email } = await verifiedUser(t, 'metrics');
+    const device = await login(t, email);
+    await t.app.inject({ method: 'GET', url: '/auth/me', headers: { cookie: device.cookie } });
+    await t.app.inject({ method: 'GET', url: '/auth/me', headers: { cookie: device.cookie } });
+    await t.app.inject({
+      method: 'POST',
+      url: '/auth/login',
+      payload: { email, password: 'definitely the wrong password' },
+    });
+    await t.app.inject({ method: 'GET', url: '/nothing/here' });
+    await t.app.inject({
+      method: 'POST',
+      url: '/auth/register',
+      payload: { email: 'a@b.example', password: 'correct horse battery staple vortex' },
+    });
+
+    const text = await scrape();
+    expect(
+      sample(text, 'latchkey_http_requests_total', '{method="GET",route="/auth/me",status="200"}'),
+    ).toBe(2);
+    expect(
+      sample(text, 'latchkey_http_requests_total', '{method="GET",route="unmatched",status="404"}'),
+    ).toBe(1);
+    expect(
+      sample(
+        text,
+        'latchkey_http_request_duration_seconds_count',
+        '{method="POST",route="/auth/login",status="401"}',
+      ),
+    ).toBe(1);
+    expect(sample(text, 'latchkey_logins_total', '{method="cookie",outcome="ok"}')).toBe(1);
+    expect(sample(text, 'latchkey_logins_total', '{method="cookie",outcome="failed"}')).toBe(1);
+    expect(sample(text, 'latchkey_logins_total', '{method="token",outcome="throttled"}')).toBe(0);
+    expect(sample(text, 'latchkey_password_hash_seconds_count')).toBeGreaterThanOrEqual(4);
+    expect(sample(text, 'latchkey_password_hash_queue_depth')).toBe(0);
+    expect(sample(text, 'latchkey_mail_outbox', '{status="pending"}')).toBe(1);
+    expect(sample(text, 'latchkey_mail_outbox', '{status="sent"}')).toBe(1);
+    expect(sample(text, 'latchkey_mail_outbox', '{status="failed"}')).toBe(0);
+    expect(sample(text, 'latchkey_session_cache_hits_total')).toBeGreaterThanOrEqual(1);
+    expect(sample(text, 'latchkey_session_cache_misses_total')).toBeGreaterThanOrEqual(1);
+    expect(sample(text, 'latchkey_db_pool_connections', '{state="total"}')).toBeGreaterThanOrEqual(
+      1,
+    );
+    expect(text).toMatch(/^process_cpu_user_seconds_total /m);
+  });
+
+  it('counts 429s', async () => {
+    const limited = await createTestApp(backend, {
+      RATE_LIMITS: 'on',
+      RATE_LIMIT_SIGNIN_IP: '1/1h',
+    });
+    try {
+      for (let i = 0; i < 2; i++) {
+        await limited.app.inject({
+          method: 'POST',
+          url: '/auth/login',
+          payload: { email: 'x@example.com', password: 'whatever it is' },
+        });
+      }
+      const text = (await limited.app.inject({ method: 'GET', url: '/metrics' })).body;
+      expect(sample(text, 'latchkey_rate_limited_total', '{route="/auth/login"}')).toBe(1);
+      expect(sample(text, 'latchkey_logins_total', '{method="cookie",outcome="throttled"}')).toBe(
+        1,
+      );
+    } finally {
+      await limited.close();
+    }
+  });
+});

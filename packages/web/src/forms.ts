@@ -1,0 +1,43 @@
+import * as s from '@latchkey/server/schemas';
+import { z } from 'zod';
+
+/** Form schemas built from the API's own (`@latchkey/server/schemas`), plus what only forms have. */
+
+const confirm = z.string().min(1, 'Type the password again.');
+const same = (a: string, b: string) => (value: Record<string, string>) => value[a] === value[b];
+
+export const registerForm = z
+  .object({
+    email: s.email,
+    password: s.password,
+    confirm,
+    name: z.string().trim().max(100, 'A name has at most 100 characters.'),
+  })
+  .refine(same('password', 'confirm'), { path: ['confirm'], message: 'The two passwords differ.' });
+export type RegisterForm = z.input<typeof registerForm>;
+
+export const loginForm = s.loginBody;
+export type LoginForm = z.input<typeof loginForm>;
+
+export const emailForm = s.emailOnlyBody;
+export type EmailForm = z.input<typeof emailForm>;
+
+export const resetForm = z
+  .object({ password: s.password, confirm })
+  .refine(same('password', 'confirm'), { path: ['confirm'], message: 'The two passwords differ.' });
+export type ResetForm = z.input<typeof resetForm>;
+
+export const changePasswordForm = z
+  .object({
+    currentPassword: s.changePasswordBody.shape.currentPassword,
+    newPassword: s.changePasswordBody.shape.newPassword,
+    confirm,
+  })
+  .refine(same('newPassword', 'confirm'), {
+    path: ['confirm'],
+    message: 'The two passwords differ.',
+  });
+export type ChangePasswordForm = z.input<typeof changePasswordForm>;
+
+export const changeEmailForm = s.changeEmailBody;
+export type ChangeEmailForm = z.input<typeof changeEmailForm>;

@@ -1,0 +1,324 @@
+import { existsSync, mkdirSync, mkdtempSync, rmSync } from 'node:fs';
+import { createServer } from 'node:net';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { fileURLToPath } from 'node:url';
+import { type Browser, type BrowserContext, chromium, type Page } from 'playwright-core';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { loadConfig } from '../../server/src/config.js';
+import { createLatchkey, type Latchkey } from '../../server/src/latchkey.js';
+import { createTestDatabase } from '../../server/test/support/db.js';
+
+/**
+ * The web pages in a real browser: Debian's Chromium driven by playwright-core, against an
+ * in-process Latchkey on a real port serving a fresh Vite build of packages/web. Without
+ * /usr/bin/chromium the suite is skipped with a message, unless E2E_REQUIRED=1 (CI), where a
+ * missing browser fails it.
+ */
+
+const CHROMIUM = process.env.CHROMIUM_PATH ?? '/usr/bin/chromium';
+const hasBrowser = existsSync(CHROMIUM);
+const required = process.env.E2E_REQUIRED === '1';
+if (!hasBrowser && !required) {
+  console.warn(
+    `[web e2e] SKIPPED: no Chromium at ${CHROMIUM}. Install it (apt-get install -y chromium) ` +
+      'or set CHROMIUM_PATH to run the browser tests.',
+  );
+}
+
+const webDir = fileURLToPath(new URL('..', import.meta.url));
+const screenshots = fileURLToPath(new URL('../../../test-output/screenshots/', import.meta.url));
+const PASSWORD = 'correct horse battery staple vortex';
+const NEW_PASSWORD = 'lantern orchard velvet compass ribbon';
+const RESET_PASSWORD = 'harbor thistle meadow quartz anchor';
+
+function freePort(): Promise<number> {
+  return new Promise((resolve, reject) => {
+    const server = createServer();
+    server.once('error', reject);
+    server.listen(0, '127.0.0.1', () => {
+      const address = server.address();
+      const port = typeof address === 'object' && address ? address.port : 0;
+      server.close(() => resolve(port));
+    });
+  });
+}
+
+describe.skipIf(!hasBrowser && !required)('web pages in Chromium', () => {
+  let latchkey: Latchkey;
+  let closeDatabase: () => Promise<void>;
+  let browser: Browser;
+  let base: string;
+  let distDir: string;
+  const contexts: BrowserContext[] = [];
+
+  beforeAll(async () => {
+    if (!hasBrowser) {
+      throw new Error(`E2E_REQUIRED=1 but there is no Chromium at ${CHROMIUM}`);
+    }
+    // A fresh build of the current sources, apart from packages/web/dist.
+    distDir = mkdtempSync(join(tmpdir(), 'latchkey-web-'));
+    const { build } = await import('vite');
+    await build({
+      configFile: join(webDir, 'vite.config.ts'),
+      logLevel: 'warn',
+      build: { outDir: distDir, emptyOutDir: true, sourcemap: false },
+    });
+
+    const port = await freePort();
+    base = `http://127.0.0.1:${port}`;
+    const database = await createTestDatabase('pglite');
+    closeDatabase = () => database.close();
+    const config = loadConfig({
+      NODE_ENV: 'test',
+      LOG_LEVEL: 'silent',
+      HOST: '127.0.0.1',
+      PORT: String(port),
+      PUBLIC_URL: base,
+      RATE_LIMITS: 'off',
+      KEY_ENCRYPTION_SECRET: 'test-key-encryption-secret-0123456789abcdef',
+      WEB_DIST_DIR: distDir,
+      BRAND_NAME: 'Acme Sign-in',
+      BRAND_PRIMARY_COLOR: '#7c3aed',
+    });
+    latchkey = await createLatchkey(config, { database, mailPollIntervalMs: 50 });
+    await latchkey.app.listen({ port, host: '127.0.0.1' });
+
+    browser = await chromium.launch({
+      executablePath: CHROMIUM,
+      headless: true,
+      args: [
+        '--no-sandbox',
+        '--disable-gpu',
+        '--disable-quic',
+        '--no-first-run',
+        '--disable-background-networking',
+        '--disable-component-update',
+        '--disable-sync',
+      ],
+    });
+    mkdirSync(screenshots, { recursive: true });
+  });
+
+  afterAll(async () => {
+    for (const context of contexts) await context.close().catch(() => undefined);
+    await browser?.close();
+    await latchkey?.close();
+    await closeDatabase?.();
+    if (distDir) rmSync(distDir, { recursive: true, force: true });
+  });
+
+  async function newPage(viewport = { width: 1100, height: 900 }): Promise<Page> {
+    const context = await browser.newContext({ viewport, locale: 'en-GB' });
+    contexts.push(context);
+    const page = await context.newPage();
+    page.setDefaultTimeout(10_000);
+    return page;
+  }
+
+  const shot = (page: Page, name: string) =>
+    page.screenshot({ path: join(screenshots, `${name}.png`), fullPage: true });
+
+  /** The newest link to `path` mailed to `to`, read from the dev mailbox. */
+  async function mailedLink(to: string, path: string, after = 0): Promise<string> {
+    const deadline = Date.now() + 10_000;
+    for (;;) {
+      const response = await fetch(`${base}/dev/mail.json`);
+      const { messages } = (await response.json()) as {
+        messages: { to: string; text: string; sentAt: string }[];
+      };
+      const link = messages
+        .filter((m) => m.to === to && Date.parse(m.sentAt) >= after)
+        .map((m) => m.text.match(new RegExp(`https?://\\S+${path}\\?token=[\\w-]+`))?.[0])
+        .find(Boolean);
+      if (link) return link;
+      if (Date.now() > deadline) throw new Error(`no ${path} mail to ${to}`);
+      await new Promise((r) => setTimeout(r, 100));
+    }
+  }
+
+  async function signIn(page: Page, email: string, password: string) {
+    await page.goto(`${base}/login`);
+    await page.getByLabel('Email').fill(email);
+    await page.getByLabel('Password').fill(password);
+    await page.getByRole('button', { name: 'Sign in' }).click();
+    await page.getByRole('heading', { name: 'Your account' }).waitFor();
+  }
+
+  const noHorizontalScroll = (page: Page) =>
+    page.evaluate(() => (document.scrollingElement?.scrollWidth ?? 0) <= window.innerWidth);
+
+  const email = `e2e-${Date.now()}@example.com`;
+
+  it('register → mail → verify → sign in → change password → two devices → sign out the other → sign out', async () => {
+    const page = await newPage();
+    await page.goto(`${base}/register`);
+    expect(await page.title()).toBe('Create your account — Acme Sign-in');
+    await page.getByLabel('Email').fill(email);
+    await page.getByLabel('Name (optional)').fill('Ada Lovelace');
+    await page.getByLabel('Password', { exact: true }).fill('password');
+    await page.getByText(/Use at least 15 characters/).waitFor();
+    await page.getByLabel('Password', { exact: true }).fill(PASSWORD);
+    await page.getByLabel('Confirm password').fill(PASSWORD);
+    await page.getByText(/Password strength: (Strong|Very strong)/).waitFor();
+    await shot(page, 'register');
+    await page.getByRole('button', { name: 'Create account' }).click();
+    await page.getByRole('heading', { name: 'Check your mail' }).waitFor();
+    await shot(page, 'check-email');
+
+    // A link scanner's GET does not use the token up; the page takes it out of the address bar.
+    const verifyLink = await mailedLink(email, '/verify-email');
+    expect((await fetch(verifyLink)).status).toBe(200);
+    await page.goto(verifyLink);
+    await page.getByRole('button', { name: 'Confirm my email address' }).waitFor();
+    expect(page.url()).toBe(`${base}/verify-email`);
+    await shot(page, 'verify-email');
+    await page.getByRole('button', { name: 'Confirm my email address' }).click();
+    await page.getByText(`Your email address ${email} is confirmed.`).waitFor();
+
+    // Wrong password first: one plain message.
+    await page.goto(`${base}/login`);
+    await page.getByLabel('Email').fill(email);
+    await page.getByLabel('Password').fill('not the password at all');
+    await page.getByRole('button', { name: 'Sign in' }).click();
+    await page.getByText('The email or password is incorrect.').waitFor();
+    await shot(page, 'login');
+    await page.getByLabel('Password').fill(PASSWORD);
+    await page.getByRole('button', { name: 'Sign in' }).click();
+    await page.getByRole('heading', { name: 'Your account' }).waitFor();
+    expect(await page.evaluate(() => JSON.stringify(window.localStorage))).toBe('{}');
+
+    // Change the password.
+    const change = page.getByRole('region', { name: 'Change password' });
+    await change.getByLabel('Current password').fill(PASSWORD);
+    await change.getByLabel('New password', { exact: true }).fill(NEW_PASSWORD);
+    await change.getByLabel('Confirm new password').fill(NEW_PASSWORD);
+    await change.getByRole('button', { name: 'Change password' }).click();
+    await page.getByText('Password changed. Your other devices were signed out.').waitFor();
+
+    // A second browser (own cookies) signs in with the new password: two devices.
+    const other = await newPage({ width: 360, height: 800 });
+    await signIn(other, email, NEW_PASSWORD);
+    expect(await noHorizontalScroll(other)).toBe(true);
+    await shot(other, 'account-360px');
+
+    await page.reload();
+    const devices = page.getByTestId('device');
+    await expect.poll(() => devices.count()).toBe(2);
+    await page.getByText('Recent security activity').waitFor();
+    await shot(page, 'account');
+    await page.getByRole('button', { name: /^Sign out .*last active/ }).click();
+    await page.getByText('Device signed out.').waitFor();
+    await expect.poll(() => devices.count()).toBe(1);
+
+    // The other browser's session is over: its next look at the account drops to sign-in.
+    await other.reload();
+    await other.getByRole('heading', { name: 'Sign in' }).waitFor();
+    expect(other.url()).toBe(`${base}/login?next=%2Faccount`);
+
+    // Sign out.
+    await page.getByRole('button', { name: 'Sign out', exact: true }).click();
+    await page.getByRole('heading', { name: 'Sign in' }).waitFor();
+    await page.goto(`${base}/account`);
+    await page.getByRole('heading', { name: 'Sign in' }).waitFor();
+  });
+
+  it('forgot → reset → sign in, and the pages fit 360 px', async () => {
+    const page = await newPage({ width: 360, height: 800 });
+    for (const path of ['/login', '/register', '/forgot-password', '/resend-verification']) {
+      await page.goto(`${base}${path}`);
+      await page.locator('h1').waitFor();
+      expect(await noHorizontalScroll(page), `${path} at 360 px`).toBe(true);
+    }
+    await shot(page, 'resend-verification-360px');
+    const before = Date.now() - 1000;
+    await page.goto(`${base}/forgot-password`);
+    await page.getByLabel('Email').fill(email);
+    await page.getByRole('button', { name: 'Send the link' }).click();
+    await page.getByText(/a link to choose a new password is on its way/).waitFor();
+    await shot(page, 'forgot-password');
+
+    const resetLink = await mailedLink(email, '/reset-password', before);
+    await page.goto(resetLink);
+    await page.getByRole('heading', { name: 'Choose a new password' }).waitFor();
+    expect(page.url()).toBe(`${base}/reset-password`);
+    await page.getByLabel('New password', { exact: true }).fill(RESET_PASSWORD);
+    await page.getByLabel('Confirm new password').fill(RESET_PASSWORD);
+    await shot(page, 'reset-password');
+    await page.getByRole('button', { name: 'Save the new password' }).click();
+    await page.getByText(/Your password is changed and every device was signed out/).waitFor();
+    await page.getByRole('link', { name: 'Sign in' }).last().click();
+    await page.getByLabel('Email').fill(email);
+    await page.getByLabel('Password').fill(RESET_PASSWORD);
+    await page.getByRole('button', { name: 'Sign in' }).click();
+    await page.getByRole('heading', { name: 'Your account' }).waitFor();
+  });
+
+  it('serves the pages with the branding from the environment and a strict CSP', async () => {
+    const response = await fetch(`${base}/login`);
+    const html = await response.text();
+    expect(response.headers.get('content-security-policy')).toContain("script-src 'self'");
+    expect(html).toContain('<title>Acme Sign-in</title>');
+    expect(html).toContain('--brand:#7c3aed');
+    expect(html).not.toMatch(/<script(?![^>]*(type="application\/json"|type="module"[^>]*src=))/);
+    const page = await newPage();
+    await page.goto(`${base}/login`);
+    expect(await page.locator('.brand').textContent()).toBe('Acme Sign-in');
+    const colour = await page.evaluate(
+      () => getComputedStyle(document.querySelector('.button.primary') as Element).backgroundColor,
+    );
+    expect(colour).toBe('rgb(124, 58, 237)');
+  });
+
+  it('admin disables a user whose open page then drops to sign-in', async (ctx) => {
+    const probe = await latchkey.app.inject({ method: 'GET', url: '/admin/users' });
+    if (probe.statusCode === 404) ctx.skip(); // the admin API is not there (yet)
+
+    const adminEmail = `e2e-admin-${Date.now()}@example.com`;
+    const userEmail = `e2e-user-${Date.now()}@example.com`;
+    for (const address of [adminEmail, userEmail]) {
+      await latchkey.app.inject({
+        method: 'POST',
+        url: '/auth/register',
+        payload: { email: address, password: PASSWORD },
+      });
+      const link = await mailedLink(address, '/verify-email');
+      const token = new URL(link).searchParams.get('token');
+      await latchkey.app.inject({ method: 'POST', url: '/auth/verify-email', payload: { token } });
+    }
+    const admin = await latchkey.database.db
+      .selectFrom('users')
+      .select('id')
+      .where('email', '=', adminEmail)
+      .executeTakeFirstOrThrow();
+    await latchkey.database.db
+      .insertInto('user_roles')
+      .values({ user_id: admin.id, role_name: 'admin' })
+      .execute();
+
+    const victim = await newPage();
+    await signIn(victim, userEmail, PASSWORD);
+
+    const page = await newPage();
+    await signIn(page, adminEmail, PASSWORD);
+    await page.getByRole('link', { name: 'Admin' }).click();
+    await page.getByRole('heading', { name: 'Administration' }).waitFor();
+    await page.getByLabel('Search by email').fill(userEmail);
+    await page.getByRole('button', { name: 'Search' }).click();
+    await page.getByRole('link', { name: userEmail }).waitFor();
+    await shot(page, 'admin-users');
+    await page.getByRole('link', { name: userEmail }).click();
+    await page.getByRole('button', { name: 'Disable user' }).click();
+    await page.getByText('User disabled and signed out everywhere.').waitFor();
+    await page.getByRole('button', { name: 'Enable user' }).waitFor();
+    await page.getByRole('checkbox', { name: /admin/ }).waitFor();
+    await shot(page, 'admin-user');
+    await page.getByRole('link', { name: 'Audit events' }).click();
+    await page.getByRole('cell', { name: 'login.succeeded' }).first().waitFor();
+    await shot(page, 'admin-audit');
+
+    // The user's open page looks again when it gets focus (and every 30 s).
+    await victim.evaluate(() => window.dispatchEvent(new Event('focus')));
+    await victim.getByRole('heading', { name: 'Sign in' }).waitFor();
+  });
+});
