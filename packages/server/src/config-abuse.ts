@@ -1,19 +1,11 @@
 import { z } from 'zod';
+import { duration, parseDuration } from './config-values.js';
 
 /**
  * The environment variables of abuse protection and scale-out (rate limits, the login throttle,
  * Redis, the session cache). Spread into config.ts's one schema, so a bad value names its
  * variable like every other.
  */
-
-const seconds = (value: string): number => {
-  const match = /^(\d+)\s*(ms|s|m|h|d)?$/.exec(value.trim());
-  const amount = Number(match?.[1]);
-  const unit = { ms: 0.001, s: 1, m: 60, h: 3600, d: 86400 }[
-    (match?.[2] ?? 's') as 'ms' | 's' | 'm' | 'h' | 'd'
-  ];
-  return amount * unit;
-};
 
 /** "30/5m" (30 requests per 5 minutes), or "off". */
 const rate = z
@@ -22,19 +14,14 @@ const rate = z
   .transform((value): RateLimit | null => {
     if (value === 'off') return null;
     const [max, window] = value.split('/') as [string, string];
-    return { max: Number(max.trim()), windowSeconds: seconds(window) };
+    return { max: Number(max.trim()), windowSeconds: parseDuration(window) };
   })
   .refine(
     (limit) => limit === null || (limit.max > 0 && limit.windowSeconds > 0),
     'a rate above 0',
   );
 
-const durationSeconds = (min: number) =>
-  z
-    .string()
-    .regex(/^\d+\s*(ms|s|m|h|d)?$/, 'a duration such as 500ms, 30s, 15m or 1h')
-    .transform(seconds)
-    .refine((s) => s >= min, `a duration of at least ${min} s`);
+const durationSeconds = (min: number) => duration({ min, hint: '500ms, 30s, 15m or 1h' });
 
 const onOff = z
   .enum(['on', 'off', 'true', 'false', '1', '0'], 'on or off')

@@ -1,19 +1,12 @@
 import { z } from 'zod';
+import { duration as durationOf } from './config-values.js';
 
 /**
  * The environment variables of issue 6 (bootstrap admin, audit retention, metrics). Spread into
  * config.ts's one schema, so a bad value names its variable like every other.
  */
 
-const duration = z
-  .string()
-  .regex(/^\d+\s*(s|m|h|d)?$/, 'a duration such as 3600, 12h, 7d or 365d')
-  .transform((value) => {
-    const match = /^(\d+)\s*(s|m|h|d)?$/.exec(value);
-    const unit = { s: 1, m: 60, h: 3600, d: 86400 }[(match?.[2] ?? 's') as 's' | 'm' | 'h' | 'd'];
-    return Number(match?.[1]) * unit;
-  })
-  .refine((seconds) => seconds >= 3600, 'a duration of at least 1h');
+const duration = durationOf({ min: 3600, hint: '3600, 12h, 7d or 365d' });
 
 export const adminEnvShape = {
   BOOTSTRAP_ADMIN_EMAIL: z.email('an email address').max(254).optional(),

@@ -3,18 +3,9 @@ import { resolve } from 'node:path';
 import { z } from 'zod';
 import { type AbuseConfig, abuseConfig, abuseEnvShape } from './config-abuse.js';
 import { type AdminConfig, adminConfig, adminEnvShape } from './config-admin.js';
+import { duration as durationOf } from './config-values.js';
 
-/** Parses "90", "90s", "15m", "24h", "7d" into seconds. */
-const duration = z
-  .string()
-  .regex(/^\d+\s*(s|m|h|d)?$/, 'a duration such as 900, 15m, 24h or 7d')
-  .transform((value) => {
-    const match = /^(\d+)\s*(s|m|h|d)?$/.exec(value);
-    const amount = Number(match?.[1]);
-    const unit = { s: 1, m: 60, h: 3600, d: 86400 }[(match?.[2] ?? 's') as 's' | 'm' | 'h' | 'd'];
-    return amount * unit;
-  })
-  .refine((seconds) => seconds > 0, 'a duration greater than zero');
+const duration = durationOf();
 
 const bool = z
   .enum(['true', 'false', '1', '0', 'yes', 'no', 'on', 'off'], 'true or false')
