@@ -16,6 +16,7 @@ import { createSmtpTransport, DevMailbox, type MailTransport } from './mail/tran
 import { createLogger } from './logger.js';
 import { type DatabaseHandle, openDatabase } from './store/database.js';
 import { migrate } from './store/migrate.js';
+import { releaseAllPendingMails } from './store/outbox.js';
 import { createTokenMode, type TokenMode } from './token-mode.js';
 
 export interface LatchkeyOptions {
@@ -66,6 +67,8 @@ export async function createLatchkey(
     throw error;
   }
   const clock = options.clock ?? systemClock;
+  // The embedded database is this process's alone (pid lock): leases in it are a dead run's.
+  if (database.kind === 'pglite') await releaseAllPendingMails(database.db, clock());
   const hasher = new PasswordHasher(config.argon2, config.hashing);
   const policy = createPasswordPolicy({
     minLength: config.password.minLength,

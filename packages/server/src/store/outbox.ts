@@ -161,6 +161,22 @@ export async function releaseMail(
   return result.numUpdatedRows > 0n;
 }
 
+/**
+ * Makes every pending mail due now. Only for a database no other process can use (the embedded
+ * PGlite, held by one server): at its start, any lease is a dead process's, and waiting it out
+ * would delay mail the previous run was cut off while sending. Backed-off rows retry early too,
+ * which is harmless.
+ */
+export async function releaseAllPendingMails(db: Queryable, now: Date): Promise<number> {
+  const result = await db
+    .updateTable('mail_outbox')
+    .set({ next_attempt_at: now })
+    .where('status', '=', 'pending')
+    .where('next_attempt_at', '>', now)
+    .executeTakeFirst();
+  return Number(result.numUpdatedRows);
+}
+
 /** Mails not yet sent nor given up (including those claimed right now). */
 export async function countPendingMails(db: Queryable): Promise<number> {
   const row = await db

@@ -19,6 +19,7 @@ import {
   enqueueMail,
   markMailFailedAttempt,
   type OutgoingMail,
+  releaseAllPendingMails,
 } from '../../src/store/outbox.js';
 import type { Database } from '../../src/store/schema.js';
 import { backends, createTestDatabase } from '../support/db.js';
@@ -313,6 +314,21 @@ describe.each(backends)('mail outbox on %s', (backend) => {
     expect(await w.runOnce()).toEqual({ sent: 1, failed: 0 });
     expect(received).toHaveLength(1);
     expect((await row(id)).status).toBe('sent');
+  });
+
+  it('makes leased and backed-off mail due at once when released (embedded restart)', async () => {
+    const leased = await enqueueMail(db, mail(1), clock());
+    await claimDueMails(db, clock(), 10, 5 * 60_000);
+    const later = await enqueueMail(db, mail(2), new Date(nowMs + 3_600_000));
+    await db
+      .updateTable('mail_outbox')
+      .set({ next_attempt_at: new Date(nowMs + 3_600_000) })
+      .where('id', '=', later)
+      .execute();
+    expect(await claimDueMails(db, clock(), 10, 60_000)).toEqual([]);
+    expect(await releaseAllPendingMails(db, clock())).toBe(2);
+    const claimed = await claimDueMails(db, clock(), 10, 60_000);
+    expect(claimed.map((c) => c.id).sort()).toEqual([leased, later].sort());
   });
 
   it('gives a mail up after maxAttempts, clearing its bodies', async () => {
