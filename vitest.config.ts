@@ -8,6 +8,9 @@ export default defineConfig({
       '@latchkey/server/schemas': fileURLToPath(
         new URL('./packages/server/src/http/schemas.ts', import.meta.url),
       ),
+      '@latchkey/server/password-rules': fileURLToPath(
+        new URL('./packages/server/src/core/password-rules.ts', import.meta.url),
+      ),
     },
   },
   test: {

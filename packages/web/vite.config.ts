@@ -13,6 +13,7 @@ export default defineConfig({
     alias: {
       '@latchkey/sdk': from('../sdk/src/index.ts'),
       '@latchkey/server/schemas': from('../server/src/http/schemas.ts'),
+      '@latchkey/server/password-rules': from('../server/src/core/password-rules.ts'),
     },
   },
   // zxcvbn's dictionaries are one lazily loaded chunk of ~430 kB.

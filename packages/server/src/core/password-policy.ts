@@ -1,14 +1,26 @@
 import { readFileSync } from 'node:fs';
-import { type TranslationKeys, ZxcvbnFactory, type ZxcvbnResult } from '@zxcvbn-ts/core';
+import { ZxcvbnFactory } from '@zxcvbn-ts/core';
 import { adjacencyGraphs, dictionary } from '@zxcvbn-ts/language-common';
+import {
+  COMMON_PASSWORD_MESSAGE,
+  checkPersonalInfo,
+  normalizePassword,
+  PASSWORD_MAX_LENGTH,
+  tooGuessableReason,
+  ZXCVBN_L33T_VARIANTS,
+  ZXCVBN_WINDOW,
+  zxcvbnSuggestion,
+  zxcvbnTranslations,
+} from './password-rules.js';
 
 /**
  * Password policy (docs/security.md, "Policy"): length in code points after NFKC, no
  * composition rules, and refusal of common passwords, passwords built from the user's email,
- * name or the service name, and passwords zxcvbn-ts finds too guessable.
+ * name or the service name, and passwords zxcvbn-ts finds too guessable. The rules themselves
+ * live in password-rules.ts, which the web pages share.
  */
 
-export const PASSWORD_MAX_LENGTH = 256;
+export { normalizePassword, PASSWORD_MAX_LENGTH };
 
 export interface PasswordPolicyOptions {
   minLength: number;
@@ -22,11 +34,6 @@ export type PasswordRejection =
 export type PasswordCheck =
   { ok: true } | { ok: false; reason: PasswordRejection; message: string };
 
-/** NFKC normalisation; the form stored/hashed is the normalised one. */
-export function normalizePassword(password: string): string {
-  return password.normalize('NFKC');
-}
-
 export interface PasswordPolicy {
   check(password: string, context?: { email?: string; name?: string | null }): PasswordCheck;
 }
@@ -37,32 +44,7 @@ export interface PasswordPolicy {
  */
 const RAW_LENGTH_GUARD = PASSWORD_MAX_LENGTH * 16;
 
-/** Context pieces (email, name, service name) shorter than this are ignored. */
-const MIN_PIECE_LENGTH = 3;
-
-/**
- * Single words of the email's local part or of the name must be longer: cutting "ann" or "lee"
- * out of every password would refuse "channel-sleeve-…" for Ann Lee.
- */
-const MIN_WORD_LENGTH = 4;
-
-/**
- * zxcvbn's cost grows faster than the length (60-450 ms for 256 characters), so it judges this
- * many code points at most (a few ms); see `guessability`.
- */
-const ZXCVBN_WINDOW = 64;
-
-/**
- * Cap on the l33t-substitution variants zxcvbn tries, each a full dictionary pass (default
- * 100). Full substitutions come first, so classic l33t passwords score the same with 10.
- */
-const ZXCVBN_L33T_VARIANTS = 10;
-
-const NOT_LETTER_OR_DIGIT = /[^\p{L}\p{N}]/gu;
-
-// ---------------------------------------------------------------------------------------------
 // Common-password list (assets/README.md says where it comes from), loaded once on first use.
-
 let commonPasswords: Set<string> | undefined;
 
 function isCommonPassword(normalized: string): boolean {
@@ -76,177 +58,19 @@ function isCommonPassword(normalized: string): boolean {
   return commonPasswords.has(normalized.toLowerCase());
 }
 
-// ---------------------------------------------------------------------------------------------
-// zxcvbn-ts, configured once per process on first use. Its feedback comes as keys unless
-// translations are given, and @zxcvbn-ts/language-en is not a dependency: hence the English
-// below. Warnings read as the reason after "too easy to guess: ".
-
-const translations: TranslationKeys = {
-  warnings: {
-    straightRow: 'it is a straight row of keys on the keyboard',
-    keyPattern: 'it is a short keyboard pattern',
-    simpleRepeat: 'it repeats the same character',
-    extendedRepeat: 'it repeats the same group of characters',
-    sequences: 'it uses a predictable sequence such as "abc" or "1234"',
-    recentYears: 'it contains a recent year',
-    dates: 'it contains a date',
-    topTen: 'it is one of the ten most used passwords',
-    topHundred: 'it is one of the hundred most used passwords',
-    common: 'it is a commonly used password',
-    similarToCommon: 'it is very similar to a commonly used password',
-    wordByItself: 'it is a single word',
-    namesByThemselves: 'it is a single name',
-    commonNames: 'it contains a common name',
-    userInputs: 'it contains your email address, your name or the name of this service',
-    pwned: 'it has appeared in a data breach',
-  },
-  suggestions: {
-    l33t: 'Swapping letters for look-alike symbols, like "@" for "a", does not help much.',
-    reverseWords: 'Spelling a common word backwards does not help much.',
-    allUppercase: 'Capitalize some letters, not all of them.',
-    capitalization: 'Capitalize more than the first letter.',
-    dates: 'Avoid dates and years that are connected to you.',
-    recentYears: 'Avoid recent years.',
-    associatedYears: 'Avoid years that are connected to you.',
-    sequences: 'Avoid predictable sequences of characters.',
-    repeated: 'Avoid repeated words and characters.',
-    longerKeyboardPattern: 'Avoid patterns that follow the keyboard layout.',
-    anotherWord: 'Add a few more words, preferably uncommon ones.',
-    useWords: 'Use several words, but avoid common phrases.',
-    noNeed: 'You do not need symbols, digits or capital letters to make a strong password.',
-    pwned: 'If you use this password anywhere else, change it there too.',
-  },
-  timeEstimation: {
-    ltSecond: 'less than a second',
-    second: '{base} second',
-    seconds: '{base} seconds',
-    minute: '{base} minute',
-    minutes: '{base} minutes',
-    hour: '{base} hour',
-    hours: '{base} hours',
-    day: '{base} day',
-    days: '{base} days',
-    month: '{base} month',
-    months: '{base} months',
-    year: '{base} year',
-    years: '{base} years',
-    centuries: 'centuries',
-  },
-};
-
-const GENERIC_REASON = 'it is made of words or patterns that password-guessing tools try early';
-
+// zxcvbn-ts, configured once per process on first use.
 let zxcvbnInstance: ZxcvbnFactory | undefined;
 
 function zxcvbn(): ZxcvbnFactory {
   zxcvbnInstance ??= new ZxcvbnFactory({
     dictionary,
     graphs: adjacencyGraphs,
-    translations,
+    translations: zxcvbnTranslations,
     l33tMaxSubstitutions: ZXCVBN_L33T_VARIANTS,
     maxLength: PASSWORD_MAX_LENGTH,
   });
   return zxcvbnInstance;
 }
-
-/**
- * zxcvbn's verdict on the first ZXCVBN_WINDOW code points (the whole password up to that
- * length). Guessing a password means guessing its beginning too, so a strong beginning makes a
- * strong password; a longer password is refused only when its first 64 code points are weak.
- * Later windows are not consulted: a window that starts inside a repetition ("eymonkeymonkey…")
- * looks random to zxcvbn and would make "monkey" × 40 pass.
- */
-function guessability(chars: string[], userInputs: string[]): ZxcvbnResult {
-  return zxcvbn().check(chars.slice(0, ZXCVBN_WINDOW).join(''), userInputs);
-}
-
-function tooGuessableMessage({ feedback }: ZxcvbnResult): string {
-  // Without a warning (zxcvbn gives none above score 2, or for plain guessable text) the
-  // generic reason stands in.
-  const reason = feedback.warning || GENERIC_REASON;
-  // zxcvbn puts its generic "add another word" first; the advice specific to the weakness
-  // found, when there is one, comes after it.
-  const suggestion =
-    feedback.suggestions.find((s) => s !== translations.suggestions.anotherWord) ??
-    translations.suggestions.anotherWord;
-  return `This password is too easy to guess: ${reason}. ${suggestion}`;
-}
-
-// ---------------------------------------------------------------------------------------------
-// Built from the email, the name or the service name.
-
-type PieceSource = 'email' | 'name' | 'service';
-
-interface Piece {
-  text: string;
-  source: PieceSource;
-}
-
-const codePoints = (s: string) => [...s].length;
-const normalizeContext = (s: string) => s.normalize('NFKC').toLowerCase().trim();
-const words = (s: string) => s.split(NOT_LETTER_OR_DIGIT).filter((w) => w.length > 0);
-
-function contextPieces(serviceName: string, email?: string, name?: string | null): Piece[] {
-  const pieces: Piece[] = [];
-  const add = (text: string, source: PieceSource, min = MIN_PIECE_LENGTH) => {
-    if (codePoints(text) >= min) pieces.push({ text, source });
-  };
-  if (email) {
-    const full = normalizeContext(email);
-    const at = full.lastIndexOf('@');
-    const local = at >= 0 ? full.slice(0, at) : full;
-    add(full, 'email');
-    add(local, 'email');
-    for (const word of words(local)) add(word, 'email', MIN_WORD_LENGTH);
-  }
-  if (name) {
-    const full = normalizeContext(name);
-    add(full, 'name');
-    for (const word of words(full)) add(word, 'name', MIN_WORD_LENGTH);
-  }
-  // The service name's words ("app" in "My App") are too generic to cut out of passwords;
-  // zxcvbn still gets them as user inputs.
-  add(normalizeContext(serviceName), 'service');
-  return pieces;
-}
-
-/**
- * Removes every occurrence of each piece (in the order given: longest first), until none is
- * left, and records where the removed pieces came from (all places: "alice" may be both in the
- * email and the name).
- */
-function removePieces(text: string, pieces: Piece[], found: Set<PieceSource>): string {
-  let current = text;
-  for (let changed = true; changed;) {
-    changed = false;
-    for (const piece of pieces) {
-      if (current.includes(piece.text)) {
-        current = current.split(piece.text).join('');
-        for (const p of pieces) if (p.text === piece.text) found.add(p.source);
-        changed = true;
-      }
-    }
-  }
-  return current;
-}
-
-const SOURCE_WORDING: Record<PieceSource, string> = {
-  email: 'your email address',
-  name: 'your name',
-  service: 'the name of this service',
-};
-
-function personalInfoMessage(found: Set<PieceSource>): string {
-  const parts = (['email', 'name', 'service'] as const)
-    .filter((s) => found.has(s))
-    .map((s) => SOURCE_WORDING[s]);
-  const list =
-    parts.length > 1 ? `${parts.slice(0, -1).join(', ')} and ${parts.at(-1)}` : (parts[0] ?? '');
-  const pronoun = parts.length > 1 ? 'them' : 'it';
-  return `This password is too close to ${list}. Choose one that does not rely on ${pronoun}.`;
-}
-
-// ---------------------------------------------------------------------------------------------
 
 export function createPasswordPolicy(options: PasswordPolicyOptions): PasswordPolicy {
   const { minLength, minScore, serviceName } = options;
@@ -256,9 +80,6 @@ export function createPasswordPolicy(options: PasswordPolicyOptions): PasswordPo
     message,
   });
   const tooLong = () => reject('too_long', `Use at most ${PASSWORD_MAX_LENGTH} characters.`);
-  const serviceWords = words(normalizeContext(serviceName)).filter(
-    (w) => codePoints(w) >= MIN_PIECE_LENGTH,
-  );
 
   return {
     check(password, context = {}) {
@@ -269,33 +90,19 @@ export function createPasswordPolicy(options: PasswordPolicyOptions): PasswordPo
         return reject('too_short', `Use at least ${minLength} characters.`);
       }
       if (chars.length > PASSWORD_MAX_LENGTH) return tooLong();
+      if (isCommonPassword(normalized)) return reject('common', COMMON_PASSWORD_MESSAGE);
 
-      if (isCommonPassword(normalized)) {
-        return reject(
-          'common',
-          'This password is on a list of commonly used passwords. Choose a less predictable one.',
-        );
-      }
-
-      const pieces = contextPieces(serviceName, context.email, context.name);
-      const byLength = [...pieces].sort((a, b) => b.text.length - a.text.length);
-      const found = new Set<PieceSource>();
-      let rest = removePieces(normalized.toLowerCase(), byLength, found);
-      rest = rest.replace(NOT_LETTER_OR_DIGIT, '');
-      // "alicesmith" still counts as the email "alice.smith@…": remove the pieces' bare forms.
-      const bare = byLength
-        .map((p) => ({ ...p, text: p.text.replace(NOT_LETTER_OR_DIGIT, '') }))
-        .filter((p) => codePoints(p.text) >= MIN_PIECE_LENGTH);
-      rest = removePieces(rest, bare, found);
-      const restLength = codePoints(rest);
-      if (found.size > 0 && (restLength < minLength || restLength < chars.length / 2)) {
-        return reject('personal_info', personalInfoMessage(found));
-      }
+      const personal = checkPersonalInfo(normalized, minLength, serviceName, context);
+      if (personal.message) return reject('personal_info', personal.message);
 
       if (minScore > 0) {
-        const userInputs = [...new Set([...pieces.map((p) => p.text), ...serviceWords])];
-        const result = guessability(chars, userInputs);
-        if (result.score < minScore) return reject('too_guessable', tooGuessableMessage(result));
+        const result = zxcvbn().check(chars.slice(0, ZXCVBN_WINDOW).join(''), personal.userInputs);
+        if (result.score < minScore) {
+          return reject(
+            'too_guessable',
+            `${tooGuessableReason(result)} ${zxcvbnSuggestion(result)}`,
+          );
+        }
       }
       return { ok: true };
     },
