@@ -2,7 +2,6 @@ import { type Kysely, sql } from 'kysely';
 import {
   findLiveEmailToken,
   isLiveSessionOf,
-  listLiveSessions,
   lockUser,
   voidEmailTokens,
 } from '../store/account.js';
@@ -10,7 +9,7 @@ import { recordAuditEvent } from '../store/audit.js';
 import { consumeEmailToken, replaceEmailToken } from '../store/email-tokens.js';
 import { enqueueMail } from '../store/outbox.js';
 import type { Database, EmailTokenRow, Queryable } from '../store/schema.js';
-import { revokeSession, revokeUserSessions } from '../store/sessions.js';
+import { listLiveSessions, revokeSession, revokeUserSessions } from '../store/sessions.js';
 import {
   findUserByEmail,
   findUserById,

@@ -2,7 +2,6 @@ import type { Kysely } from 'kysely';
 import {
   type AuditRow,
   deleteUserAndData,
-  liveSessionsOf,
   refreshCachedUser,
   revokeEverything,
   searchAuditEvents,
@@ -10,6 +9,7 @@ import {
 } from '../store/admin.js';
 import { voidEmailTokens } from '../store/account.js';
 import { recordAuditEvent } from '../store/audit.js';
+import { listLiveSessions } from '../store/sessions.js';
 import {
   countOtherEnabledAdmins,
   existingRoles,
@@ -183,7 +183,7 @@ export class AdminService {
 
   async getUser(id: string): Promise<{ user: AdminUser; sessions: AdminSession[] }> {
     const user = await this.find(id);
-    const sessions = await liveSessionsOf(this.o.db, user.id, this.o.clock());
+    const sessions = await listLiveSessions(this.o.db, user.id, this.o.clock());
     return {
       user: toAdminUser(user),
       sessions: sessions.map((s) => ({

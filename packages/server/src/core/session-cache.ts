@@ -1,5 +1,4 @@
 import type { SessionRevocation } from '../store/session-events.js';
-import type { SessionAndUser } from '../store/refresh-tokens.js';
 import type { SessionWithUser } from '../store/sessions.js';
 
 export interface SessionCacheOptions {
@@ -26,7 +25,7 @@ export interface SessionCacheOptions {
 export class SessionCache {
   private readonly entries = new Map<string, { value: SessionWithUser; expiresMs: number }>();
   /** Bearer requests: sessions by id (the access token's `sid`), under the same rules. */
-  private readonly byId = new Map<string, { value: SessionAndUser; expiresMs: number }>();
+  private readonly byId = new Map<string, { value: SessionWithUser; expiresMs: number }>();
   private readonly revokedSessions = new Map<string, number>();
   private readonly revokedUsers = new Map<string, number>();
   private connected = false;
@@ -81,7 +80,7 @@ export class SessionCache {
   }
 
   /** The session behind an access token (`sid`), as `get` does for a cookie's token hash. */
-  getById(sessionId: string): SessionAndUser | undefined {
+  getById(sessionId: string): SessionWithUser | undefined {
     if (!this.active) {
       this.stats.bypassed++;
       return undefined;
@@ -97,7 +96,7 @@ export class SessionCache {
   }
 
   /** Caches a session read by id, with the same precautions as `set`. */
-  setById(value: SessionAndUser, generation: number): void {
+  setById(value: SessionWithUser, generation: number): void {
     if (!this.active || generation !== this.gen) return;
     const now = this.now();
     if (this.isTombstoned(this.revokedSessions, value.session.id, now)) return;

@@ -10,14 +10,18 @@ import { recordAuditEvent } from '../store/audit.js';
 import {
   eraseExpiredSuccessors,
   findRefreshTokenByHash,
-  findSessionWithUserById,
   insertRefreshToken,
   markRefreshTokenUsed,
   revokeRefreshFamily,
-  type SessionAndUser,
 } from '../store/refresh-tokens.js';
 import type { Database, Queryable } from '../store/schema.js';
-import { insertSession, revokeSession, touchSession } from '../store/sessions.js';
+import {
+  findSessionById,
+  insertSession,
+  revokeSession,
+  type SessionWithUser,
+  touchSession,
+} from '../store/sessions.js';
 import type { UserWithRoles } from '../store/users.js';
 import {
   type AuthenticatedSession,
@@ -149,7 +153,7 @@ export class TokenService {
       const now = this.o.clock();
       const row = await findRefreshTokenByHash(trx, tokenHash, { forUpdate: true });
       if (!row || row.revoked_at !== null) return { kind: 'invalid' };
-      const found = await findSessionWithUserById(trx, row.session_id);
+      const found = await findSessionById(trx, row.session_id);
       if (!found || !this.isLive(found, now)) return { kind: 'invalid' };
 
       if (row.used_at !== null) {
@@ -312,17 +316,17 @@ export class TokenService {
    * cache, TTL and cross-instance revocation as cookies), else one indexed lookup. Expiry and
    * the disabled flag are still checked on every answer (`isLive`).
    */
-  private async sessionById(sessionId: string): Promise<SessionAndUser | undefined> {
+  private async sessionById(sessionId: string): Promise<SessionWithUser | undefined> {
     const cache = this.o.auth.sessionCache;
     const cached = cache?.getById(sessionId);
     if (cached) return cached;
     const generation = cache?.generation ?? 0;
-    const found = await findSessionWithUserById(this.o.db, sessionId);
+    const found = await findSessionById(this.o.db, sessionId);
     if (found && cache) cache.setById(found, generation);
     return found;
   }
 
-  private isLive(found: SessionAndUser, now: Date): boolean {
+  private isLive(found: SessionWithUser, now: Date): boolean {
     return (
       found.user.disabled_at === null &&
       isSessionActive(

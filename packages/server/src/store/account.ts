@@ -1,4 +1,4 @@
-import type { EmailTokenPurpose, EmailTokenRow, NewUser, Queryable, SessionRow } from './schema.js';
+import type { EmailTokenPurpose, EmailTokenRow, NewUser, Queryable } from './schema.js';
 
 /**
  * Repositories of the account flows (reset, password/email change, devices, import). Sessions
@@ -41,29 +41,6 @@ export async function voidEmailTokens(
     .where('used_at', 'is', null)
     .executeTakeFirst();
   return Number(result.numDeletedRows);
-}
-
-export type DeviceSessionRow = Pick<
-  SessionRow,
-  'id' | 'created_at' | 'last_seen_at' | 'ip' | 'user_agent'
->;
-
-/** The user's sessions that still work at `now`, most recently used first. */
-export function listLiveSessions(
-  db: Queryable,
-  userId: string,
-  now: Date,
-): Promise<DeviceSessionRow[]> {
-  return db
-    .selectFrom('sessions')
-    .select(['id', 'created_at', 'last_seen_at', 'ip', 'user_agent'])
-    .where('user_id', '=', userId)
-    .where('revoked_at', 'is', null)
-    .where('idle_expires_at', '>', now)
-    .where('absolute_expires_at', '>', now)
-    .orderBy('last_seen_at', 'desc')
-    .orderBy('id', 'desc')
-    .execute();
 }
 
 /** True when `sessionId` is a live session of `userId` (and not someone else's). */

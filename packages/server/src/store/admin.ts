@@ -1,5 +1,5 @@
 import { sql } from 'kysely';
-import type { Queryable, SessionRow } from './schema.js';
+import type { Queryable } from './schema.js';
 import { announceRevocation } from './session-events.js';
 import { revokeUserSessions } from './sessions.js';
 import type { UserWithRoles } from './users.js';
@@ -52,23 +52,6 @@ export async function searchUsers(db: Queryable, search: UserSearch): Promise<Us
   }
   if (search.beforeId) query = query.where('id', '<', search.beforeId);
   return query.orderBy('id', 'desc').limit(search.limit).execute();
-}
-
-/** The live sessions of a user, most recently used first (an admin's view). */
-export function liveSessionsOf(
-  db: Queryable,
-  userId: string,
-  now: Date,
-): Promise<Pick<SessionRow, 'id' | 'created_at' | 'last_seen_at' | 'ip' | 'user_agent'>[]> {
-  return db
-    .selectFrom('sessions')
-    .select(['id', 'created_at', 'last_seen_at', 'ip', 'user_agent'])
-    .where('user_id', '=', userId)
-    .where('revoked_at', 'is', null)
-    .where('idle_expires_at', '>', now)
-    .where('absolute_expires_at', '>', now)
-    .orderBy('last_seen_at', 'desc')
-    .execute();
 }
 
 /**

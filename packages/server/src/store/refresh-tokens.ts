@@ -1,6 +1,6 @@
 import { sql } from 'kysely';
 import type { Selectable } from 'kysely';
-import type { Queryable, RefreshTokensTable, SessionRow, UserRow } from './schema.js';
+import type { Queryable, RefreshTokensTable } from './schema.js';
 
 export type RefreshTokenRow = Selectable<RefreshTokensTable>;
 export type NewRefreshToken = Omit<
@@ -67,74 +67,4 @@ export async function eraseExpiredSuccessors(db: Queryable, usedBefore: Date): P
     .where('successor_sealed', 'is not', null)
     .where('used_at', '<', usedBefore)
     .execute();
-}
-
-export interface SessionAndUser {
-  session: Pick<
-    SessionRow,
-    | 'id'
-    | 'user_id'
-    | 'csrf_token'
-    | 'last_seen_at'
-    | 'idle_expires_at'
-    | 'absolute_expires_at'
-    | 'revoked_at'
-  >;
-  user: UserRow & { roles: string[] };
-}
-
-/** A session by id with its user and roles (bearer requests name their session by `sid`). */
-export async function findSessionWithUserById(
-  db: Queryable,
-  sessionId: string,
-): Promise<SessionAndUser | undefined> {
-  const row = await db
-    .selectFrom('sessions as s')
-    .innerJoin('users as u', 'u.id', 's.user_id')
-    .select([
-      's.id as session_id',
-      's.csrf_token',
-      's.last_seen_at',
-      's.idle_expires_at',
-      's.absolute_expires_at',
-      's.revoked_at',
-      'u.id',
-      'u.email',
-      'u.name',
-      'u.password_hash',
-      'u.email_verified_at',
-      'u.disabled_at',
-      'u.password_changed_at',
-      'u.created_at',
-      'u.updated_at',
-      sql<string[]>`coalesce(array(
-        select ur.role_name from user_roles ur where ur.user_id = u.id order by ur.role_name
-      ), '{}')`.as('roles'),
-    ])
-    .where('s.id', '=', sessionId)
-    .executeTakeFirst();
-  if (!row) return undefined;
-  return {
-    session: {
-      id: row.session_id,
-      user_id: row.id,
-      csrf_token: row.csrf_token,
-      last_seen_at: row.last_seen_at,
-      idle_expires_at: row.idle_expires_at,
-      absolute_expires_at: row.absolute_expires_at,
-      revoked_at: row.revoked_at,
-    },
-    user: {
-      id: row.id,
-      email: row.email,
-      name: row.name,
-      password_hash: row.password_hash,
-      email_verified_at: row.email_verified_at,
-      disabled_at: row.disabled_at,
-      password_changed_at: row.password_changed_at,
-      created_at: row.created_at,
-      updated_at: row.updated_at,
-      roles: row.roles,
-    },
-  };
 }

@@ -14,9 +14,25 @@ export interface SessionWithUser {
 }
 
 /** One indexed lookup: the session by token hash, its user and the user's roles. */
-export async function findSessionByTokenHash(
+export function findSessionByTokenHash(
   db: Queryable,
   tokenHash: string,
+): Promise<SessionWithUser | undefined> {
+  return findSessionWithUser(db, 'token', tokenHash);
+}
+
+/** The same by session id (bearer requests name their session by `sid`). */
+export function findSessionById(
+  db: Queryable,
+  sessionId: string,
+): Promise<SessionWithUser | undefined> {
+  return findSessionWithUser(db, 'id', sessionId);
+}
+
+async function findSessionWithUser(
+  db: Queryable,
+  by: 'token' | 'id',
+  value: string,
 ): Promise<SessionWithUser | undefined> {
   const row = await db
     .selectFrom('sessions as s')
@@ -46,7 +62,7 @@ export async function findSessionByTokenHash(
         select ur.role_name from user_roles ur where ur.user_id = u.id order by ur.role_name
       ), '{}')`.as('roles'),
     ])
-    .where('s.token_hash', '=', tokenHash)
+    .where(by === 'token' ? 's.token_hash' : 's.id', '=', value)
     .executeTakeFirst();
   if (!row) return undefined;
   return {
@@ -127,4 +143,22 @@ export async function revokeUserSessions(
   const rows = await query.returning('id').execute();
   if (rows.length > 0) await announceRevocation(db, { userId });
   return rows.map((r) => r.id);
+}
+
+/** The user's sessions that still work at `now`, most recently used first. */
+export function listLiveSessions(
+  db: Queryable,
+  userId: string,
+  now: Date,
+): Promise<Pick<SessionRow, 'id' | 'created_at' | 'last_seen_at' | 'ip' | 'user_agent'>[]> {
+  return db
+    .selectFrom('sessions')
+    .select(['id', 'created_at', 'last_seen_at', 'ip', 'user_agent'])
+    .where('user_id', '=', userId)
+    .where('revoked_at', 'is', null)
+    .where('idle_expires_at', '>', now)
+    .where('absolute_expires_at', '>', now)
+    .orderBy('last_seen_at', 'desc')
+    .orderBy('id', 'desc')
+    .execute();
 }
