@@ -369,33 +369,44 @@ export class AuthService {
     return findSessionByTokenHash(this.o.db, hashToken(token));
   }
 
+  /**
+   * Inserts a new session row in `trx`: a fresh random token (only its hash is stored) and CSRF
+   * token, the idle and absolute expiry. Every way of signing in (cookie login, token endpoint)
+   * opens its session here.
+   */
+  async insertNewSession(trx: Queryable, userId: string, ctx: RequestContext, now: Date) {
+    const token = generateToken();
+    const csrfToken = generateToken();
+    const sessionId = uuidv7(now.getTime());
+    const expiry = newSessionExpiry(now, this.o.sessions);
+    await insertSession(trx, {
+      id: sessionId,
+      user_id: userId,
+      token_hash: hashToken(token),
+      csrf_token: csrfToken,
+      created_at: now,
+      last_seen_at: now,
+      idle_expires_at: expiry.idleExpiresAt,
+      absolute_expires_at: expiry.absoluteExpiresAt,
+      ip: ctx.ip,
+      user_agent: ctx.userAgent?.slice(0, 512) ?? null,
+    });
+    return { token, csrfToken, sessionId, expiry };
+  }
+
   private async startSession(
     user: UserWithRoles,
     ctx: RequestContext,
     now: Date,
   ): Promise<IssuedSession> {
-    const token = generateToken();
-    const csrfToken = generateToken();
-    const sessionId = uuidv7(now.getTime());
-    const expiry = newSessionExpiry(now, this.o.sessions);
-    await this.o.db.transaction().execute(async (trx) => {
-      await insertSession(trx, {
-        id: sessionId,
-        user_id: user.id,
-        token_hash: hashToken(token),
-        csrf_token: csrfToken,
-        created_at: now,
-        last_seen_at: now,
-        idle_expires_at: expiry.idleExpiresAt,
-        absolute_expires_at: expiry.absoluteExpiresAt,
-        ip: ctx.ip,
-        user_agent: ctx.userAgent?.slice(0, 512) ?? null,
-      });
+    const { token, csrfToken, sessionId } = await this.o.db.transaction().execute(async (trx) => {
+      const opened = await this.insertNewSession(trx, user.id, ctx, now);
       await recordAuditEvent(
         trx,
-        { type: 'login.succeeded', userId: user.id, data: { sessionId }, ...ctx },
+        { type: 'login.succeeded', userId: user.id, data: { sessionId: opened.sessionId }, ...ctx },
         now,
       );
+      return opened;
     });
     return { token, csrfToken, sessionId, user: toPublicUser(user) };
   }

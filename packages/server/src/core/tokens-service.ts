@@ -17,7 +17,6 @@ import {
 import type { Database, Queryable } from '../store/schema.js';
 import {
   findSessionById,
-  insertSession,
   revokeSession,
   type SessionWithUser,
   touchSession,
@@ -33,12 +32,7 @@ import { addSeconds, type Clock } from './clock.js';
 import { AuthError } from './errors.js';
 import { uuidv7 } from './ids.js';
 import { ACCESS_TOKEN_ALG, type SigningKeyStore, seal, unseal } from './keys.js';
-import {
-  isSessionActive,
-  newSessionExpiry,
-  type SessionTimeouts,
-  slideIdleExpiry,
-} from './sessions.js';
+import { isSessionActive, type SessionTimeouts, slideIdleExpiry } from './sessions.js';
 import { generateToken, hashToken, isWellFormedToken } from './tokens.js';
 
 /** What POST /auth/token and /auth/refresh answer. */
@@ -105,23 +99,10 @@ export class TokenService {
   async issue(input: { email: string; password: string }, ctx: RequestContext): Promise<TokenPair> {
     const user = await this.o.auth.verifyCredentials(input, ctx);
     const now = this.o.clock();
-    const sessionId = uuidv7(now.getTime());
-    const expiry = newSessionExpiry(now, this.o.sessions);
     const refreshToken = generateToken();
-    await this.o.db.transaction().execute(async (trx) => {
-      await insertSession(trx, {
-        id: sessionId,
-        user_id: user.id,
-        // A token session has no cookie: its token hash is of a secret nobody ever receives.
-        token_hash: hashToken(generateToken()),
-        csrf_token: generateToken(),
-        created_at: now,
-        last_seen_at: now,
-        idle_expires_at: expiry.idleExpiresAt,
-        absolute_expires_at: expiry.absoluteExpiresAt,
-        ip: ctx.ip,
-        user_agent: ctx.userAgent?.slice(0, 512) ?? null,
-      });
+    const sessionId = await this.o.db.transaction().execute(async (trx) => {
+      // A token session has no cookie: the cookie token it gets is dropped here, unsent.
+      const { sessionId, expiry } = await this.o.auth.insertNewSession(trx, user.id, ctx, now);
       await insertRefreshToken(trx, {
         id: uuidv7(now.getTime()),
         family_id: uuidv7(now.getTime()),
@@ -137,6 +118,7 @@ export class TokenService {
         { type: 'login.succeeded', userId: user.id, data: { sessionId, method: 'token' }, ...ctx },
         now,
       );
+      return sessionId;
     });
     return this.pair(user, sessionId, refreshToken, now);
   }
