@@ -190,6 +190,11 @@ describe.each(backends)('the audit trail on %s', (backend) => {
     expect((await get(`userId=${id}&from=${future}`)).json().events).toEqual([]);
     expect((await get(`userId=${id}&to=${future}`)).json().events).toHaveLength(5);
     expect((await get('userId=nope')).statusCode).toBe(400);
+    for (const bad of ['cursor=garbage', 'from=yesterday', 'limit=0', 'limit=100000']) {
+      const res = await get(bad);
+      expect(res.statusCode, bad).toBe(400);
+      expect(res.headers['content-type']).toMatch(/^application\/problem\+json/);
+    }
     const event = (await get(`userId=${id}&limit=1`)).json().events[0];
     expect(event).toEqual({
       id: expect.any(String),
