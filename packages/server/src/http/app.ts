@@ -11,7 +11,6 @@ import Fastify, {
 import {
   jsonSchemaTransform,
   jsonSchemaTransformObject,
-  serializerCompiler,
   validatorCompiler,
   type ZodTypeProvider,
 } from 'fastify-type-provider-zod';
@@ -26,6 +25,7 @@ import type { DevMailbox } from '../mail/transport.js';
 import { rateLimitPlugin } from './plugins/rate-limit.js';
 import { securityHeadersPlugin } from './plugins/security-headers.js';
 import { sessionPlugin } from './plugins/session.js';
+import { responseSerializerCompiler } from './serializer.js';
 import { problemPlugin, sendProblem } from './problem.js';
 import { accountRoutes } from './routes/account.js';
 import { activityRoutes, adminRoutes } from './routes/admin.js';
@@ -70,7 +70,7 @@ export async function buildApp(deps: AppDependencies): Promise<FastifyInstance> 
   };
   const app = Fastify(options).withTypeProvider<ZodTypeProvider>();
   app.setValidatorCompiler(validatorCompiler);
-  app.setSerializerCompiler(serializerCompiler);
+  app.setSerializerCompiler(responseSerializerCompiler);
 
   // JSON only: without this Fastify would also accept text/plain bodies.
   app.removeAllContentTypeParsers();
