@@ -1,4 +1,4 @@
-import { createHash, randomBytes, timingSafeEqual } from 'node:crypto';
+import { createHash, hash, randomBytes, timingSafeEqual } from 'node:crypto';
 
 /** 32 random bytes, base64url: the secret handed to a browser or mailed in a link. */
 export function generateToken(): string {
@@ -10,7 +10,7 @@ export function generateToken(): string {
  * A plain hash (not a password hash) suffices: the token has 256 bits of entropy.
  */
 export function hashToken(token: string): string {
-  return createHash('sha256').update(token, 'utf8').digest('hex');
+  return hash('sha256', token, 'hex');
 }
 
 /** A token as we issue it: 43 base64url characters. Anything else is refused before a lookup. */

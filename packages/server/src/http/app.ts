@@ -23,7 +23,7 @@ import type { SigningKeyStore } from '../core/keys.js';
 import type { TokenService } from '../core/tokens-service.js';
 import type { DevMailbox } from '../mail/transport.js';
 import { rateLimitPlugin } from './plugins/rate-limit.js';
-import { securityHeadersPlugin } from './plugins/security-headers.js';
+import { apiHelmetOptions, securityHeadersPlugin } from './plugins/security-headers.js';
 import { sessionPlugin } from './plugins/session.js';
 import { responseSerializerCompiler } from './serializer.js';
 import { problemPlugin, sendProblem } from './problem.js';
@@ -81,28 +81,38 @@ export async function buildApp(deps: AppDependencies): Promise<FastifyInstance> 
   );
 
   await app.register(problemPlugin);
-  await app.register(cookie);
-  await app.register(cors, {
-    origin: config.corsOrigins,
-    credentials: true,
-    methods: ['GET', 'POST', 'PUT', 'PATCH', 'DELETE'],
-    allowedHeaders: ['content-type', 'x-csrf-token', 'authorization'],
-    maxAge: 600,
-  });
-  // helmet's headers, computed once at start (plugins/security-headers.ts).
+  await app.register(cookie, { hook: false });
+  // Without CORS_ORIGINS only same-origin pages call the API, and those need no CORS headers.
+  if (config.corsOrigins.length > 0) {
+    await app.register(cors, {
+      origin: config.corsOrigins,
+      credentials: true,
+      methods: ['GET', 'POST', 'PUT', 'PATCH', 'DELETE'],
+      allowedHeaders: ['content-type', 'x-csrf-token', 'authorization'],
+      maxAge: 600,
+    });
+  }
+  // helmet's headers, computed once at start: a short set for the API's JSON answers, the full
+  // set with the pages' CSP for the documents (plugins/security-headers.ts).
+  const hsts = config.session.secureCookie
+    ? { maxAge: 31_536_000, includeSubDomains: true }
+    : false;
   await app.register(securityHeadersPlugin, {
-    hsts: config.session.secureCookie ? { maxAge: 31_536_000, includeSubDomains: true } : false,
-    contentSecurityPolicy: {
-      directives: {
-        defaultSrc: ["'self'"],
-        scriptSrc: ["'self'"],
-        styleSrc: ["'self'", "'unsafe-inline'"],
-        // BRAND_LOGO_URL may live on another origin.
-        imgSrc: ["'self'", 'data:', ...logoOrigin(config.web.brand.logoUrl)],
-        connectSrc: ["'self'"],
-        frameAncestors: ["'none'"],
-        formAction: ["'self'"],
-        upgradeInsecureRequests: config.session.secureCookie ? [] : null,
+    api: apiHelmetOptions(hsts),
+    pages: {
+      hsts,
+      contentSecurityPolicy: {
+        directives: {
+          defaultSrc: ["'self'"],
+          scriptSrc: ["'self'"],
+          styleSrc: ["'self'", "'unsafe-inline'"],
+          // BRAND_LOGO_URL may live on another origin.
+          imgSrc: ["'self'", 'data:', ...logoOrigin(config.web.brand.logoUrl)],
+          connectSrc: ["'self'"],
+          frameAncestors: ["'none'"],
+          formAction: ["'self'"],
+          upgradeInsecureRequests: config.session.secureCookie ? [] : null,
+        },
       },
     },
   });
@@ -124,14 +134,6 @@ export async function buildApp(deps: AppDependencies): Promise<FastifyInstance> 
     maxAgeSeconds: config.session.absoluteTimeoutSeconds,
     allowedOrigins,
     bearer: deps.tokens.service,
-  });
-
-  // Answers of the API are personal: no shared or browser cache may keep them.
-  app.addHook('onSend', async (request, reply) => {
-    // Routes that say otherwise (the public JWKS) keep their own Cache-Control.
-    if (!request.url.startsWith('/docs') && !reply.hasHeader('cache-control')) {
-      reply.header('cache-control', 'no-store');
-    }
   });
 
   await registerNotFoundAndMethodNotAllowed(app);
@@ -156,7 +158,10 @@ export async function buildApp(deps: AppDependencies): Promise<FastifyInstance> 
     transform: jsonSchemaTransform,
     transformObject: jsonSchemaTransformObject,
   });
-  await app.register(swaggerUi, { routePrefix: '/docs', staticCSP: true });
+  await app.register(async (docs) => {
+    docs.addHook('onRequest', app.pageHeaders);
+    await docs.register(swaggerUi, { routePrefix: '/docs', staticCSP: true });
+  });
   app.get('/openapi.json', { schema: { hide: true } }, async () => app.swagger());
 
   await app.register(healthRoutes, { checks: deps.readiness });

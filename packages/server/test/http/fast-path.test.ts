@@ -91,14 +91,31 @@ describe.each(backends)('bearer verification through the session cache on %s', (
     expect((await me(accessToken)).statusCode).toBe(200);
   });
 
-  it('sets the security headers on API answers', async () => {
+  it('sets the API security headers on API answers, and the pages their own', async () => {
     const res = await t.app.inject({ method: 'GET', url: '/auth/me' });
     expect(res.statusCode).toBe(401);
-    expect(res.headers['content-security-policy']).toContain("default-src 'self'");
-    expect(res.headers['content-security-policy']).toContain("frame-ancestors 'none'");
+    expect(res.headers['content-security-policy']).toBe(
+      "default-src 'none';frame-ancestors 'none'",
+    );
     expect(res.headers['x-content-type-options']).toBe('nosniff');
-    expect(res.headers['x-frame-options']).toBe('SAMEORIGIN');
+    expect(res.headers['x-frame-options']).toBe('DENY');
+    expect(res.headers['referrer-policy']).toBe('no-referrer');
+    expect(res.headers['cross-origin-resource-policy']).toBe('same-origin');
     expect(res.headers['cache-control']).toBe('no-store');
+    // Headers that only mean something to an HTML document stay off JSON answers.
+    expect(res.headers['x-dns-prefetch-control']).toBeUndefined();
+    expect(res.headers['origin-agent-cluster']).toBeUndefined();
+
+    const page = await t.app.inject({ method: 'GET', url: '/login' });
+    expect(page.headers['content-security-policy']).toContain("default-src 'self'");
+    expect(page.headers['content-security-policy']).toContain("frame-ancestors 'none'");
+    expect(page.headers['x-frame-options']).toBe('SAMEORIGIN');
+    expect(page.headers['cross-origin-opener-policy']).toBe('same-origin');
+    expect(page.headers['cache-control']).toBe('no-store');
+
+    const docs = await t.app.inject({ method: 'GET', url: '/docs/static/index.html' });
+    expect(docs.headers['x-frame-options']).toBe('SAMEORIGIN');
+    expect(docs.headers['cache-control']).not.toBe('no-store');
   });
 });
 

@@ -153,6 +153,61 @@ describe.each(backends)('HTTP protocol and errors on %s', (backend) => {
   });
 });
 
+describe('CORS with CORS_ORIGINS', () => {
+  let t: TestApp;
+  beforeAll(async () => {
+    t = await createTestApp('pglite', { CORS_ORIGINS: 'https://app.example.com' });
+  });
+  afterAll(() => t.close());
+
+  it('answers preflights of a configured origin, with credentials', async () => {
+    const res = await t.app.inject({
+      method: 'OPTIONS',
+      url: '/auth/login',
+      headers: {
+        origin: 'https://app.example.com',
+        'access-control-request-method': 'POST',
+        'access-control-request-headers': 'content-type,x-csrf-token',
+      },
+    });
+    expect(res.statusCode).toBe(204);
+    expect(res.headers['access-control-allow-origin']).toBe('https://app.example.com');
+    expect(res.headers['access-control-allow-credentials']).toBe('true');
+    expect(String(res.headers['access-control-allow-headers'])).toMatch(/x-csrf-token/);
+    expect(res.headers.vary).toMatch(/Origin/);
+  });
+
+  it('lets the configured origin read answers, and no other', async () => {
+    const mine = await t.app.inject({
+      method: 'GET',
+      url: '/auth/me',
+      headers: { origin: 'https://app.example.com' },
+    });
+    expect(mine.headers['access-control-allow-origin']).toBe('https://app.example.com');
+    const foreign = await t.app.inject({
+      method: 'GET',
+      url: '/auth/me',
+      headers: { origin: 'https://evil.example' },
+    });
+    expect(foreign.headers['access-control-allow-origin']).toBeUndefined();
+  });
+
+  it('sends no CORS headers at all without CORS_ORIGINS', async () => {
+    const plain = await createTestApp('pglite');
+    try {
+      const res = await plain.app.inject({
+        method: 'OPTIONS',
+        url: '/auth/login',
+        headers: { origin: 'https://app.example.com', 'access-control-request-method': 'POST' },
+      });
+      expect(res.headers['access-control-allow-origin']).toBeUndefined();
+      expect(res.headers['access-control-allow-credentials']).toBeUndefined();
+    } finally {
+      await plain.close();
+    }
+  });
+});
+
 describe('the readiness probe', () => {
   it('answers 503 not_ready when the database is gone', async () => {
     const t = await createTestApp('pglite');

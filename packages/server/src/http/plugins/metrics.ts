@@ -182,14 +182,28 @@ export const metricsPlugin = fp(
       });
     }
 
-    app.addHook('onResponse', async (request, reply) => {
+    // prom-client hashes the label set on every inc/observe; the children of a label set are
+    // kept instead (bounded: route patterns × methods × statuses).
+    const children = new Map<
+      string,
+      { requests: client.Counter.Internal; duration: client.Histogram.Internal<string> }
+    >();
+    app.addHook('onResponse', (request, reply, done) => {
       const route = request.routeOptions.url ?? 'unmatched';
-      const labels = { method: request.method, route, status: String(reply.statusCode) };
-      requests.inc(labels);
-      duration.observe(labels, reply.elapsedTime / 1000);
-      if (reply.statusCode === 429) limited.inc({ route });
+      const status = reply.statusCode;
+      const key = `${request.method} ${status} ${route}`;
+      let child = children.get(key);
+      if (!child) {
+        const labels = { method: request.method, route, status: String(status) };
+        child = { requests: requests.labels(labels), duration: duration.labels(labels) };
+        children.set(key, child);
+      }
+      child.requests.inc();
+      child.duration.observe(reply.elapsedTime / 1000);
+      if (status === 429) limited.inc({ route });
       const signIn = request.method === 'POST' ? SIGN_IN_ROUTES.get(route) : undefined;
-      if (signIn) logins.inc({ method: signIn, outcome: loginOutcome(reply.statusCode) });
+      if (signIn) logins.inc({ method: signIn, outcome: loginOutcome(status) });
+      done();
     });
 
     app.get('/metrics', { schema: { hide: true } }, async (request, reply) => {

@@ -58,9 +58,15 @@ export const sessionPlugin = fp(
       secure: opts.secureCookie,
     };
 
+    // @fastify/cookie is registered with `hook: false`: only the requests that look for the
+    // session cookie pay for parsing the Cookie header.
+    const read = (request: FastifyRequest): string | undefined => {
+      const header = request.headers.cookie;
+      return header === undefined ? undefined : app.parseCookie(header)[name];
+    };
     app.decorate('sessionCookie', {
       name,
-      read: (request: FastifyRequest) => request.cookies[name],
+      read,
       set: (reply: FastifyReply, token: string) =>
         void reply.setCookie(name, token, { ...cookieOptions, maxAge: opts.maxAgeSeconds }),
       clear: (reply: FastifyReply) => void reply.clearCookie(name, cookieOptions),
@@ -104,7 +110,7 @@ export const sessionPlugin = fp(
         request.authMethod = 'bearer';
         return;
       }
-      const token = request.cookies[name];
+      const token = read(request);
       const session = token ? await opts.auth.authenticate(token) : null;
       if (!session) {
         if (token) app.sessionCookie.clear(reply);

@@ -90,6 +90,8 @@ export async function webRoutes(app: FastifyInstance, opts: WebRoutesOptions): P
   const file = join(distDir, 'index.html');
   const page = existsSync(file) ? injectConfig(readFileSync(file, 'utf8'), config) : undefined;
 
+  app.addHook('onRequest', app.pageHeaders);
+
   const sendPage = (reply: FastifyReply) => {
     reply.header('cache-control', 'no-store').type('text/html; charset=utf-8');
     if (page) return reply.send(page);
