@@ -5,7 +5,7 @@ import { enqueueMail } from '../store/outbox.js';
 import type { Database, Queryable } from '../store/schema.js';
 import {
   findSessionByTokenHash,
-  insertSession,
+  insertSessionWithAudit,
   revokeSession,
   type SessionWithUser,
   touchSession,
@@ -370,27 +370,37 @@ export class AuthService {
   }
 
   /**
-   * Inserts a new session row in `trx`: a fresh random token (only its hash is stored) and CSRF
-   * token, the idle and absolute expiry. Every way of signing in (cookie login, token endpoint)
-   * opens its session here.
+   * Opens a session: a fresh random token (only its hash is stored) and CSRF token, the idle and
+   * absolute expiry, and its `login.succeeded` audit event (with `auditData`) in the same
+   * statement. Every way of signing in (cookie login, token endpoint) opens its session here.
    */
-  async insertNewSession(trx: Queryable, userId: string, ctx: RequestContext, now: Date) {
+  async insertNewSession(
+    db: Queryable,
+    userId: string,
+    ctx: RequestContext,
+    now: Date,
+    auditData: Record<string, unknown> = {},
+  ) {
     const token = generateToken();
     const csrfToken = generateToken();
     const sessionId = uuidv7(now.getTime());
     const expiry = newSessionExpiry(now, this.o.sessions);
-    await insertSession(trx, {
-      id: sessionId,
-      user_id: userId,
-      token_hash: hashToken(token),
-      csrf_token: csrfToken,
-      created_at: now,
-      last_seen_at: now,
-      idle_expires_at: expiry.idleExpiresAt,
-      absolute_expires_at: expiry.absoluteExpiresAt,
-      ip: ctx.ip,
-      user_agent: ctx.userAgent?.slice(0, 512) ?? null,
-    });
+    await insertSessionWithAudit(
+      db,
+      {
+        id: sessionId,
+        user_id: userId,
+        token_hash: hashToken(token),
+        csrf_token: csrfToken,
+        created_at: now,
+        last_seen_at: now,
+        idle_expires_at: expiry.idleExpiresAt,
+        absolute_expires_at: expiry.absoluteExpiresAt,
+        ip: ctx.ip,
+        user_agent: ctx.userAgent?.slice(0, 512) ?? null,
+      },
+      { type: 'login.succeeded', userId, data: { sessionId, ...auditData }, ...ctx },
+    );
     return { token, csrfToken, sessionId, expiry };
   }
 
@@ -399,15 +409,12 @@ export class AuthService {
     ctx: RequestContext,
     now: Date,
   ): Promise<IssuedSession> {
-    const { token, csrfToken, sessionId } = await this.o.db.transaction().execute(async (trx) => {
-      const opened = await this.insertNewSession(trx, user.id, ctx, now);
-      await recordAuditEvent(
-        trx,
-        { type: 'login.succeeded', userId: user.id, data: { sessionId: opened.sessionId }, ...ctx },
-        now,
-      );
-      return opened;
-    });
+    const { token, csrfToken, sessionId } = await this.insertNewSession(
+      this.o.db,
+      user.id,
+      ctx,
+      now,
+    );
     return { token, csrfToken, sessionId, user: toPublicUser(user) };
   }
 

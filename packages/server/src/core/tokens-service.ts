@@ -102,7 +102,9 @@ export class TokenService {
     const refreshToken = generateToken();
     const sessionId = await this.o.db.transaction().execute(async (trx) => {
       // A token session has no cookie: the cookie token it gets is dropped here, unsent.
-      const { sessionId, expiry } = await this.o.auth.insertNewSession(trx, user.id, ctx, now);
+      const { sessionId, expiry } = await this.o.auth.insertNewSession(trx, user.id, ctx, now, {
+        method: 'token',
+      });
       await insertRefreshToken(trx, {
         id: uuidv7(now.getTime()),
         family_id: uuidv7(now.getTime()),
@@ -113,11 +115,6 @@ export class TokenService {
         created_at: now,
         expires_at: expiry.idleExpiresAt,
       });
-      await recordAuditEvent(
-        trx,
-        { type: 'login.succeeded', userId: user.id, data: { sessionId, method: 'token' }, ...ctx },
-        now,
-      );
       return sessionId;
     });
     return this.pair(user, sessionId, refreshToken, now);
