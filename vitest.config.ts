@@ -14,14 +14,14 @@ export default defineConfig({
     },
   },
   test: {
-    // Server, guard, SDK and the browser end-to-end suite run in Node; the web pages' component
+    // Server, guard, SDK, the bench's helpers and the browser end-to-end suite run in Node; the web pages' component
     // tests (.test.tsx) in jsdom.
     projects: [
       {
         extends: true,
         test: {
           name: 'node',
-          include: ['packages/*/test/**/*.test.ts'],
+          include: ['packages/*/test/**/*.test.ts', 'bench/**/*.test.mjs'],
           globalSetup: ['packages/server/test/support/global-setup.ts'],
         },
       },
