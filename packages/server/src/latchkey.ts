@@ -140,6 +140,7 @@ export async function createLatchkey(
     } catch (error) {
       if (!(error instanceof AuthError)) throw error;
       await abuse.close();
+      await hasher.close();
       if (!options.database) await database.close();
       throw new ConfigError([`BOOTSTRAP_ADMIN_PASSWORD is refused: ${error.message}`]);
     }
@@ -194,6 +195,7 @@ export async function createLatchkey(
       await abuse.close();
       await worker.stop();
       await transport.close?.();
+      await hasher.close();
       if (!options.database) await database.close();
     },
   };

@@ -1,11 +1,9 @@
 import { randomBytes } from 'node:crypto';
-import { hash, verify } from '@node-rs/argon2';
-import { verify as bcryptVerify } from '@node-rs/bcrypt';
+import { Worker } from 'node:worker_threads';
+import { errors } from './errors.js';
 
 // @node-rs/argon2's Algorithm is a const enum, which isolated modules cannot import.
 const ARGON2ID = 2;
-
-import { errors } from './errors.js';
 
 /** A bcrypt hash as other stacks store it; `$2x$` (the buggy crypt_blowfish variant) is not. */
 export const BCRYPT_HASH = /^\$2[aby]\$\d{2}\$[./A-Za-z0-9]{53}$/;
@@ -17,19 +15,36 @@ export interface Argon2Params {
 }
 
 export interface HashLimits {
-  /** Hashes computed at once (each on a libuv thread, off the event loop). */
+  /** Hashes computed at once, each on a worker thread of its own, off the event loop. */
   concurrency: number;
   /** Callers allowed to wait for a slot; one more gets `server_busy` (503). */
   queueMax: number;
 }
 
+type HashJob =
+  | { op: 'hash'; password: string; options: Argon2Params & { algorithm: number } }
+  | { op: 'verify' | 'bcrypt'; password: string; stored: string };
+
+interface PendingHash {
+  job: HashJob;
+  resolve(value: unknown): void;
+  reject(error: Error): void;
+}
+
+interface HashThread {
+  worker: Worker;
+  /** The hash it is computing. */
+  pending: PendingHash | undefined;
+}
+
 /**
- * Argon2id hashing behind a bounded queue: a login storm waits (or is refused with 503)
- * instead of taking every thread and starving cheap requests such as GET /auth/me.
+ * Argon2id hashing behind a bounded queue, on `concurrency` worker threads (core/hash-worker.js)
+ * that run at the lowest CPU priority: a login storm takes the cores the event loop leaves idle
+ * and waits (or is refused with 503) instead of starving cheap requests such as GET /auth/me.
  */
 export class PasswordHasher {
-  private active = 0;
-  private readonly waiting: (() => void)[] = [];
+  private readonly threads: HashThread[] = [];
+  private readonly waiting: PendingHash[] = [];
   private dummyHash: Promise<string> | undefined;
 
   constructor(
@@ -38,21 +53,24 @@ export class PasswordHasher {
   ) {}
 
   get stats() {
-    return { active: this.active, queued: this.waiting.length };
+    const active = this.threads.filter((t) => t.pending).length;
+    return { active, queued: this.waiting.length };
   }
 
   /** Receives each hash's duration in seconds, once it had a slot (the metrics, issue 6). */
   observe: ((seconds: number) => void) | undefined;
 
   hash(password: string): Promise<string> {
-    return this.run(() =>
-      hash(password, {
+    return this.run({
+      op: 'hash',
+      password,
+      options: {
         algorithm: ARGON2ID,
         memoryCost: this.params.memoryCost,
         timeCost: this.params.timeCost,
         parallelism: this.params.parallelism,
-      }),
-    );
+      },
+    }) as Promise<string>;
   }
 
   /**
@@ -62,10 +80,10 @@ export class PasswordHasher {
    */
   verify(stored: string, password: string): Promise<boolean> {
     if (BCRYPT_HASH.test(stored)) {
-      return this.run(() => bcryptVerify(password, stored).catch(() => false));
+      return this.run({ op: 'bcrypt', stored, password }) as Promise<boolean>;
     }
     if (!stored.startsWith('$argon2')) return Promise.resolve(false);
-    return this.run(() => verify(stored, password).catch(() => false));
+    return this.run({ op: 'verify', stored, password }) as Promise<boolean>;
   }
 
   /**
@@ -75,6 +93,15 @@ export class PasswordHasher {
   async verifyDummy(password: string): Promise<void> {
     this.dummyHash ??= this.hash(randomBytes(32).toString('base64url'));
     await this.verify(await this.dummyHash, password);
+  }
+
+  /** Stops the worker threads; hashes still running or queued fail. */
+  async close(): Promise<void> {
+    const stopped = new Error('the password hasher was closed');
+    for (const pending of this.waiting.splice(0)) pending.reject(stopped);
+    const threads = this.threads.splice(0);
+    for (const thread of threads) thread.pending?.reject(stopped);
+    await Promise.all(threads.map((t) => t.worker.terminate()));
   }
 
   /** True when `stored` was made with other parameters (or another algorithm) than today's. */
@@ -88,22 +115,59 @@ export class PasswordHasher {
     );
   }
 
-  private async run<T>(task: () => Promise<T>): Promise<T> {
-    if (this.active >= this.limits.concurrency) {
-      if (this.waiting.length >= this.limits.queueMax) throw errors.busy(1);
-      await new Promise<void>((resolve) => this.waiting.push(resolve));
+  private run(job: HashJob): Promise<unknown> {
+    return new Promise((resolve, reject) => {
+      const pending = { job, resolve, reject };
+      const thread = this.idleThread();
+      if (thread) this.start(thread, pending);
+      else if (this.waiting.length >= this.limits.queueMax) reject(errors.busy(1));
+      else this.waiting.push(pending);
+    });
+  }
+
+  private start(thread: HashThread, pending: PendingHash): void {
+    thread.pending = pending;
+    thread.worker.ref(); // a caller awaits it: keep the process alive until it answers
+    thread.worker.postMessage(pending.job);
+  }
+
+  /** A thread with nothing to do, started if the pool is not full yet. */
+  private idleThread(): HashThread | undefined {
+    const idle = this.threads.find((t) => !t.pending);
+    if (idle) return idle;
+    if (this.threads.length >= this.limits.concurrency) return undefined;
+    const thread: HashThread = {
+      worker: new Worker(new URL('./hash-worker.js', import.meta.url)),
+      pending: undefined,
+    };
+    // An idle hashing thread does not keep the process alive.
+    thread.worker.unref();
+    thread.worker.on('message', (answer: HashAnswer) => this.finish(thread, answer));
+    thread.worker.on('error', (error) => this.finish(thread, { error: error.message }, true));
+    this.threads.push(thread);
+    return thread;
+  }
+
+  /** Settles the thread's hash and hands the thread (a new one after a crash) to the next. */
+  private finish(thread: HashThread, answer: HashAnswer, crashed = false): void {
+    const pending = thread.pending;
+    thread.pending = undefined;
+    thread.worker.unref();
+    if (crashed) this.threads.splice(this.threads.indexOf(thread), 1);
+    if (answer.seconds !== undefined) this.observe?.(answer.seconds);
+    const next = this.waiting.shift();
+    const free = crashed ? this.idleThread() : thread;
+    if (next && free) this.start(free, next);
+    if (answer.error !== undefined) {
+      pending?.reject(new Error(`password hashing failed: ${answer.error}`));
     } else {
-      this.active++;
-    }
-    const started = performance.now();
-    try {
-      return await task();
-    } finally {
-      // Hand the slot straight to the next waiter (active stays the same) or free it.
-      const next = this.waiting.shift();
-      if (next) next();
-      else this.active--;
-      this.observe?.((performance.now() - started) / 1000);
+      pending?.resolve(answer.result);
     }
   }
+}
+
+interface HashAnswer {
+  result?: unknown;
+  error?: string;
+  seconds?: number;
 }

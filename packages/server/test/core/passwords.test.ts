@@ -1,3 +1,4 @@
+import { readdirSync, readFileSync } from 'node:fs';
 import { describe, expect, it } from 'vitest';
 import { AuthError } from '../../src/core/errors.js';
 import { PasswordHasher } from '../../src/core/passwords.js';
@@ -57,5 +58,33 @@ describe('PasswordHasher', () => {
     await expect(refused).rejects.toMatchObject({ code: 'server_busy', status: 503 });
     await Promise.all(accepted);
     await expect(hasher.hash('e')).resolves.toMatch(/^\$argon2id/);
+  });
+
+  it.runIf(process.platform === 'linux')(
+    'hashes on threads of the lowest CPU priority, leaving the event loop its own',
+    async () => {
+      const niceOf = (tid: string | number) => {
+        const fields = readFileSync(`/proc/self/task/${tid}/stat`, 'utf8').split(') ')[1];
+        return Number(fields?.split(' ')[16]); // field 19 of stat: nice
+      };
+      const niceOfThreads = () => readdirSync('/proc/self/task').map(niceOf);
+      const mainThread = niceOf(process.pid);
+      const before = niceOfThreads().filter((nice) => nice === 19).length;
+      const hasher = new PasswordHasher(params, { concurrency: 2, queueMax: 10 });
+      await Promise.all([hasher.hash('a'), hasher.hash('b')]);
+      expect(niceOfThreads().filter((nice) => nice === 19).length).toBe(before + 2);
+      expect(niceOf(process.pid)).toBe(mainThread);
+      await hasher.close();
+    },
+  );
+
+  it('fails hashes still running or queued when it is closed, and answers none after', async () => {
+    const hasher = new PasswordHasher(params, { concurrency: 1, queueMax: 5 });
+    const running = hasher.hash('a').catch((error: Error) => error);
+    const queued = hasher.hash('b').catch((error: Error) => error);
+    await hasher.close();
+    expect(await running).toMatchObject({ message: expect.stringMatching(/closed/) });
+    expect(await queued).toMatchObject({ message: expect.stringMatching(/closed/) });
+    expect(hasher.stats).toEqual({ active: 0, queued: 0 });
   });
 });
