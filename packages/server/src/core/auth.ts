@@ -45,15 +45,25 @@ export interface PublicUser {
   createdAt: string;
 }
 
+// A row answered from the session cache is shown on every request for seconds: its public form
+// (toISOString above all) is made once. Rows are read fresh for every change, never edited after
+// being shown.
+const publicForms = new WeakMap<UserWithRoles, PublicUser>();
+
 export function toPublicUser(user: UserWithRoles): PublicUser {
-  return {
-    id: user.id,
-    email: user.email,
-    name: user.name,
-    emailVerified: user.email_verified_at !== null,
-    roles: user.roles,
-    createdAt: user.created_at.toISOString(),
-  };
+  let shown = publicForms.get(user);
+  if (!shown) {
+    shown = {
+      id: user.id,
+      email: user.email,
+      name: user.name,
+      emailVerified: user.email_verified_at !== null,
+      roles: user.roles,
+      createdAt: user.created_at.toISOString(),
+    };
+    publicForms.set(user, shown);
+  }
+  return shown;
 }
 
 /** Who is asking: recorded on sessions and audit events. */
