@@ -1,10 +1,10 @@
 import { closeSync, mkdirSync, openSync, readFileSync, rmSync, writeSync } from 'node:fs';
 import { join } from 'node:path';
 import { PGlite } from '@electric-sql/pglite';
-import { createPgConfig } from '@electric-sql/pglite/node-postgres';
 import { Kysely, PostgresDialect, sql } from 'kysely';
 import pg from 'pg';
 import { type Listen, pgListen, pgliteListen } from './listen.js';
+import { PgliteDialect, pgliteParsers } from './pglite-dialect.js';
 import type { Database } from './schema.js';
 
 export interface DatabaseHandle {
@@ -39,6 +39,7 @@ export class DatabaseInUseError extends Error {
 // PGlite's defaults (128MB shared buffers) triple the resident memory for no gain at the
 // sizes an embedded deployment sees.
 const PGLITE_CONF = ['shared_buffers=16MB', 'work_mem=2MB', 'maintenance_work_mem=16MB'];
+const PGLITE_OPTIONS = { postgresqlconf: PGLITE_CONF, parsers: pgliteParsers };
 
 function wrap(db: Kysely<Database>, kind: DatabaseHandle['kind'], close: () => Promise<void>) {
   return {
@@ -79,26 +80,35 @@ export async function openPglite(
     try {
       pglite = await PGlite.create({
         dataDir: join(options.dataDir, 'pglite'),
-        postgresqlconf: PGLITE_CONF,
+        ...PGLITE_OPTIONS,
       });
     } catch (error) {
       releaseLock();
       throw error;
     }
   } else if ('snapshot' in options) {
-    pglite = await PGlite.create({ loadDataDir: options.snapshot, postgresqlconf: PGLITE_CONF });
+    pglite = await PGlite.create({ loadDataDir: options.snapshot, ...PGLITE_OPTIONS });
   } else {
-    pglite = await PGlite.create({ postgresqlconf: PGLITE_CONF });
+    pglite = await PGlite.create(PGLITE_OPTIONS);
   }
-  const pool = new pg.Pool(createPgConfig(pglite));
-  const db = new Kysely<Database>({ dialect: new PostgresDialect({ pool }) });
+  const dialect = new PgliteDialect(pglite);
+  const db = new Kysely<Database>({ dialect });
   return Object.assign(
     wrap(db, 'pglite', async () => {
       await db.destroy();
       await pglite.close();
       releaseLock();
     }),
-    { pglite, listen: pgliteListen(pglite), poolStats: poolStats(pool) },
+    {
+      pglite,
+      listen: pgliteListen(pglite),
+      // One session: "idle" when no caller holds it.
+      poolStats: () => ({
+        total: 1,
+        idle: dialect.driver.busy ? 0 : 1,
+        waiting: dialect.driver.waiting,
+      }),
+    },
   );
 }
 
