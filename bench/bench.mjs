@@ -13,7 +13,9 @@ import {
   formatBars,
   formatComparison,
   formatTable,
+  median,
   parseArgs,
+  roundRatios,
   SCENARIOS,
   summarize,
   USAGE,
@@ -368,8 +370,9 @@ async function main() {
 
   log(`Running scenarios (${d} s each, ${c} connections; one at a time)…`);
   // The baseline and /auth/me take turns in short rounds, so that whatever else the machine
-  // does during the run weighs on both sides of the ratio alike.
-  const roundSeconds = Math.max(2, Math.round(d / 3));
+  // does during the run weighs on both sides of the ratio alike; the ratio is the median of the
+  // rounds' ratios, so a burst of other load during one round does not decide it.
+  const roundSeconds = Math.min(2, d);
   const rounds = Math.max(1, Math.round(d / roundSeconds));
   const me = { method: 'GET', path: '/auth/me', connections: c, duration: roundSeconds };
   const meSpecs = [
@@ -402,7 +405,7 @@ async function main() {
       stop();
     }
   }
-  let baselineRps = 0;
+  const baselineRounds = meResults.get('baseline').results;
   for (const spec of meSpecs) {
     const { results, peak } = meResults.get(spec.name);
     const row = {
@@ -412,9 +415,14 @@ async function main() {
       ...summarize(results),
       peakRssMB: peak || null,
     };
-    if (spec.name === 'baseline') baselineRps = row.rps;
-    row.ratio = spec.name === 'baseline' ? null : row.rps / baselineRps;
-    row.ratioOf = spec.name === 'baseline' ? null : 'baseline';
+    if (spec.name !== 'baseline') {
+      row.roundRatios = roundRatios(results, baselineRounds);
+      row.ratio = median(row.roundRatios);
+      row.ratioOf = 'baseline';
+    } else {
+      row.ratio = null;
+      row.ratioOf = null;
+    }
     rows.push(row);
     log(
       `  ${row.name.padEnd(10)} ${String(row.rps).padStart(7)} req/s  p50 ${row.p50} ms  p99 ${row.p99} ms` +

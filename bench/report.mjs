@@ -145,6 +145,17 @@ function summarizeOne(result) {
   };
 }
 
+/** Each round's requests/s over the baseline's in the same round. */
+export function roundRatios(results, baselineResults) {
+  return results.map((r, i) => r.requests.total / baselineResults[i].requests.total);
+}
+
+export function median(values) {
+  const sorted = [...values].sort((a, b) => a - b);
+  const mid = Math.floor(sorted.length / 2);
+  return sorted.length % 2 ? sorted[mid] : (sorted[mid - 1] + sorted[mid]) / 2;
+}
+
 const pct = (x) => (x === null || x === undefined ? '' : `${Math.round(x * 100)}%`);
 const num = (n) => (n === null || n === undefined ? '' : n.toLocaleString('en-US'));
 

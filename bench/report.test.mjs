@@ -1,7 +1,15 @@
 import { execFileSync } from 'node:child_process';
 import { fileURLToPath } from 'node:url';
 import { describe, expect, it } from 'vitest';
-import { checkBars, formatComparison, formatTable, parseArgs, summarize } from './report.mjs';
+import {
+  checkBars,
+  formatComparison,
+  formatTable,
+  median,
+  parseArgs,
+  roundRatios,
+  summarize,
+} from './report.mjs';
 
 /** Smoke tests of the bench's pure parts (the load itself runs with `npm run bench`). */
 const run = (status503, other5xx = 0) => ({
@@ -48,6 +56,15 @@ describe('the bench', () => {
     const s = summarize([run(5), { ...run(0, 2), latency: { p50: 3, p99: 40 } }]);
     expect(s).toMatchObject({ rps: 100, total: 2000, p99: 40, status503: 5, other5xx: 2 });
     expect(s.rounds).toBe(2);
+  });
+
+  it('pairs each round with the baseline round beside it, and takes the median ratio', () => {
+    const rounds = (...totals) => totals.map((total) => ({ requests: { total } }));
+    // The third round ran while something else loaded the machine: it does not decide.
+    const ratios = roundRatios(rounds(60, 66, 10, 63), rounds(100, 100, 100, 90));
+    expect(ratios.map((r) => Math.round(r * 100))).toEqual([60, 66, 10, 70]);
+    expect(median(ratios)).toBeCloseTo(0.63);
+    expect(median([0.5, 0.7, 0.6])).toBe(0.6);
   });
 
   it('checks the bars of DESIGN.md', () => {
