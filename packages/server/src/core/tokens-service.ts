@@ -31,7 +31,7 @@ import {
 import { addSeconds, type Clock } from './clock.js';
 import { AuthError } from './errors.js';
 import { uuidv7 } from './ids.js';
-import { ACCESS_TOKEN_ALG, type SigningKeyStore, seal, unseal } from './keys.js';
+import { ACCESS_TOKEN_ALG, type SigningKey, type SigningKeyStore, seal, unseal } from './keys.js';
 import { isSessionActive, type SessionTimeouts, slideIdleExpiry } from './sessions.js';
 import { generateToken, hashToken, isWellFormedToken } from './tokens.js';
 
@@ -117,7 +117,7 @@ export class TokenService {
       });
       return sessionId;
     });
-    return this.pair(user, sessionId, refreshToken, now);
+    return this.pair(user, sessionId, refreshToken, now, await this.o.keys.currentKey());
   }
 
   /**
@@ -128,6 +128,10 @@ export class TokenService {
   async refresh(refreshToken: string, ctx: RequestContext): Promise<TokenPair> {
     if (!isWellFormedToken(refreshToken)) throw invalidRefreshToken();
     const tokenHash = hashToken(refreshToken);
+    // Before the transaction: loading the keys takes a connection of its own, which a
+    // transaction holding one must never wait for (with every connection held by refreshes, or
+    // on PGlite's single session, that wait would never end).
+    const key = await this.o.keys.currentKey();
     const outcome = await this.o.db.transaction().execute(async (trx): Promise<RefreshOutcome> => {
       const now = this.o.clock();
       const row = await findRefreshTokenByHash(trx, tokenHash, { forUpdate: true });
@@ -178,7 +182,7 @@ export class TokenService {
         created_at: now,
         expires_at: new Date(Math.min(idle.getTime(), found.session.absolute_expires_at.getTime())),
       });
-      const pair = await this.pair(found.user, row.session_id, successor, now);
+      const pair = await this.pair(found.user, row.session_id, successor, now, key);
       const marked = await markRefreshTokenUsed(trx, row.id, {
         usedAt: now,
         successorId,
@@ -333,8 +337,8 @@ export class TokenService {
     sessionId: string,
     refreshToken: string,
     now: Date,
+    key: SigningKey,
   ): Promise<TokenPair> {
-    const key = await this.o.keys.currentKey();
     const iat = Math.floor(now.getTime() / 1000);
     const accessToken = await new SignJWT({ sid: sessionId, roles: user.roles })
       .setProtectedHeader({ alg: ACCESS_TOKEN_ALG, kid: key.kid, typ: ACCESS_TOKEN_TYPE })

@@ -372,6 +372,21 @@ describe.each(backends)('token mode (JWT + refresh tokens) on %s', (backend) => 
     expect((await me(pair.accessToken)).statusCode).toBe(401); // expired anyway
   });
 
+  it('refreshes right after the signing keys must be read again (no wait inside its transaction)', async () => {
+    const { pair } = await signIn('rotation-refresh');
+    // The rotation empties the key cache: the refresh is the first to read the keys again. It
+    // must not do so inside its transaction, which holds the connection (PGlite has only one).
+    const { kid } = await t.tokens.keys.rotate();
+    const res = await Promise.race([
+      refresh(pair.refreshToken),
+      new Promise<never>((_, reject) =>
+        setTimeout(() => reject(new Error('the refresh hung')), 5000).unref(),
+      ),
+    ]);
+    expect(res.statusCode).toBe(200);
+    expect(decodeProtectedHeader((res.json() as Pair).accessToken).kid).toBe(kid);
+  });
+
   describe('refuses forged and broken access tokens', () => {
     let pair: Pair;
     let claims: Record<string, unknown>;
