@@ -4,7 +4,7 @@ import { PGlite } from '@electric-sql/pglite';
 import { Kysely, PostgresDialect, sql } from 'kysely';
 import pg from 'pg';
 import { type Listen, pgListen, pgliteListen } from './listen.js';
-import { PgliteDialect, pgliteParsers } from './pglite-dialect.js';
+import { CONNECTION_WAIT_MS, PgliteDialect, pgliteParsers } from './pglite-dialect.js';
 import type { Database } from './schema.js';
 
 export interface DatabaseHandle {
@@ -54,7 +54,12 @@ function wrap(db: Kysely<Database>, kind: DatabaseHandle['kind'], close: () => P
 
 /** A PostgreSQL server (production, CI). */
 export function openPostgres(url: string, options: { poolMax?: number } = {}): DatabaseHandle {
-  const pool = new pg.Pool({ connectionString: url, max: options.poolMax ?? 10 });
+  const pool = new pg.Pool({
+    connectionString: url,
+    max: options.poolMax ?? 10,
+    // A query that cannot get a connection fails instead of waiting for ever.
+    connectionTimeoutMillis: CONNECTION_WAIT_MS,
+  });
   // An idle client dropped by the server must not crash the process; the next query reconnects.
   pool.on('error', () => {});
   const db = new Kysely<Database>({ dialect: new PostgresDialect({ pool }) });

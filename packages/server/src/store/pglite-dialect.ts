@@ -25,8 +25,8 @@ import {
 export class PgliteDialect implements Dialect {
   readonly driver: PgliteDriver;
 
-  constructor(pglite: PGlite) {
-    this.driver = new PgliteDriver(pglite);
+  constructor(pglite: PGlite, waitMs = CONNECTION_WAIT_MS) {
+    this.driver = new PgliteDriver(pglite, waitMs);
   }
 
   createAdapter() {
@@ -44,6 +44,9 @@ export class PgliteDialect implements Dialect {
   }
 }
 
+/** How long a query waits for a database connection (or PGlite's session) before failing. */
+export const CONNECTION_WAIT_MS = 10_000;
+
 /** node-postgres's type for 64-bit integers (strings); give it to `PGlite.create`. */
 export const pgliteParsers = { 20: (value: string) => value };
 
@@ -59,7 +62,10 @@ export class PgliteDriver implements Driver {
   waiting = 0;
   busy = false;
 
-  constructor(pglite: PGlite) {
+  constructor(
+    pglite: PGlite,
+    private readonly waitMs: number,
+  ) {
     this.connection = {
       async executeQuery<R>(compiled: CompiledQuery): Promise<QueryResult<R>> {
         const result = await pglite.query<R>(compiled.sql, [...compiled.parameters], {
@@ -86,8 +92,21 @@ export class PgliteDriver implements Driver {
     const previous = this.queue;
     this.queue = previous.then(() => turn);
     this.waiting++;
-    await previous;
+    let timer: NodeJS.Timeout | undefined;
+    const outcome = await Promise.race([
+      previous.then(() => 'turn' as const),
+      new Promise<'timeout'>((resolve) => {
+        timer = setTimeout(() => resolve('timeout'), this.waitMs);
+      }),
+    ]);
+    clearTimeout(timer);
     this.waiting--;
+    if (outcome === 'timeout') {
+      void previous.then(release); // pass the turn on as soon as it comes
+      throw new Error(
+        `Waited ${this.waitMs / 1000} s for the embedded database without getting it.`,
+      );
+    }
     this.busy = true;
     this.release = release;
     return this.connection;
