@@ -1,10 +1,10 @@
 import { closeSync, mkdirSync, openSync, readFileSync, rmSync, writeSync } from 'node:fs';
 import { join } from 'node:path';
 import { PGlite } from '@electric-sql/pglite';
+import { createPgConfig } from '@electric-sql/pglite/node-postgres';
 import { Kysely, PostgresDialect, sql } from 'kysely';
 import pg from 'pg';
 import { type Listen, pgListen, pgliteListen } from './listen.js';
-import { CONNECTION_WAIT_MS, PgliteDialect, pgliteParsers } from './pglite-dialect.js';
 import type { Database } from './schema.js';
 
 export interface DatabaseHandle {
@@ -39,7 +39,10 @@ export class DatabaseInUseError extends Error {
 // PGlite's defaults (128MB shared buffers) triple the resident memory for no gain at the
 // sizes an embedded deployment sees.
 const PGLITE_CONF = ['shared_buffers=16MB', 'work_mem=2MB', 'maintenance_work_mem=16MB'];
-const PGLITE_OPTIONS = { postgresqlconf: PGLITE_CONF, parsers: pgliteParsers };
+const PGLITE_OPTIONS = { postgresqlconf: PGLITE_CONF };
+
+/** How long a query waits for a database connection before failing instead of hanging. */
+const CONNECTION_WAIT_MS = 10_000;
 
 function wrap(db: Kysely<Database>, kind: DatabaseHandle['kind'], close: () => Promise<void>) {
   return {
@@ -96,24 +99,19 @@ export async function openPglite(
   } else {
     pglite = await PGlite.create(PGLITE_OPTIONS);
   }
-  const dialect = new PgliteDialect(pglite);
-  const db = new Kysely<Database>({ dialect });
+  // PGlite is one session: node-postgres's one-connection pool makes callers take turns.
+  const pool = new pg.Pool({
+    ...createPgConfig(pglite),
+    connectionTimeoutMillis: CONNECTION_WAIT_MS,
+  });
+  const db = new Kysely<Database>({ dialect: new PostgresDialect({ pool }) });
   return Object.assign(
     wrap(db, 'pglite', async () => {
       await db.destroy();
       await pglite.close();
       releaseLock();
     }),
-    {
-      pglite,
-      listen: pgliteListen(pglite),
-      // One session: "idle" when no caller holds it.
-      poolStats: () => ({
-        total: 1,
-        idle: dialect.driver.busy ? 0 : 1,
-        waiting: dialect.driver.waiting,
-      }),
-    },
+    { pglite, listen: pgliteListen(pglite), poolStats: poolStats(pool) },
   );
 }
 
