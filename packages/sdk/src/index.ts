@@ -34,6 +34,7 @@ export type ProblemCode =
   | 'origin_not_allowed'
   | 'rate_limited'
   | 'server_busy'
+  | 'shutting_down'
   | 'not_found'
   | 'internal_error'
   | 'network_error'

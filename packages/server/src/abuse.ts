@@ -140,13 +140,14 @@ export async function startAbuseProtection(
   } else if (database.listen) {
     channel = database.kind === 'postgres' ? 'postgres' : 'in-process';
     let lostLogged = false;
+    let closing = false; // our own close is no loss to report
     const listener = await database.listen(SESSION_CHANNEL, {
       onMessage(payload) {
         const event = parseRevocation(payload);
         if (event) sessionCache.revoked(event);
       },
       onState(connected) {
-        if (!connected && sessionCache.active && !lostLogged) {
+        if (!connected && !closing && sessionCache.active && !lostLogged) {
           log.error('session invalidation channel (LISTEN) lost: the session cache is bypassed');
           lostLogged = true;
         }
@@ -154,7 +155,10 @@ export async function startAbuseProtection(
         sessionCache.setConnected(connected);
       },
     });
-    closers.push(() => listener.close());
+    closers.push(() => {
+      closing = true;
+      return listener.close();
+    });
   }
 
   if (!config.abuse.rateLimitsEnabled) {

@@ -177,7 +177,7 @@ export class AccountService {
     if (!peek || !user || user.disabled_at !== null) throw errors.invalidToken();
     this.checkPolicy(input.password, user, 'password');
     // Hash outside the transaction: it takes tens of milliseconds and must not hold a connection.
-    const passwordHash = await this.o.hasher.hash(normalizePassword(input.password));
+    const passwordHash = await this.o.hasher.hash(normalizePassword(input.password), ctx.signal);
 
     const now = clock();
     const done = await db.transaction().execute(async (trx) => {
@@ -223,7 +223,7 @@ export class AccountService {
     const { db, clock } = this.o;
     const user = await this.confirmPassword(who, input.currentPassword, ctx, 'currentPassword');
     this.checkPolicy(input.newPassword, user, 'newPassword');
-    const passwordHash = await this.o.hasher.hash(normalizePassword(input.newPassword));
+    const passwordHash = await this.o.hasher.hash(normalizePassword(input.newPassword), ctx.signal);
     const now = clock();
     await db.transaction().execute(async (trx) => {
       await updateUser(trx, user.id, {

@@ -471,7 +471,7 @@ export class AdminService {
     const email = input.email.trim();
     const verdict = this.o.policy.check(input.password, { email, name: input.name ?? null });
     if (!verdict.ok) throw errors.weakPassword(verdict.message);
-    const passwordHash = await this.o.hasher.hash(normalizePassword(input.password));
+    const passwordHash = await this.o.hasher.hash(normalizePassword(input.password), ctx.signal);
     const now = this.o.clock();
     try {
       const user = await this.o.db.transaction().execute(async (trx) => {

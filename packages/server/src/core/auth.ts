@@ -70,6 +70,8 @@ export function toPublicUser(user: UserWithRoles): PublicUser {
 export interface RequestContext {
   ip: string | null;
   userAgent: string | null;
+  /** Aborted when the client hangs up: password hashing still queued for it is dropped. */
+  signal?: AbortSignal;
 }
 
 /** A new session: `token` goes to the browser (cookie) and nowhere else. */
@@ -121,7 +123,7 @@ export class AuthService {
     const verdict = this.o.policy.check(input.password, { email, name: input.name ?? null });
     if (!verdict.ok) throw errors.weakPassword(verdict.message);
     // Hash before looking the email up: both branches then cost the same.
-    const passwordHash = await this.o.hasher.hash(normalizePassword(input.password));
+    const passwordHash = await this.o.hasher.hash(normalizePassword(input.password), ctx.signal);
     const now = clock();
 
     const existing = await findUserByEmail(db, email);
@@ -255,7 +257,7 @@ export class AuthService {
     const ticket = await this.o.throttle?.begin(input.email);
     const user = await findUserByEmail(db, input.email);
     if (!user?.password_hash) {
-      await hasher.verifyDummy(password);
+      await hasher.verifyDummy(password, ctx.signal);
       await this.throttleFailed(ticket, user?.id ?? null, ctx);
       await recordAuditEvent(
         db,
@@ -269,7 +271,7 @@ export class AuthService {
       );
       throw errors.invalidCredentials();
     }
-    const ok = await hasher.verify(user.password_hash, password);
+    const ok = await hasher.verify(user.password_hash, password, ctx.signal);
     const now = clock();
     if (!ok || user.disabled_at !== null) {
       await this.throttleFailed(ticket, user.id, ctx);
@@ -291,7 +293,7 @@ export class AuthService {
       throw errors.emailNotVerified();
     }
     if (hasher.needsRehash(user.password_hash)) {
-      const upgraded = await hasher.hash(password);
+      const upgraded = await hasher.hash(password, ctx.signal);
       await updateUser(db, user.id, { password_hash: upgraded, updated_at: now });
     }
     return user;

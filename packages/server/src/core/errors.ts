@@ -37,4 +37,11 @@ export const errors = {
     new AuthError('server_busy', 503, 'The server is busy. Try again in a moment.', {
       retryAfterSeconds,
     }),
+  shuttingDown: () =>
+    new AuthError('shutting_down', 503, 'The server is restarting. Try again in a moment.', {
+      retryAfterSeconds: 1,
+    }),
+  /** The client hung up before the answer (nginx's 499); nobody reads this one. */
+  clientClosedRequest: () =>
+    new AuthError('client_closed_request', 499, 'The client closed the request.'),
 };

@@ -46,6 +46,7 @@ export class PasswordHasher {
   private readonly threads: HashThread[] = [];
   private readonly waiting: PendingHash[] = [];
   private dummyHash: Promise<string> | undefined;
+  private closed = false;
 
   constructor(
     private readonly params: Argon2Params,
@@ -60,17 +61,25 @@ export class PasswordHasher {
   /** Receives each hash's duration in seconds, once it had a slot (the metrics, issue 6). */
   observe: ((seconds: number) => void) | undefined;
 
-  hash(password: string): Promise<string> {
-    return this.run({
-      op: 'hash',
-      password,
-      options: {
-        algorithm: ARGON2ID,
-        memoryCost: this.params.memoryCost,
-        timeCost: this.params.timeCost,
-        parallelism: this.params.parallelism,
+  /**
+   * `signal` (optional on every method) tells that nobody waits for the answer any more, such as
+   * a client that hung up: a hash still queued is then dropped with `client_closed_request`
+   * instead of taking a core during a login storm. One already running finishes.
+   */
+  hash(password: string, signal?: AbortSignal): Promise<string> {
+    return this.run(
+      {
+        op: 'hash',
+        password,
+        options: {
+          algorithm: ARGON2ID,
+          memoryCost: this.params.memoryCost,
+          timeCost: this.params.timeCost,
+          parallelism: this.params.parallelism,
+        },
       },
-    }) as Promise<string>;
+      signal,
+    ) as Promise<string>;
   }
 
   /**
@@ -78,29 +87,33 @@ export class PasswordHasher {
    * argon2, bcrypt hashes imported from other systems (`$2a$`, `$2b$`, `$2y$`) verify, in the
    * same bounded queue and also off the event loop; `needsRehash` then upgrades them.
    */
-  verify(stored: string, password: string): Promise<boolean> {
+  verify(stored: string, password: string, signal?: AbortSignal): Promise<boolean> {
     if (BCRYPT_HASH.test(stored)) {
-      return this.run({ op: 'bcrypt', stored, password }) as Promise<boolean>;
+      return this.run({ op: 'bcrypt', stored, password }, signal) as Promise<boolean>;
     }
     if (!stored.startsWith('$argon2')) return Promise.resolve(false);
-    return this.run({ op: 'verify', stored, password }) as Promise<boolean>;
+    return this.run({ op: 'verify', stored, password }, signal) as Promise<boolean>;
   }
 
   /**
    * Spends the time of a real verification against a hash made with the current parameters,
    * so an unknown email answers as slowly as a known one.
    */
-  async verifyDummy(password: string): Promise<void> {
+  async verifyDummy(password: string, signal?: AbortSignal): Promise<void> {
     this.dummyHash ??= this.hash(randomBytes(32).toString('base64url'));
-    await this.verify(await this.dummyHash, password);
+    await this.verify(await this.dummyHash, password, signal);
   }
 
-  /** Stops the worker threads; hashes still running or queued fail. */
+  /**
+   * Stops the worker threads. Hashes still running or queued fail with `shutting_down` (503,
+   * Retry-After), an answer a client can act on; by then the HTTP server has drained, so they
+   * belong to requests whose client already left.
+   */
   async close(): Promise<void> {
-    const stopped = new Error('the password hasher was closed');
-    for (const pending of this.waiting.splice(0)) pending.reject(stopped);
+    this.closed = true;
+    for (const pending of this.waiting.splice(0)) pending.reject(errors.shuttingDown());
     const threads = this.threads.splice(0);
-    for (const thread of threads) thread.pending?.reject(stopped);
+    for (const thread of threads) thread.pending?.reject(errors.shuttingDown());
     await Promise.all(threads.map((t) => t.worker.terminate()));
   }
 
@@ -115,13 +128,25 @@ export class PasswordHasher {
     );
   }
 
-  private run(job: HashJob): Promise<unknown> {
+  private run(job: HashJob, signal: AbortSignal | undefined): Promise<unknown> {
     return new Promise((resolve, reject) => {
+      if (this.closed) return reject(errors.shuttingDown());
+      if (signal?.aborted) return reject(errors.clientClosedRequest());
       const pending = { job, resolve, reject };
       const thread = this.idleThread();
-      if (thread) this.start(thread, pending);
-      else if (this.waiting.length >= this.limits.queueMax) reject(errors.busy(1));
-      else this.waiting.push(pending);
+      if (thread) return this.start(thread, pending);
+      if (this.waiting.length >= this.limits.queueMax) return reject(errors.busy(1));
+      this.waiting.push(pending);
+      signal?.addEventListener(
+        'abort',
+        () => {
+          const at = this.waiting.indexOf(pending);
+          if (at === -1) return; // already running: it finishes
+          this.waiting.splice(at, 1);
+          reject(errors.clientClosedRequest());
+        },
+        { once: true },
+      );
     });
   }
 

@@ -78,13 +78,36 @@ describe('PasswordHasher', () => {
     },
   );
 
+  it('drops a queued hash whose caller hung up, and lets a running one finish', async () => {
+    const hasher = new PasswordHasher(params, { concurrency: 1, queueMax: 5 });
+    const running = new AbortController();
+    const queued = new AbortController();
+    const first = hasher.hash('a', running.signal);
+    const second = hasher.hash('b', queued.signal).catch((error: Error) => error);
+    const third = hasher.hash('c');
+    expect(hasher.stats).toEqual({ active: 1, queued: 2 });
+    running.abort();
+    queued.abort();
+    expect(hasher.stats).toEqual({ active: 1, queued: 1 });
+    expect(await second).toMatchObject({ code: 'client_closed_request', status: 499 });
+    await expect(first).resolves.toMatch(/^\$argon2id/);
+    await expect(third).resolves.toMatch(/^\$argon2id/);
+    const gone = AbortSignal.abort();
+    await expect(hasher.verify(await third, 'c', gone)).rejects.toMatchObject({
+      code: 'client_closed_request',
+    });
+    await hasher.close();
+  });
+
   it('fails hashes still running or queued when it is closed, and answers none after', async () => {
     const hasher = new PasswordHasher(params, { concurrency: 1, queueMax: 5 });
     const running = hasher.hash('a').catch((error: Error) => error);
     const queued = hasher.hash('b').catch((error: Error) => error);
     await hasher.close();
-    expect(await running).toMatchObject({ message: expect.stringMatching(/closed/) });
-    expect(await queued).toMatchObject({ message: expect.stringMatching(/closed/) });
+    const shuttingDown = { code: 'shutting_down', status: 503, extra: { retryAfterSeconds: 1 } };
+    expect(await running).toMatchObject(shuttingDown);
+    expect(await queued).toMatchObject(shuttingDown);
     expect(hasher.stats).toEqual({ active: 0, queued: 0 });
+    await expect(hasher.hash('c')).rejects.toMatchObject(shuttingDown);
   });
 });

@@ -37,8 +37,18 @@ export interface SessionPluginOptions {
 
 const UNSAFE_METHODS = new Set(['POST', 'PUT', 'PATCH', 'DELETE']);
 
-export function requestContext(request: FastifyRequest): RequestContext {
-  return { ip: request.ip ?? null, userAgent: request.headers['user-agent'] ?? null };
+/** Who asks, and a signal that fires if they hang up before the answer is sent. */
+export function requestContext(request: FastifyRequest, reply: FastifyReply): RequestContext {
+  const hungUp = new AbortController();
+  // The response closes either after it was sent or because the connection went away.
+  reply.raw.once('close', () => {
+    if (!reply.raw.writableFinished) hungUp.abort();
+  });
+  return {
+    ip: request.ip ?? null,
+    userAgent: request.headers['user-agent'] ?? null,
+    signal: hungUp.signal,
+  };
 }
 
 /** The session `requireSession` found; only call from routes that use it as preHandler. */

@@ -35,7 +35,7 @@ export const accountRoutes: FastifyPluginAsyncZod<{ account: AccountService }> =
       },
     },
     async (request, reply) => {
-      await account.forgotPassword(request.body.email, requestContext(request));
+      await account.forgotPassword(request.body.email, requestContext(request, reply));
       return reply.status(202).send({ message: RESET_ACCEPTED });
     },
   );
@@ -53,7 +53,7 @@ export const accountRoutes: FastifyPluginAsyncZod<{ account: AccountService }> =
       },
     },
     async (request, reply) => {
-      await account.resetPassword(request.body, requestContext(request));
+      await account.resetPassword(request.body, requestContext(request, reply));
       return reply.status(204).send(null);
     },
   );
@@ -70,7 +70,11 @@ export const accountRoutes: FastifyPluginAsyncZod<{ account: AccountService }> =
       },
     },
     async (request, reply) => {
-      await account.changePassword(currentSession(request), request.body, requestContext(request));
+      await account.changePassword(
+        currentSession(request),
+        request.body,
+        requestContext(request, reply),
+      );
       return reply.status(204).send(null);
     },
   );
@@ -92,7 +96,7 @@ export const accountRoutes: FastifyPluginAsyncZod<{ account: AccountService }> =
       await account.requestEmailChange(
         currentSession(request),
         request.body,
-        requestContext(request),
+        requestContext(request, reply),
       );
       return reply.status(202).send({ message: CHANGE_ACCEPTED });
     },
@@ -126,7 +130,7 @@ export const accountRoutes: FastifyPluginAsyncZod<{ account: AccountService }> =
       const { current } = await account.revokeSession(
         currentSession(request),
         request.params.id,
-        requestContext(request),
+        requestContext(request, reply),
       );
       if (current) app.sessionCookie.clear(reply);
       return reply.status(204).send(null);
@@ -144,7 +148,7 @@ export const accountRoutes: FastifyPluginAsyncZod<{ account: AccountService }> =
       },
     },
     async (request, reply) => {
-      await account.revokeOtherSessions(currentSession(request), requestContext(request));
+      await account.revokeOtherSessions(currentSession(request), requestContext(request, reply));
       return reply.status(204).send(null);
     },
   );

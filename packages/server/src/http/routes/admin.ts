@@ -83,7 +83,7 @@ export const adminRoutes: FastifyPluginAsyncZod<{ admin: AdminService }> = async
         actor(request),
         request.params.id,
         request.body,
-        requestContext(request),
+        requestContext(request, reply),
       );
       return { user };
     },
@@ -101,7 +101,7 @@ export const adminRoutes: FastifyPluginAsyncZod<{ admin: AdminService }> = async
       },
     },
     async (request, reply) => {
-      await admin.deleteUser(actor(request), request.params.id, requestContext(request));
+      await admin.deleteUser(actor(request), request.params.id, requestContext(request, reply));
       return reply.status(204).send(null);
     },
   );
@@ -118,7 +118,7 @@ export const adminRoutes: FastifyPluginAsyncZod<{ admin: AdminService }> = async
       },
     },
     async (request, reply) => {
-      await admin.revokeSessions(actor(request), request.params.id, requestContext(request));
+      await admin.revokeSessions(actor(request), request.params.id, requestContext(request, reply));
       return reply.status(204).send(null);
     },
   );
@@ -136,7 +136,11 @@ export const adminRoutes: FastifyPluginAsyncZod<{ admin: AdminService }> = async
       },
     },
     async (request, reply) => {
-      await admin.forcePasswordReset(actor(request), request.params.id, requestContext(request));
+      await admin.forcePasswordReset(
+        actor(request),
+        request.params.id,
+        requestContext(request, reply),
+      );
       return reply
         .status(202)
         .send({ message: 'A password reset link is on its way to the user.' });
@@ -168,7 +172,11 @@ export const adminRoutes: FastifyPluginAsyncZod<{ admin: AdminService }> = async
       },
     },
     async (request, reply) => {
-      const role = await admin.createRole(actor(request), request.body, requestContext(request));
+      const role = await admin.createRole(
+        actor(request),
+        request.body,
+        requestContext(request, reply),
+      );
       return reply.status(201).send({ role });
     },
   );

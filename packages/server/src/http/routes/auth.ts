@@ -28,7 +28,7 @@ export const authRoutes: FastifyPluginAsyncZod<{ auth: AuthService }> = async (a
       },
     },
     async (request, reply) => {
-      const result = await auth.register(request.body, requestContext(request));
+      const result = await auth.register(request.body, requestContext(request, reply));
       if (result.kind === 'accepted') return reply.status(202).send({ message: ACCEPTED });
       app.sessionCookie.set(reply, result.session.token);
       return reply
@@ -47,8 +47,8 @@ export const authRoutes: FastifyPluginAsyncZod<{ auth: AuthService }> = async (a
         response: { 200: s.userResponse, ...problems },
       },
     },
-    async (request) => ({
-      user: await auth.verifyEmail(request.body.token, requestContext(request)),
+    async (request, reply) => ({
+      user: await auth.verifyEmail(request.body.token, requestContext(request, reply)),
     }),
   );
 
@@ -63,7 +63,7 @@ export const authRoutes: FastifyPluginAsyncZod<{ auth: AuthService }> = async (a
       },
     },
     async (request, reply) => {
-      await auth.resendVerification(request.body.email, requestContext(request));
+      await auth.resendVerification(request.body.email, requestContext(request, reply));
       return reply.status(202).send({ message: ACCEPTED });
     },
   );
@@ -81,7 +81,7 @@ export const authRoutes: FastifyPluginAsyncZod<{ auth: AuthService }> = async (a
     async (request, reply) => {
       const session = await auth.login(
         request.body,
-        requestContext(request),
+        requestContext(request, reply),
         app.sessionCookie.read(request),
       );
       app.sessionCookie.set(reply, session.token);
@@ -101,7 +101,7 @@ export const authRoutes: FastifyPluginAsyncZod<{ auth: AuthService }> = async (a
     },
     async (request, reply) => {
       const session = currentSession(request);
-      await auth.logout(session.sessionId, session.user.id, requestContext(request));
+      await auth.logout(session.sessionId, session.user.id, requestContext(request, reply));
       app.sessionCookie.clear(reply);
       return reply.status(204).send(null);
     },

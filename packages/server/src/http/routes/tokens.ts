@@ -31,7 +31,7 @@ export const tokenRoutes: FastifyPluginAsyncZod<{
         response: { 200: s.tokenPair, ...problems },
       },
     },
-    async (request) => tokens.issue(request.body, requestContext(request)),
+    async (request, reply) => tokens.issue(request.body, requestContext(request, reply)),
   );
 
   app.post(
@@ -45,7 +45,8 @@ export const tokenRoutes: FastifyPluginAsyncZod<{
         response: { 200: s.tokenPair, ...problems },
       },
     },
-    async (request) => tokens.refresh(request.body.refreshToken, requestContext(request)),
+    async (request, reply) =>
+      tokens.refresh(request.body.refreshToken, requestContext(request, reply)),
   );
 
   app.post(
@@ -60,7 +61,7 @@ export const tokenRoutes: FastifyPluginAsyncZod<{
       },
     },
     async (request, reply) => {
-      await tokens.revoke(request.body.refreshToken, requestContext(request));
+      await tokens.revoke(request.body.refreshToken, requestContext(request, reply));
       return reply.status(204).send(null);
     },
   );
