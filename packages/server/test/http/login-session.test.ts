@@ -1,9 +1,7 @@
-import { randomUUID } from 'node:crypto';
 import { afterAll, beforeAll, describe, expect, it, vi } from 'vitest';
 import { cookieFrom, createTestApp, STRONG_PASSWORD, type TestApp } from '../support/app.js';
+import { uniqueEmail, verifiedUser } from '../support/account.js';
 import { backends } from '../support/db.js';
-
-const uniqueEmail = (tag: string) => `${tag}-${randomUUID().slice(0, 8)}@example.com`;
 
 describe.each(backends)('login, sessions, CSRF and logout on %s', (backend) => {
   let t: TestApp;
@@ -12,24 +10,13 @@ describe.each(backends)('login, sessions, CSRF and logout on %s', (backend) => {
   });
   afterAll(() => t.close());
 
-  async function verifiedUser(tag: string) {
-    const email = uniqueEmail(tag);
-    await t.app.inject({
-      method: 'POST',
-      url: '/auth/register',
-      payload: { email, password: STRONG_PASSWORD },
-    });
-    const token = await t.tokenFromLatestMail(email);
-    await t.app.inject({ method: 'POST', url: '/auth/verify-email', payload: { token } });
-    return email;
-  }
   const login = (email: string, password = STRONG_PASSWORD, headers: Record<string, string> = {}) =>
     t.app.inject({ method: 'POST', url: '/auth/login', payload: { email, password }, headers });
   const me = (cookie: string) =>
     t.app.inject({ method: 'GET', url: '/auth/me', headers: { cookie } });
 
   it('signs in: HttpOnly SameSite=Lax cookie, csrfToken in the body, session token nowhere else', async () => {
-    const email = await verifiedUser('login');
+    const { email } = await verifiedUser(t, 'login');
     const res = await login(email);
     expect(res.statusCode).toBe(200);
     const setCookie = String(res.headers['set-cookie']);
@@ -53,7 +40,7 @@ describe.each(backends)('login, sessions, CSRF and logout on %s', (backend) => {
   });
 
   it('stores only the SHA-256 of the session token', async () => {
-    const email = await verifiedUser('hashed');
+    const { email } = await verifiedUser(t, 'hashed');
     const res = await login(email);
     const token = cookieFrom(res.headers['set-cookie']).split('=')[1] as string;
     const rows = await t.database.db.selectFrom('sessions').select('token_hash').execute();
@@ -63,7 +50,7 @@ describe.each(backends)('login, sessions, CSRF and logout on %s', (backend) => {
   });
 
   it('gives one answer for an unknown email and a wrong password, spending a hash on both', async () => {
-    const email = await verifiedUser('creds');
+    const { email } = await verifiedUser(t, 'creds');
     const dummy = vi.spyOn(t.hasher, 'verifyDummy');
     const unknown = await login(uniqueEmail('ghost'));
     expect(dummy).toHaveBeenCalledTimes(1);
@@ -95,12 +82,12 @@ describe.each(backends)('login, sessions, CSRF and logout on %s', (backend) => {
   });
 
   it('matches the email case-insensitively', async () => {
-    const email = await verifiedUser('CaseUser');
+    const { email } = await verifiedUser(t, 'CaseUser');
     expect((await login(email.toUpperCase())).statusCode).toBe(200);
   });
 
   it('issues a new token at every login and revokes the cookie the browser came with', async () => {
-    const email = await verifiedUser('fixation');
+    const { email } = await verifiedUser(t, 'fixation');
     const first = cookieFrom((await login(email)).headers['set-cookie']);
     const second = cookieFrom(
       (await login(email, STRONG_PASSWORD, { cookie: first })).headers['set-cookie'],
@@ -111,7 +98,7 @@ describe.each(backends)('login, sessions, CSRF and logout on %s', (backend) => {
   });
 
   it('never adopts a cookie value planted before login (session fixation)', async () => {
-    const email = await verifiedUser('planted');
+    const { email } = await verifiedUser(t, 'planted');
     const planted = `latchkey_session=${'x'.repeat(43)}`;
     const res = await login(email, STRONG_PASSWORD, { cookie: planted });
     expect(cookieFrom(res.headers['set-cookie'])).not.toBe(planted);
@@ -127,7 +114,7 @@ describe.each(backends)('login, sessions, CSRF and logout on %s', (backend) => {
   });
 
   it('requires the CSRF header for logout, then revokes the session server-side', async () => {
-    const email = await verifiedUser('logout');
+    const { email } = await verifiedUser(t, 'logout');
     const res = await login(email);
     const cookie = cookieFrom(res.headers['set-cookie']);
     const { csrfToken } = res.json();
@@ -170,7 +157,7 @@ describe.each(backends)('login, sessions, CSRF and logout on %s', (backend) => {
   });
 
   it('refuses login and register from a foreign Origin, and allows its own', async () => {
-    const email = await verifiedUser('origin');
+    const { email } = await verifiedUser(t, 'origin');
     const evil = await login(email, STRONG_PASSWORD, { origin: 'https://evil.example' });
     expect(evil.statusCode).toBe(403);
     expect(evil.json().code).toBe('origin_not_allowed');
@@ -187,7 +174,7 @@ describe.each(backends)('login, sessions, CSRF and logout on %s', (backend) => {
   });
 
   it('expires a session after the idle timeout, and slides it on use', async () => {
-    const email = await verifiedUser('idle');
+    const { email } = await verifiedUser(t, 'idle');
     const cookie = cookieFrom((await login(email)).headers['set-cookie']);
     t.clock.advance(6 * 86400);
     expect((await me(cookie)).statusCode).toBe(200); // slides the idle expiry
@@ -198,7 +185,7 @@ describe.each(backends)('login, sessions, CSRF and logout on %s', (backend) => {
   });
 
   it('expires a session at the absolute timeout however active it is', async () => {
-    const email = await verifiedUser('absolute');
+    const { email } = await verifiedUser(t, 'absolute');
     const cookie = cookieFrom((await login(email)).headers['set-cookie']);
     for (let day = 5; day <= 25; day += 5) {
       t.clock.advance(5 * 86400);
@@ -211,7 +198,7 @@ describe.each(backends)('login, sessions, CSRF and logout on %s', (backend) => {
   });
 
   it('writes last-seen at most once a minute', async () => {
-    const email = await verifiedUser('lastseen');
+    const { email } = await verifiedUser(t, 'lastseen');
     const cookie = cookieFrom((await login(email)).headers['set-cookie']);
     const lastSeen = async () =>
       (
@@ -233,7 +220,7 @@ describe.each(backends)('login, sessions, CSRF and logout on %s', (backend) => {
   });
 
   it('never logs passwords, session tokens or cookies', async () => {
-    const email = await verifiedUser('logs');
+    const { email } = await verifiedUser(t, 'logs');
     const res = await login(email);
     const cookie = cookieFrom(res.headers['set-cookie']);
     await me(cookie);

@@ -1,12 +1,11 @@
 import { createPublicKey, generateKeyPairSync } from 'node:crypto';
-import { randomUUID } from 'node:crypto';
 import { base64url, decodeJwt, decodeProtectedHeader, SignJWT, type JWK } from 'jose';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { revokeUserSessions } from '../../src/store/sessions.js';
 import { cookieFrom, createTestApp, STRONG_PASSWORD, type TestApp } from '../support/app.js';
+import { uniqueEmail, verifiedUser } from '../support/account.js';
 import { backends } from '../support/db.js';
 
-const uniqueEmail = (tag: string) => `${tag}-${randomUUID().slice(0, 8)}@example.com`;
 const ISSUER = 'http://localhost:3000';
 
 interface Pair {
@@ -25,17 +24,6 @@ describe.each(backends)('token mode (JWT + refresh tokens) on %s', (backend) => 
   });
   afterAll(() => t.close());
 
-  async function verifiedUser(tag: string) {
-    const email = uniqueEmail(tag);
-    await t.app.inject({
-      method: 'POST',
-      url: '/auth/register',
-      payload: { email, password: STRONG_PASSWORD },
-    });
-    const token = await t.tokenFromLatestMail(email);
-    await t.app.inject({ method: 'POST', url: '/auth/verify-email', payload: { token } });
-    return email;
-  }
   const issue = (email: string, password = STRONG_PASSWORD) =>
     t.app.inject({ method: 'POST', url: '/auth/token', payload: { email, password } });
   const refresh = (refreshToken: string) =>
@@ -47,7 +35,7 @@ describe.each(backends)('token mode (JWT + refresh tokens) on %s', (backend) => 
       headers: { authorization: `Bearer ${accessToken}` },
     });
   async function signIn(tag: string): Promise<{ email: string; pair: Pair }> {
-    const email = await verifiedUser(tag);
+    const { email } = await verifiedUser(t, tag);
     const res = await issue(email);
     expect(res.statusCode).toBe(200);
     return { email, pair: res.json() as Pair };
@@ -64,7 +52,7 @@ describe.each(backends)('token mode (JWT + refresh tokens) on %s', (backend) => 
       .execute();
 
   it('issues an EdDSA access token and a refresh token, without a cookie, for a new session', async () => {
-    const email = await verifiedUser('issue');
+    const { email } = await verifiedUser(t, 'issue');
     const res = await issue(email);
     expect(res.statusCode).toBe(200);
     expect(res.headers['set-cookie']).toBeUndefined();
@@ -110,7 +98,7 @@ describe.each(backends)('token mode (JWT + refresh tokens) on %s', (backend) => 
   });
 
   it('uses the login checks: one 401 for unknown email and wrong password, 403 unverified', async () => {
-    const email = await verifiedUser('creds');
+    const { email } = await verifiedUser(t, 'creds');
     const wrong = await issue(email, 'not the right passphrase at all');
     const unknown = await issue(uniqueEmail('ghost'));
     for (const res of [wrong, unknown]) {
@@ -170,7 +158,7 @@ describe.each(backends)('token mode (JWT + refresh tokens) on %s', (backend) => 
   });
 
   it('keeps the cookie path as it was: csrfToken is a string there', async () => {
-    const email = await verifiedUser('cookie');
+    const { email } = await verifiedUser(t, 'cookie');
     const login = await t.app.inject({
       method: 'POST',
       url: '/auth/login',
