@@ -1,8 +1,9 @@
 #!/usr/bin/env node
 import { existsSync } from 'node:fs';
-import { Command } from 'commander';
+import { Command, InvalidArgumentError } from 'commander';
 import { registerAdminCommands } from './cli-admin.js';
 import { type Config, ConfigError, loadConfig } from './config.js';
+import { runHashCalibrate } from './hash-calibrate.js';
 import { startServer } from './server.js';
 import { DatabaseInUseError, openDatabase } from './store/database.js';
 import { migrate } from './store/migrate.js';
@@ -125,6 +126,43 @@ keys
       } finally {
         await handle.close();
       }
+    } catch (error) {
+      fail(error);
+    }
+  });
+
+/** A whole number within [min, max] for a command-line option (else exit 2 with the reason). */
+const wholeNumber = (min: number, max: number) => (value: string) => {
+  const n = Number(value);
+  if (!/^\d+$/.test(value) || n < min || n > max) {
+    throw new InvalidArgumentError(`expected a whole number from ${min} to ${max}.`);
+  }
+  return n;
+};
+
+program
+  .command('hash')
+  .description('password hashing')
+  .command('calibrate')
+  .description(
+    'measure argon2id on this machine and propose ARGON2_* settings for a target time per hash ' +
+      "(never below OWASP's minimum, the default)",
+  )
+  .option('--target-ms <ms>', 'time one hash may take on one core', wholeNumber(1, 60_000), 50)
+  .option(
+    '--max-memory-kib <KiB>',
+    'memory one hash may use',
+    wholeNumber(19456, 4 * 1024 * 1024),
+    65536,
+  )
+  .option('--runs <n>', 'hashes per candidate; the median counts', wholeNumber(1, 100), 5)
+  .action(async (opts: { targetMs: number; maxMemoryKib: number; runs: number }) => {
+    try {
+      await runHashCalibrate(
+        config(),
+        { targetMs: opts.targetMs, maxMemoryKiB: opts.maxMemoryKib, runs: opts.runs },
+        (line) => console.log(line),
+      );
     } catch (error) {
       fail(error);
     }

@@ -191,6 +191,35 @@ describe('the latchkey process on the embedded default', () => {
     }
   }, 90_000);
 
+  it('proposes argon2 settings with `hash calibrate`, and refuses a bad option with exit 2', () => {
+    const out = execFileSync(
+      process.execPath,
+      [
+        cli,
+        'hash',
+        'calibrate',
+        '--target-ms',
+        '60000',
+        '--max-memory-kib',
+        '19456',
+        '--runs',
+        '1',
+      ],
+      { env: { ...process.env, DATA_DIR: dataDir }, encoding: 'utf8' },
+    );
+    expect(out).toMatch(/ARGON2_MEMORY_KIB=19456 ARGON2_ITERATIONS=6 ARGON2_PARALLELISM=1/);
+    let error: { status: number; stderr: Buffer } | undefined;
+    try {
+      execFileSync(process.execPath, [cli, 'hash', 'calibrate', '--max-memory-kib', '1024'], {
+        stdio: 'pipe',
+      });
+    } catch (e) {
+      error = e as typeof error;
+    }
+    expect(error?.status).toBe(2);
+    expect(String(error?.stderr)).toMatch(/expected a whole number from 19456/);
+  });
+
   it('stops with a message naming the variable when the configuration is wrong', () => {
     let error: { status: number; stderr: Buffer } | undefined;
     try {
