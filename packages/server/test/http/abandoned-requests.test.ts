@@ -63,7 +63,8 @@ describe.each(backends)('requests abandoned while their hash waits, on %s', (bac
 
 describe.each(backends)('stopping while abandoned logins still hash, on %s', (backend) => {
   it('stops without logging an error', async () => {
-    const t = await createTestApp(backend, { HASH_CONCURRENCY: '1' });
+    // Slow hashes (t=20, a few hundred ms each), so that the four logins wait behind the first.
+    const t = await createTestApp(backend, { HASH_CONCURRENCY: '1', ARGON2_ITERATIONS: '20' });
     try {
       const { email } = await verifiedUser(t, 'stop');
       await t.app.listen({ port: 0, host: '127.0.0.1' });
@@ -77,7 +78,7 @@ describe.each(backends)('stopping while abandoned logins still hash, on %s', (ba
           signal: client.signal,
         }).catch(() => null),
       );
-      for (let i = 0; i < 500 && t.hasher.stats.queued < 3; i++) {
+      for (let i = 0; i < 2000 && t.hasher.stats.queued < 3; i++) {
         await new Promise((r) => setTimeout(r, 5));
       }
       expect(t.hasher.stats).toEqual({ active: 1, queued: 3 });
