@@ -4,7 +4,7 @@ import type { Config } from './config.js';
 import { type Actor, type AdminUser, AdminService } from './core/admin.js';
 import type { Clock } from './core/clock.js';
 import { AuthError } from './core/errors.js';
-import { createPasswordPolicy } from './core/password-policy.js';
+import { configuredPasswordPolicy } from './core/password-policy.js';
 import { PasswordHasher } from './core/passwords.js';
 import { openDatabase } from './store/database.js';
 import { migrate } from './store/migrate.js';
@@ -31,11 +31,9 @@ export function adminServiceFor(config: Config, db: Kysely<Database>, clock?: Cl
     db,
     clock: clock ?? (() => new Date()),
     hasher: new PasswordHasher(config.argon2, config.hashing),
-    policy: createPasswordPolicy({
-      minLength: config.password.minLength,
-      minScore: config.password.minScore,
-      serviceName: config.serviceName,
-    }),
+    policy: configuredPasswordPolicy(config.password, config.serviceName, (message) =>
+      console.error(`latchkey: ${message}`),
+    ),
   });
 }
 

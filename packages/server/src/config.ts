@@ -47,6 +47,9 @@ const envSchema = z.object({
   REQUIRE_EMAIL_VERIFICATION: bool.default(true),
   PASSWORD_MIN_LENGTH: int(8, 256).default(15),
   PASSWORD_MIN_SCORE: int(0, 4).default(3),
+  // Optional breached-password lookup (k-anonymity range API such as Pwned Passwords).
+  HIBP_URL: httpUrl.optional(),
+  HIBP_TIMEOUT: duration.default(2),
   ARGON2_MEMORY_KIB: int(8 * 1024, 4 * 1024 * 1024).default(19456),
   ARGON2_ITERATIONS: int(1, 100).default(2),
   ARGON2_PARALLELISM: int(1, 16).default(1),
@@ -98,6 +101,8 @@ export interface Config {
   password: {
     minLength: number;
     minScore: number;
+    /** HIBP_URL (ending in /) and HIBP_TIMEOUT: the breached-password lookup, when set. */
+    breachCheck: { url: string; timeoutMs: number } | undefined;
   };
   argon2: { memoryCost: number; timeCost: number; parallelism: number };
   hashing: { concurrency: number; queueMax: number };
@@ -187,7 +192,16 @@ export function loadConfig(env: Record<string, string | undefined> = process.env
     smtpUrl: e.SMTP_URL,
     mailFrom: e.MAIL_FROM,
     requireEmailVerification: e.REQUIRE_EMAIL_VERIFICATION,
-    password: { minLength: e.PASSWORD_MIN_LENGTH, minScore: e.PASSWORD_MIN_SCORE },
+    password: {
+      minLength: e.PASSWORD_MIN_LENGTH,
+      minScore: e.PASSWORD_MIN_SCORE,
+      breachCheck: e.HIBP_URL
+        ? {
+            url: e.HIBP_URL.endsWith('/') ? e.HIBP_URL : `${e.HIBP_URL}/`,
+            timeoutMs: Math.round(e.HIBP_TIMEOUT * 1000),
+          }
+        : undefined,
+    },
     argon2: {
       memoryCost: e.ARGON2_MEMORY_KIB,
       timeCost: e.ARGON2_ITERATIONS,

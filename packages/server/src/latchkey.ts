@@ -8,7 +8,7 @@ import { RetentionWorker } from './retention.js';
 import { countMailsByStatus } from './store/admin.js';
 import { AuthService } from './core/auth.js';
 import { type Clock, systemClock } from './core/clock.js';
-import { createPasswordPolicy } from './core/password-policy.js';
+import { configuredPasswordPolicy } from './core/password-policy.js';
 import { PasswordHasher } from './core/passwords.js';
 import { buildApp } from './http/app.js';
 import { OutboxWorker } from './mail/outbox-worker.js';
@@ -70,13 +70,10 @@ export async function createLatchkey(
   // The embedded database is this process's alone (pid lock): leases in it are a dead run's.
   if (database.kind === 'pglite') await releaseAllPendingMails(database.db, clock());
   const hasher = new PasswordHasher(config.argon2, config.hashing);
-  const policy = createPasswordPolicy({
-    minLength: config.password.minLength,
-    minScore: config.password.minScore,
-    serviceName: config.serviceName,
-  });
-
   const log = createLogger(config.logLevel, options.logStream);
+  const policy = configuredPasswordPolicy(config.password, config.serviceName, (message) =>
+    log.warn(message),
+  );
   const abuse = await startAbuseProtection(config, database, { clock, log });
   const devMailbox = config.smtpUrl
     ? undefined

@@ -175,7 +175,7 @@ export class AccountService {
     const peek = await findLiveEmailToken(db, tokenHash, 'reset_password', clock());
     const user = peek ? await findUserById(db, peek.user_id) : undefined;
     if (!peek || !user || user.disabled_at !== null) throw errors.invalidToken();
-    this.checkPolicy(input.password, user, 'password');
+    await this.checkPolicy(input.password, user, 'password');
     // Hash outside the transaction: it takes tens of milliseconds and must not hold a connection.
     const passwordHash = await this.o.hasher.hash(normalizePassword(input.password), ctx.signal);
 
@@ -222,7 +222,7 @@ export class AccountService {
   ): Promise<void> {
     const { db, clock } = this.o;
     const user = await this.confirmPassword(who, input.currentPassword, ctx, 'currentPassword');
-    this.checkPolicy(input.newPassword, user, 'newPassword');
+    await this.checkPolicy(input.newPassword, user, 'newPassword');
     const passwordHash = await this.o.hasher.hash(normalizePassword(input.newPassword), ctx.signal);
     const now = clock();
     await db.transaction().execute(async (trx) => {
@@ -388,8 +388,8 @@ export class AccountService {
     }
   }
 
-  private checkPolicy(password: string, user: UserWithRoles, field: string) {
-    const verdict = this.o.policy.check(password, { email: user.email, name: user.name });
+  private async checkPolicy(password: string, user: UserWithRoles, field: string) {
+    const verdict = await this.o.policy.evaluate(password, { email: user.email, name: user.name });
     if (!verdict.ok) {
       throw new AuthError('weak_password', 400, verdict.message, {
         errors: [{ field, message: verdict.message }],

@@ -469,7 +469,10 @@ export class AdminService {
     ctx: RequestContext = { ip: null, userAgent: null },
   ): Promise<AdminUser> {
     const email = input.email.trim();
-    const verdict = this.o.policy.check(input.password, { email, name: input.name ?? null });
+    const verdict = await this.o.policy.evaluate(input.password, {
+      email,
+      name: input.name ?? null,
+    });
     if (!verdict.ok) throw errors.weakPassword(verdict.message);
     const passwordHash = await this.o.hasher.hash(normalizePassword(input.password), ctx.signal);
     const now = this.o.clock();

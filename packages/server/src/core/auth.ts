@@ -120,7 +120,10 @@ export class AuthService {
   ): Promise<RegisterResult> {
     const { db, clock } = this.o;
     const email = input.email;
-    const verdict = this.o.policy.check(input.password, { email, name: input.name ?? null });
+    const verdict = await this.o.policy.evaluate(input.password, {
+      email,
+      name: input.name ?? null,
+    });
     if (!verdict.ok) throw errors.weakPassword(verdict.message);
     // Hash before looking the email up: both branches then cost the same.
     const passwordHash = await this.o.hasher.hash(normalizePassword(input.password), ctx.signal);

@@ -12,6 +12,7 @@ import {
   zxcvbnSuggestion,
   zxcvbnTranslations,
 } from './password-rules.js';
+import { type BreachCheck, createBreachCheck } from './breached-passwords.js';
 
 /**
  * Password policy (docs/security.md, "Policy"): length in code points after NFKC, no
@@ -26,17 +27,28 @@ export interface PasswordPolicyOptions {
   minLength: number;
   minScore: number;
   serviceName: string;
+  /** The optional breached-password lookup (HIBP_URL); without an answer it does not refuse. */
+  breached?: BreachCheck | undefined;
 }
 
 export type PasswordRejection =
-  'too_short' | 'too_long' | 'common' | 'personal_info' | 'too_guessable';
+  'too_short' | 'too_long' | 'common' | 'personal_info' | 'too_guessable' | 'breached';
 
 export type PasswordCheck =
   { ok: true } | { ok: false; reason: PasswordRejection; message: string };
 
+type PasswordContext = { email?: string; name?: string | null };
+
 export interface PasswordPolicy {
-  check(password: string, context?: { email?: string; name?: string | null }): PasswordCheck;
+  /** The rules that need nothing but the password and its context. */
+  check(password: string, context?: PasswordContext): PasswordCheck;
+  /** `check`, then the breached-password lookup when one is configured: what sign-up and every
+   * password change use. */
+  evaluate(password: string, context?: PasswordContext): Promise<PasswordCheck>;
 }
+
+export const BREACHED_PASSWORD_MESSAGE =
+  'This password appears in known data breaches, so attackers try it early. Choose another.';
 
 /**
  * Above this many UTF-16 units a password is too long whatever NFKC makes of it (composition
@@ -72,6 +84,33 @@ function zxcvbn(): ZxcvbnFactory {
   return zxcvbnInstance;
 }
 
+/** The policy as configured (PASSWORD_*, HIBP_*); `warn` hears when a breach lookup failed. */
+export function configuredPasswordPolicy(
+  password: {
+    minLength: number;
+    minScore: number;
+    breachCheck?: { url: string; timeoutMs: number } | undefined;
+  },
+  serviceName: string,
+  warn: (message: string) => void,
+): PasswordPolicy {
+  const lookup = password.breachCheck;
+  return createPasswordPolicy({
+    minLength: password.minLength,
+    minScore: password.minScore,
+    serviceName,
+    breached: lookup
+      ? createBreachCheck({
+          ...lookup,
+          onUnavailable: (reason) =>
+            warn(
+              `breached-password lookup failed (${reason}): the password was judged without it. Check HIBP_URL and the network.`,
+            ),
+        })
+      : undefined,
+  });
+}
+
 export function createPasswordPolicy(options: PasswordPolicyOptions): PasswordPolicy {
   const { minLength, minScore, serviceName } = options;
   const reject = (reason: PasswordRejection, message: string): PasswordCheck => ({
@@ -81,7 +120,13 @@ export function createPasswordPolicy(options: PasswordPolicyOptions): PasswordPo
   });
   const tooLong = () => reject('too_long', `Use at most ${PASSWORD_MAX_LENGTH} characters.`);
 
-  return {
+  const policy: PasswordPolicy = {
+    async evaluate(password, context = {}) {
+      const verdict = policy.check(password, context);
+      if (!verdict.ok || !options.breached) return verdict;
+      const seen = await options.breached(normalizePassword(password));
+      return seen ? reject('breached', BREACHED_PASSWORD_MESSAGE) : verdict;
+    },
     check(password, context = {}) {
       if (password.length > RAW_LENGTH_GUARD) return tooLong();
       const normalized = normalizePassword(password);
@@ -107,4 +152,5 @@ export function createPasswordPolicy(options: PasswordPolicyOptions): PasswordPo
       return { ok: true };
     },
   };
+  return policy;
 }

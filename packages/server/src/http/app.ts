@@ -180,7 +180,8 @@ export async function buildApp(deps: AppDependencies): Promise<FastifyInstance> 
   await app.register(webRoutes, {
     ...config.web,
     serviceName: config.serviceName,
-    password: config.password,
+    // Only what the pages' strength meter mirrors, not the breach lookup's address.
+    password: { minLength: config.password.minLength, minScore: config.password.minScore },
     requireEmailVerification: config.requireEmailVerification,
   });
   if (deps.devMailbox && config.env !== 'production') {

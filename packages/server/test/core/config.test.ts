@@ -41,6 +41,15 @@ describe('configuration', () => {
     expect(loadConfig({ TRUST_PROXY: '2' }).trustProxy).toBe(2);
   });
 
+  it('reads the breached-password lookup, off unless HIBP_URL is set', () => {
+    expect(loadConfig({}).password.breachCheck).toBeUndefined();
+    expect(
+      loadConfig({ HIBP_URL: 'https://api.pwnedpasswords.com/range', HIBP_TIMEOUT: '800ms' })
+        .password.breachCheck,
+    ).toEqual({ url: 'https://api.pwnedpasswords.com/range/', timeoutMs: 800 });
+    expect(() => loadConfig({ HIBP_URL: 'ftp://x' })).toThrow(/HIBP_URL="ftp:\/\/x" is invalid/);
+  });
+
   it('treats empty values as unset', () => {
     expect(loadConfig({ PORT: '', DATABASE_URL: '' }).port).toBe(3000);
   });

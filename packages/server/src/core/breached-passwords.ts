@@ -1,0 +1,55 @@
+import { createHash } from 'node:crypto';
+
+/**
+ * The optional breached-password check (HIBP_URL): a k-anonymity range lookup as Have I Been
+ * Pwned's Pwned Passwords API defines it. Only the first 5 hex digits of the password's SHA-1
+ * leave the server; the service answers every suffix it knows under that prefix, padded with
+ * zero-count decoys (`Add-Padding`) so the answer's size tells nothing either.
+ */
+export interface BreachCheckOptions {
+  /** The range endpoint; the 5-digit prefix is appended (https://api.pwnedpasswords.com/range/). */
+  url: string;
+  timeoutMs: number;
+  /** Told why a lookup could not be made; the password is then judged without it. */
+  onUnavailable?: (reason: string) => void;
+}
+
+/** How often the password appears in known breaches, or null when the service did not answer. */
+export type BreachCheck = (password: string) => Promise<number | null>;
+
+/** Range answers are tens of kilobytes; anything far larger is not one. */
+const MAX_ANSWER_CHARS = 4 * 1024 * 1024;
+
+export function createBreachCheck(o: BreachCheckOptions): BreachCheck {
+  return async (password) => {
+    const sha1 = createHash('sha1').update(password, 'utf8').digest('hex').toUpperCase();
+    const prefix = sha1.slice(0, 5);
+    const suffix = sha1.slice(5);
+    let text: string;
+    try {
+      const res = await fetch(`${o.url}${prefix}`, {
+        headers: { 'add-padding': 'true', 'user-agent': 'Latchkey' },
+        signal: AbortSignal.timeout(o.timeoutMs),
+        redirect: 'error',
+      });
+      if (!res.ok) {
+        await res.body?.cancel();
+        o.onUnavailable?.(`HTTP ${res.status}`);
+        return null;
+      }
+      text = await res.text();
+    } catch (error) {
+      o.onUnavailable?.(error instanceof Error ? error.message : String(error));
+      return null;
+    }
+    if (text.length > MAX_ANSWER_CHARS) {
+      o.onUnavailable?.('the answer is too large to be a range answer');
+      return null;
+    }
+    for (const line of text.split('\n')) {
+      const [hashSuffix, count] = line.trim().split(':');
+      if (hashSuffix?.toUpperCase() === suffix) return Number.parseInt(count ?? '0', 10) || 0;
+    }
+    return 0;
+  };
+}
