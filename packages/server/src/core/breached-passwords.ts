@@ -18,7 +18,20 @@ export interface BreachCheckOptions {
 export type BreachCheck = (password: string) => Promise<number | null>;
 
 /** Range answers are tens of kilobytes; anything far larger is not one. */
-const MAX_ANSWER_CHARS = 4 * 1024 * 1024;
+const MAX_ANSWER_BYTES = 1024 * 1024;
+
+/** The body as text, or null once it grows past `max` bytes (read no further). */
+async function readCapped(res: Response, max: number): Promise<string | null> {
+  if (!res.body) return '';
+  const chunks: Uint8Array[] = [];
+  let size = 0;
+  for await (const chunk of res.body) {
+    size += chunk.byteLength;
+    if (size > max) return null; // leaving the loop cancels the rest of the body
+    chunks.push(chunk);
+  }
+  return Buffer.concat(chunks).toString('utf8');
+}
 
 export function createBreachCheck(o: BreachCheckOptions): BreachCheck {
   return async (password) => {
@@ -37,13 +50,14 @@ export function createBreachCheck(o: BreachCheckOptions): BreachCheck {
         o.onUnavailable?.(`HTTP ${res.status}`);
         return null;
       }
-      text = await res.text();
+      const body = await readCapped(res, MAX_ANSWER_BYTES);
+      if (body === null) {
+        o.onUnavailable?.('the answer is too large to be a range answer');
+        return null;
+      }
+      text = body;
     } catch (error) {
       o.onUnavailable?.(error instanceof Error ? error.message : String(error));
-      return null;
-    }
-    if (text.length > MAX_ANSWER_CHARS) {
-      o.onUnavailable?.('the answer is too large to be a range answer');
       return null;
     }
     for (const line of text.split('\n')) {

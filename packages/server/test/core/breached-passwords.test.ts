@@ -56,6 +56,22 @@ describe('the breached-password lookup (k-anonymity range API)', () => {
     expect(failures).toHaveLength(3);
   });
 
+  it('stops reading an answer far larger than a range answer', async () => {
+    failures.length = 0;
+    pwned.mode = 'flood';
+    try {
+      const slow = createBreachCheck({
+        url: pwned.url,
+        timeoutMs: 10_000,
+        onUnavailable: (reason) => failures.push(reason),
+      });
+      expect(await slow(BREACHED)).toBeNull();
+      expect(failures).toEqual(['the answer is too large to be a range answer']);
+    } finally {
+      pwned.mode = 'answer';
+    }
+  });
+
   it('makes the policy refuse a breached password, after its own rules', async () => {
     const looked: string[] = [];
     const policy = createPasswordPolicy({

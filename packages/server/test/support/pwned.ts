@@ -14,10 +14,21 @@ export async function startPwnedPasswords(breached: Record<string, number>) {
     ]),
   );
   const requests: IncomingMessage[] = [];
-  let mode: 'answer' | 'fail' | 'hang' = 'answer';
+  let mode: 'answer' | 'fail' | 'hang' | 'flood' = 'answer';
   const server = createServer((req, res) => {
     requests.push(req);
     if (mode === 'hang') return; // never answers
+    if (mode === 'flood') {
+      // An endless answer, as a broken or hostile mirror might send.
+      res.writeHead(200, { 'content-type': 'text/plain' });
+      const line = `${'F'.repeat(35)}:1\r\n`.repeat(1000);
+      const pump = () => {
+        while (res.write(line)) if (res.destroyed) return;
+      };
+      res.on('drain', pump);
+      pump();
+      return;
+    }
     if (mode === 'fail') {
       res.writeHead(503).end();
       return;
