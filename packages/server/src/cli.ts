@@ -3,6 +3,7 @@ import { existsSync } from 'node:fs';
 import { Command, InvalidArgumentError } from 'commander';
 import { registerAdminCommands } from './cli-admin.js';
 import { type Config, ConfigError, loadConfig } from './config.js';
+import { OWASP_MINIMUM } from './core/passwords.js';
 import { runHashCalibrate } from './hash-calibrate.js';
 import { startServer } from './server.js';
 import { DatabaseInUseError, openDatabase } from './store/database.js';
@@ -152,7 +153,7 @@ program
   .option(
     '--max-memory-kib <KiB>',
     'memory one hash may use',
-    wholeNumber(19456, 4 * 1024 * 1024),
+    wholeNumber(OWASP_MINIMUM.memoryCost, 4 * 1024 * 1024),
     65536,
   )
   .option('--runs <n>', 'hashes per candidate; the median counts', wholeNumber(1, 100), 5)

@@ -4,6 +4,7 @@ import { z } from 'zod';
 import { type AbuseConfig, abuseConfig, abuseEnvShape } from './config-abuse.js';
 import { type AdminConfig, adminConfig, adminEnvShape } from './config-admin.js';
 import { duration as durationOf } from './config-values.js';
+import { OWASP_MINIMUM } from './core/passwords.js';
 
 const duration = durationOf();
 
@@ -50,9 +51,9 @@ const envSchema = z.object({
   // Optional breached-password lookup (k-anonymity range API such as Pwned Passwords).
   HIBP_URL: httpUrl.optional(),
   HIBP_TIMEOUT: duration.default(2),
-  ARGON2_MEMORY_KIB: int(8 * 1024, 4 * 1024 * 1024).default(19456),
-  ARGON2_ITERATIONS: int(1, 100).default(2),
-  ARGON2_PARALLELISM: int(1, 16).default(1),
+  ARGON2_MEMORY_KIB: int(8 * 1024, 4 * 1024 * 1024).default(OWASP_MINIMUM.memoryCost),
+  ARGON2_ITERATIONS: int(1, 100).default(OWASP_MINIMUM.timeCost),
+  ARGON2_PARALLELISM: int(1, 16).default(OWASP_MINIMUM.parallelism),
   HASH_CONCURRENCY: int(1, 256).default(availableParallelism()),
   HASH_QUEUE_MAX: int(0, 100_000).default(256),
   SESSION_IDLE_TIMEOUT: duration.default(7 * 86400),

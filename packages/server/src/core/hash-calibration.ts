@@ -1,12 +1,10 @@
-import type { Argon2Params } from './passwords.js';
+import { type Argon2Params, OWASP_MINIMUM } from './passwords.js';
 
 /**
  * `latchkey hash calibrate`: which argon2id parameters this machine can afford for a target
  * time per hash. Never below OWASP's recommended minimum (m=19456 KiB, t=2, p=1, the default);
  * memory grows first (it is what makes guessing expensive on GPUs), then iterations.
  */
-export const OWASP_MINIMUM: Argon2Params = { memoryCost: 19456, timeCost: 2, parallelism: 1 };
-
 export interface CalibrationOptions {
   /** The time one hash may take on one core, in milliseconds. */
   targetMs: number;

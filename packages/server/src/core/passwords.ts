@@ -14,6 +14,10 @@ export interface Argon2Params {
   parallelism: number;
 }
 
+/** OWASP's recommended argon2id minimum (Password Storage Cheat Sheet): the default, and the floor
+ * of `latchkey hash calibrate`. */
+export const OWASP_MINIMUM: Argon2Params = { memoryCost: 19456, timeCost: 2, parallelism: 1 };
+
 export interface HashLimits {
   /** Hashes computed at once, each on a worker thread of its own, off the event loop. */
   concurrency: number;

@@ -1,7 +1,7 @@
 import { describe, expect, it } from 'vitest';
 import { loadConfig } from '../../src/config.js';
-import { type Argon2Params } from '../../src/core/passwords.js';
-import { calibrate, candidates, OWASP_MINIMUM } from '../../src/core/hash-calibration.js';
+import { calibrate, candidates } from '../../src/core/hash-calibration.js';
+import { type Argon2Params, OWASP_MINIMUM } from '../../src/core/passwords.js';
 import { runHashCalibrate } from '../../src/hash-calibrate.js';
 
 /** A machine where a hash costs 1 ms per MiB-iteration. */
