@@ -3,11 +3,14 @@ import { hashToken } from '../../src/core/tokens.js';
 import {
   ACCOUNT_TEST_ENV,
   auditOf,
+  changePassword,
+  forgotPassword,
   login,
   loginStatus,
   mailsTo,
   meStatus,
   OTHER_PASSWORD,
+  resetPassword,
   THIRD_PASSWORD,
   uniqueEmail,
   verifiedUser,
@@ -22,10 +25,8 @@ describe.each(backends)('forgot and reset password on %s', (backend) => {
   });
   afterAll(() => t.close());
 
-  const forgot = (email: string) =>
-    t.app.inject({ method: 'POST', url: '/auth/forgot-password', payload: { email } });
-  const reset = (token: string, password = OTHER_PASSWORD) =>
-    t.app.inject({ method: 'POST', url: '/auth/reset-password', payload: { token, password } });
+  const forgot = (email: string) => forgotPassword(t, email);
+  const reset = (token: string, password = OTHER_PASSWORD) => resetPassword(t, token, password);
 
   it('answers 202 with the same body for a known and an unknown email, mailing only the known', async () => {
     const { email } = await verifiedUser(t, 'forgot');
@@ -281,12 +282,7 @@ describe.each(backends)('forgot and reset password on %s', (backend) => {
     await forgot(email);
     const token = await t.tokenFromLatestMail(email);
     const device = await login(t, email);
-    const changed = await t.app.inject({
-      method: 'POST',
-      url: '/auth/change-password',
-      headers: device.headers,
-      payload: { currentPassword: STRONG_PASSWORD, newPassword: OTHER_PASSWORD },
-    });
+    const changed = await changePassword(t, device, STRONG_PASSWORD, OTHER_PASSWORD);
     expect(changed.statusCode).toBe(204);
     expect((await reset(token, THIRD_PASSWORD)).json().code).toBe('invalid_token');
     expect(await loginStatus(t, email, OTHER_PASSWORD)).toBe(200);

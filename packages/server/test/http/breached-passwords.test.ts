@@ -1,8 +1,11 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import {
+  changePassword,
+  forgotPassword,
   login,
   loginStatus,
   OTHER_PASSWORD,
+  resetPassword,
   THIRD_PASSWORD,
   uniqueEmail,
   verifiedUser,
@@ -44,22 +47,13 @@ describe.each(backends)('breached passwords (HIBP_URL) on %s', (backend) => {
   it('refuses one as a new password (change, reset), leaving the old one and the link', async () => {
     const { email } = await verifiedUser(t, 'breach-change');
     const device = await login(t, email);
-    const change = await t.app.inject({
-      method: 'POST',
-      url: '/auth/change-password',
-      headers: device.headers,
-      payload: { currentPassword: STRONG_PASSWORD, newPassword: BREACHED },
-    });
-    refusedAsBreached(change, 'newPassword');
+    refusedAsBreached(await changePassword(t, device, STRONG_PASSWORD, BREACHED), 'newPassword');
     expect(await loginStatus(t, email, STRONG_PASSWORD)).toBe(200);
 
-    await t.app.inject({ method: 'POST', url: '/auth/forgot-password', payload: { email } });
-    await t.account.settled();
+    await forgotPassword(t, email);
     const token = await t.tokenFromLatestMail(email);
-    const reset = (password: string) =>
-      t.app.inject({ method: 'POST', url: '/auth/reset-password', payload: { token, password } });
-    refusedAsBreached(await reset(BREACHED), 'password');
-    expect((await reset(THIRD_PASSWORD)).statusCode).toBe(204);
+    refusedAsBreached(await resetPassword(t, token, BREACHED), 'password');
+    expect((await resetPassword(t, token, THIRD_PASSWORD)).statusCode).toBe(204);
   });
 
   it('lets sign-up through, and logs why, when the lookup service is down', async () => {

@@ -93,3 +93,32 @@ export async function mailsTo(t: TestApp, to: string) {
   await t.deliverMail();
   return t.mails.filter((m) => m.to.toLowerCase() === to.toLowerCase());
 }
+
+/** POST /auth/change-password from a signed-in device. */
+export function changePassword(
+  t: TestApp,
+  device: Device,
+  currentPassword: string,
+  newPassword: string,
+) {
+  return t.app.inject({
+    method: 'POST',
+    url: '/auth/change-password',
+    headers: device.headers,
+    payload: { currentPassword, newPassword },
+  });
+}
+
+/** POST /auth/forgot-password. */
+export function forgotPassword(t: TestApp, email: string) {
+  return t.app.inject({ method: 'POST', url: '/auth/forgot-password', payload: { email } });
+}
+
+/** POST /auth/reset-password with the token of a reset mail. */
+export function resetPassword(t: TestApp, token: string, password: string) {
+  return t.app.inject({
+    method: 'POST',
+    url: '/auth/reset-password',
+    payload: { token, password },
+  });
+}
