@@ -350,6 +350,17 @@ async function main() {
   const loginBodies = users.map((u) => JSON.stringify({ email: u.email, password: PASSWORD }));
   const json = { 'content-type': 'application/json' };
 
+  /** Keeps a finished scenario's row and prints its progress line. */
+  function record(row) {
+    rows.push(row);
+    const rounds = row.roundRatios ? ` (median of ${row.roundRatios.length} rounds)` : '';
+    log(
+      `  ${row.name.padEnd(10)} ${String(row.rps).padStart(7)} req/s  p50 ${row.p50} ms  p99 ${row.p99} ms` +
+        `  non-2xx ${row.non2xx}  errors ${row.errors + row.timeouts}` +
+        (row.ratio === null ? '' : `  ${Math.round(row.ratio * 100)}% of ${row.ratioOf}${rounds}`),
+    );
+  }
+
   async function scenario(name, target, job, ratioTo) {
     const stop = progress(name, job.duration);
     const rss = rssSampler(target === 'baseline' ? baseline.pid : server.pid);
@@ -359,12 +370,7 @@ async function main() {
     const row = { name, target, connections: job.connections, ...summarize(result), peakRssMB };
     row.ratio = ratioTo ? row.rps / ratioTo.value : null;
     row.ratioOf = ratioTo?.name ?? null;
-    rows.push(row);
-    log(
-      `  ${name.padEnd(10)} ${String(row.rps).padStart(7)} req/s  p50 ${row.p50} ms  p99 ${row.p99} ms` +
-        `  non-2xx ${row.non2xx}  errors ${row.errors + row.timeouts}` +
-        (row.ratio === null ? '' : `  ${Math.round(row.ratio * 100)}% of ${row.ratioOf}`),
-    );
+    record(row);
     return row;
   }
 
@@ -423,12 +429,7 @@ async function main() {
       row.ratio = null;
       row.ratioOf = null;
     }
-    rows.push(row);
-    log(
-      `  ${row.name.padEnd(10)} ${String(row.rps).padStart(7)} req/s  p50 ${row.p50} ms  p99 ${row.p99} ms` +
-        `  non-2xx ${row.non2xx}  errors ${row.errors + row.timeouts}` +
-        (row.ratio === null ? '' : `  ${Math.round(row.ratio * 100)}% of baseline`),
-    );
+    record(row);
   }
   // The argon2 rate, measured next to the scenarios that depend on it (before login, between
   // the login rounds and after the storm; register and the storm take the highest), so that
@@ -486,12 +487,7 @@ async function main() {
       ratioOf: 'argon2',
     };
     row.ratio = median(row.roundRatios);
-    rows.push(row);
-    log(
-      `  login      ${String(row.rps).padStart(7)} req/s  p50 ${row.p50} ms  p99 ${row.p99} ms` +
-        `  non-2xx ${row.non2xx}  errors ${row.errors + row.timeouts}` +
-        `  ${Math.round(row.ratio * 100)}% of argon2 (median of ${rounds} rounds)`,
-    );
+    record(row);
   }
   if (wanted.has('refresh')) {
     await scenario('refresh', 'latchkey', {
