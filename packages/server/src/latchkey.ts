@@ -8,11 +8,14 @@ import { RetentionWorker } from './retention.js';
 import { countMailsByStatus } from './store/admin.js';
 import { AuthService } from './core/auth.js';
 import { type Clock, systemClock } from './core/clock.js';
+import { DeviceCookies } from './core/device-cookies.js';
+import { deriveEncryptionKeys } from './core/keys.js';
 import { configuredPasswordPolicy } from './core/password-policy.js';
 import { PasswordHasher } from './core/passwords.js';
 import { buildApp } from './http/app.js';
 import { OutboxWorker } from './mail/outbox-worker.js';
 import { createSmtpTransport, DevMailbox, type MailTransport } from './mail/transport.js';
+import { resolveKeyEncryptionSecret } from './key-file.js';
 import { createLogger } from './logger.js';
 import { type DatabaseHandle, openDatabase } from './store/database.js';
 import { migrate } from './store/migrate.js';
@@ -75,6 +78,13 @@ export async function createLatchkey(
     log.warn(message),
   );
   const abuse = await startAbuseProtection(config, database, { clock, log });
+  // Read once: the signing keys and the device cookies both derive their keys from it, so a
+  // device cookie checks on every instance and after a restart.
+  const secret = resolveKeyEncryptionSecret(config);
+  const deviceCookies = new DeviceCookies({
+    key: deriveEncryptionKeys(secret.secret).deviceCookies,
+    clock,
+  });
   const devMailbox = config.smtpUrl
     ? undefined
     : new DevMailbox({ logger: log, logBodies: config.env !== 'production' });
@@ -100,6 +110,7 @@ export async function createLatchkey(
     verifyEmailTtlSeconds: config.tokens.verifyEmailTtlSeconds,
     onMailQueued: () => worker.nudge(),
     throttle: abuse.throttle,
+    deviceCookies,
     sessionCache: abuse.sessionCache,
   });
   const account = new AccountService({
@@ -115,7 +126,7 @@ export async function createLatchkey(
     onBackgroundError: (err, message) => log.error({ err }, message),
     throttle: abuse.throttle,
   });
-  const tokens = await createTokenMode(config, { db: database.db, auth, clock });
+  const tokens = await createTokenMode(config, { db: database.db, auth, clock, secret });
   const admin = new AdminService({
     db: database.db,
     clock,
@@ -152,6 +163,7 @@ export async function createLatchkey(
   const app = await buildApp({
     config,
     auth,
+    deviceCookies,
     tokens,
     account,
     readiness: { database: () => database.ping(), ...abuse.readiness },

@@ -14,13 +14,16 @@ export interface TokenMode {
   secretSource: 'env' | 'generated' | 'file';
 }
 
+type ResolvedSecret = ReturnType<typeof resolveKeyEncryptionSecret>;
+
 /** The signing-key store, made ready (a first key when there is none), and the token service. */
 export function createSigningKeyStore(
   config: Config,
   db: Kysely<Database>,
   clock: Clock,
+  resolved: ResolvedSecret = resolveKeyEncryptionSecret(config),
 ): { keys: SigningKeyStore; sealKey: Buffer; secretSource: TokenMode['secretSource'] } {
-  const { secret, source } = resolveKeyEncryptionSecret(config);
+  const { secret, source } = resolved;
   const encryption = deriveEncryptionKeys(secret);
   const keys = new SigningKeyStore({
     db,
@@ -34,9 +37,14 @@ export function createSigningKeyStore(
 
 export async function createTokenMode(
   config: Config,
-  deps: { db: Kysely<Database>; auth: AuthService; clock: Clock },
+  deps: { db: Kysely<Database>; auth: AuthService; clock: Clock; secret?: ResolvedSecret },
 ): Promise<TokenMode> {
-  const { keys, sealKey, secretSource } = createSigningKeyStore(config, deps.db, deps.clock);
+  const { keys, sealKey, secretSource } = createSigningKeyStore(
+    config,
+    deps.db,
+    deps.clock,
+    deps.secret,
+  );
   await keys.ensureCurrentKey();
   const service = new TokenService({
     db: deps.db,

@@ -20,6 +20,7 @@ import {
 } from '../store/users.js';
 import { completeEmailChange } from './account.js';
 import { addSeconds, type Clock } from './clock.js';
+import type { DeviceCookies } from './device-cookies.js';
 import { errors } from './errors.js';
 import { uuidv7 } from './ids.js';
 import type { SessionCache } from './session-cache.js';
@@ -101,8 +102,15 @@ export interface AuthServiceOptions {
   onMailQueued?: () => void;
   /** The per-account throttle on failed passwords (core/throttle.ts). */
   throttle?: LoginThrottle;
+  /** Signs and checks device cookies: a known browser is not held back by strangers' failures. */
+  deviceCookies?: DeviceCookies;
   /** Validated sessions kept for a few seconds, invalidated on revocation (issue 4). */
   sessionCache?: SessionCache;
+}
+
+/** A cookie sign-in: the session, and the device cookie that marks this browser as known. */
+export interface LoginResult extends IssuedSession {
+  deviceToken: string | undefined;
 }
 
 export type RegisterResult = { kind: 'accepted' } | { kind: 'signed_in'; session: IssuedSession };
@@ -227,37 +235,43 @@ export class AuthService {
   }
 
   /**
-   * Checks the password and opens a new session. `previousToken` (a session cookie the browser
-   * already had) is revoked, never adopted: every login gets a fresh token.
+   * Checks the password and opens a new session. `cookies.session` (a session cookie the
+   * browser already had) is revoked, never adopted: every login gets a fresh token.
+   * `cookies.device` is the browser's device cookie, if any; the result carries a new one.
    */
   async login(
     input: { email: string; password: string },
     ctx: RequestContext,
-    previousToken?: string,
-  ): Promise<IssuedSession> {
-    const user = await this.verifyCredentials(input, ctx);
+    cookies: { session?: string | undefined; device?: string | undefined } = {},
+  ): Promise<LoginResult> {
+    const user = await this.verifyCredentials(input, ctx, cookies.device);
     const now = this.o.clock();
-    if (previousToken) {
-      const previous = await this.lookup(previousToken);
+    if (cookies.session) {
+      const previous = await this.lookup(cookies.session);
       if (previous) await revokeSession(this.o.db, previous.session.id, 'replaced_by_login', now);
     }
-    return this.startSession(user, ctx, now);
+    const session = await this.startSession(user, ctx, now);
+    // Bound to the address typed in, which the throttle keys on too.
+    return { ...session, deviceToken: this.o.deviceCookies?.issue(input.email) };
   }
 
   /**
    * The password check shared by every way of signing in (cookie login, token endpoint): one
    * `invalid_credentials` for unknown email, wrong password and disabled account, the same time
    * for all three, `email_not_verified` only after the right password, and the hash upgraded
-   * when it was made with older parameters.
+   * when it was made with older parameters. With a valid `deviceToken` for this email (a
+   * browser that signed in here before) the attempt is throttled as that device alone.
    */
   async verifyCredentials(
     input: { email: string; password: string },
     ctx: RequestContext,
+    deviceToken?: string,
   ): Promise<UserWithRoles> {
     const { db, clock, hasher } = this.o;
     const password = normalizePassword(input.password);
+    const deviceId = this.o.deviceCookies?.deviceFor(deviceToken, input.email);
     // Throttled or locked: 429 before the account or the password is looked at.
-    const ticket = await this.o.throttle?.begin(input.email);
+    const ticket = await this.o.throttle?.begin(input.email, deviceId);
     const user = await findUserByEmail(db, input.email);
     if (!user?.password_hash) {
       await hasher.verifyDummy(password, ctx.signal);
@@ -359,7 +373,10 @@ export class AuthService {
     return found;
   }
 
-  /** Records a failed attempt's throttle outcome: starting a delay or a lock is an audit event. */
+  /**
+   * Records a failed attempt's throttle outcome: starting a delay or a lock is an audit event,
+   * of the account's untrusted clients or of one trusted device.
+   */
   private async throttleFailed(
     ticket: ThrottleTicket | undefined,
     userId: string | null,
@@ -367,10 +384,11 @@ export class AuthService {
   ): Promise<void> {
     const outcome = ticket && this.o.throttle?.failureOutcome(ticket);
     if (!outcome || !ticket) return;
+    const prefix = ticket.scope === 'device' ? 'login.device_' : 'login.';
     await recordAuditEvent(
       this.o.db,
       {
-        type: outcome === 'locked' ? 'login.locked' : 'login.throttled',
+        type: `${prefix}${outcome}`,
         userId,
         data: { failures: ticket.failures },
         ...ctx,

@@ -31,6 +31,8 @@ export const ACCESS_TOKEN_ALG = 'EdDSA';
 export interface EncryptionKeys {
   signingKeys: Buffer;
   refreshSuccessors: Buffer;
+  /** HMAC key of the device cookies (core/device-cookies.ts). */
+  deviceCookies: Buffer;
 }
 
 export function deriveEncryptionKeys(secret: string): EncryptionKeys {
@@ -39,6 +41,7 @@ export function deriveEncryptionKeys(secret: string): EncryptionKeys {
   return {
     signingKeys: derive('signing-keys'),
     refreshSuccessors: derive('refresh-successors'),
+    deviceCookies: derive('device-cookies'),
   };
 }
 

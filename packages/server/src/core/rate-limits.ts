@@ -56,13 +56,17 @@ export class AccountRateLimiter {
     },
   ) {}
 
-  /** Counts one request of `rule` for `email`; throws 429 `rate_limited` beyond the limit. */
-  async consume(rule: RateRule, email: string): Promise<void> {
+  /**
+   * Counts one request of `rule` for `email`; throws 429 `rate_limited` beyond the limit. A
+   * request from a trusted device of the account (`deviceId`, core/device-cookies.ts) counts
+   * in that device's own window, so strangers spending the account's cannot keep it out.
+   */
+  async consume(rule: RateRule, email: string, deviceId?: string | null): Promise<void> {
     const limit = this.o.limits[rule].account;
     if (!this.o.enabled || !limit) return;
     const now = this.o.clock().getTime();
     const hit = await this.o.store.hit(
-      `acct:${rule}:${accountKey(email)}`,
+      deviceId ? `acct:${rule}:device:${deviceId}` : `acct:${rule}:${accountKey(email)}`,
       limit.windowSeconds * 1000,
       now,
       { failClosed: FAIL_CLOSED_RULES.has(rule) },

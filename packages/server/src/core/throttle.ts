@@ -12,6 +12,10 @@ import { AuthError } from './errors.js';
  * Every attempt is counted as a failure *before* the password is checked (atomically with the
  * decision, in the shared store), and a success then clears the count: a burst of parallel
  * guesses cannot slip past the throttle while the first ones are still hashing.
+ *
+ * An attempt from a trusted device (a valid device cookie, core/device-cookies.ts) counts in
+ * that device's own record instead, with the same policy: strangers' failures on the account
+ * never hold it back, and its own failures hold back only that device.
  */
 export interface ThrottlePolicy {
   /** The failure count from which a delay applies (5: the 5th failure brings 1 s). */
@@ -96,8 +100,11 @@ export const limiterUnavailable = () =>
 
 /** An attempt that passed the throttle; report its outcome through the throttle. */
 export interface ThrottleTicket {
+  /** The store key of the record the attempt was counted in. */
   key: string;
   failures: number;
+  /** Whose record: the account's (every untrusted client) or one trusted device's. */
+  scope: 'account' | 'device';
 }
 
 export class LoginThrottle {
@@ -109,19 +116,28 @@ export class LoginThrottle {
 
   /**
    * Call before checking a password: throws 429 `rate_limited` (Retry-After) while the email
-   * is throttled or locked, without looking at the password or the account.
+   * is throttled or locked, without looking at the password or the account. With `deviceId`
+   * (a trusted device of this email), the device's record decides instead of the account's.
    */
-  async begin(email: string): Promise<ThrottleTicket> {
-    const key = accountKey(email);
-    const decision = await this.o.store.attempt(
-      `throttle:${key}`,
-      this.o.policy,
-      this.o.clock().getTime(),
-      THROTTLE_TTL_MS,
-      { failClosed: true },
-    );
+  async begin(email: string, deviceId?: string | null): Promise<ThrottleTicket> {
+    if (deviceId) {
+      const key = `throttle:device:${deviceId}`;
+      const decision = await this.attempt(key);
+      if (decision.allowed) return { key, failures: decision.failures, scope: 'device' };
+      // A device at its own lock is trusted no more: it joins the untrusted clients (and their
+      // throttle) until a sign-in there gives it a new device cookie.
+      if (!decision.locked) throw rateLimited(decision.retryAfterMs);
+    }
+    const key = `throttle:${accountKey(email)}`;
+    const decision = await this.attempt(key);
     if (!decision.allowed) throw rateLimited(decision.retryAfterMs);
-    return { key, failures: decision.failures };
+    return { key, failures: decision.failures, scope: 'account' };
+  }
+
+  private attempt(key: string): Promise<ThrottleDecision> {
+    return this.o.store.attempt(key, this.o.policy, this.o.clock().getTime(), THROTTLE_TTL_MS, {
+      failClosed: true,
+    });
   }
 
   /** What a failed attempt started (for the audit log): a throttle, a lock, or nothing new. */
@@ -131,14 +147,19 @@ export class LoginThrottle {
     return null;
   }
 
-  /** The right password: the count starts again. */
+  /**
+   * The right password: the count of the record it was counted in starts again. A trusted
+   * device's success leaves the account's record alone, or every sign-in of the owner would
+   * hand the strangers guessing at it a fresh start.
+   */
   async succeeded(ticket: ThrottleTicket): Promise<void> {
-    await this.o.store.clear(`throttle:${ticket.key}`);
+    await this.o.store.clear(ticket.key);
   }
 
   /**
-   * Clears the throttle (and the lock) of an email: call after a successful password reset,
-   * with the account's email (and with the address the reset was asked for, if different).
+   * Clears the throttle (and the lock) of an email's untrusted clients: call after a successful
+   * password reset, with the account's email (and with the address the reset was asked for, if
+   * different).
    */
   async clear(email: string): Promise<void> {
     await this.o.store.clear(`throttle:${accountKey(email)}`);

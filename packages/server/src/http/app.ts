@@ -18,10 +18,12 @@ import type { Config } from '../config.js';
 import type { AccountService } from '../core/account.js';
 import type { AuthService } from '../core/auth.js';
 import type { Clock } from '../core/clock.js';
+import type { DeviceCookies } from '../core/device-cookies.js';
 import type { AccountRateLimiter, WindowStore } from '../core/rate-limits.js';
 import type { SigningKeyStore } from '../core/keys.js';
 import type { TokenService } from '../core/tokens-service.js';
 import type { DevMailbox } from '../mail/transport.js';
+import { deviceCookieJar } from './device-cookie.js';
 import { rateLimitPlugin } from './plugins/rate-limit.js';
 import { apiHelmetOptions, securityHeadersPlugin } from './plugins/security-headers.js';
 import { sessionPlugin } from './plugins/session.js';
@@ -40,6 +42,8 @@ import { webRoutes } from './routes/web.js';
 export interface AppDependencies {
   config: Config;
   auth: AuthService;
+  /** The device cookies of sign-in (the same signer as the AuthService's). */
+  deviceCookies: DeviceCookies;
   /** Token mode: access JWTs, refresh tokens and the JWKS (issue 5). */
   tokens: { service: TokenService; keys: SigningKeyStore };
   account: AccountService;
@@ -117,6 +121,10 @@ export async function buildApp(deps: AppDependencies): Promise<FastifyInstance> 
     },
   });
 
+  const deviceCookie = deviceCookieJar({
+    secure: config.session.secureCookie,
+    parseCookie: (header) => app.parseCookie(header),
+  });
   if (deps.abuse) {
     await app.register(rateLimitPlugin, {
       abuse: config.abuse,
@@ -124,6 +132,8 @@ export async function buildApp(deps: AppDependencies): Promise<FastifyInstance> 
       store: deps.abuse.counters,
       accountLimits: deps.abuse.accountLimits,
       clock: deps.abuse.clock,
+      trustedDevice: (request, email) =>
+        deps.deviceCookies.deviceFor(deviceCookie.read(request), email),
     });
   }
 
@@ -165,7 +175,7 @@ export async function buildApp(deps: AppDependencies): Promise<FastifyInstance> 
   app.get('/openapi.json', { schema: { hide: true } }, async () => app.swagger());
 
   await app.register(healthRoutes, { checks: deps.readiness });
-  await app.register(authRoutes, { auth: deps.auth });
+  await app.register(authRoutes, { auth: deps.auth, deviceCookie });
   await app.register(tokenRoutes, {
     tokens: deps.tokens.service,
     keys: deps.tokens.keys,

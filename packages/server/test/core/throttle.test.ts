@@ -93,9 +93,9 @@ describe('LoginThrottle over the memory store, with an injected clock', () => {
     now += 1000;
     const sixth = await throttle.begin('a@example.com');
     expect(sixth.failures).toBe(6);
-    expect(throttle.failureOutcome({ key: '', failures: 5 })).toBe('throttled');
-    expect(throttle.failureOutcome({ key: '', failures: 100 })).toBe('locked');
-    expect(throttle.failureOutcome({ key: '', failures: 6 })).toBeNull();
+    expect(throttle.failureOutcome({ key: '', failures: 5, scope: 'account' })).toBe('throttled');
+    expect(throttle.failureOutcome({ key: '', failures: 100, scope: 'account' })).toBe('locked');
+    expect(throttle.failureOutcome({ key: '', failures: 6, scope: 'account' })).toBeNull();
     await expect(throttle.begin('a@example.com')).rejects.toMatchObject({
       extra: { retryAfterSeconds: 2 },
     });
@@ -122,6 +122,39 @@ describe('LoginThrottle over the memory store, with an injected clock', () => {
     });
     await throttle.clear('Locked@Example.com');
     expect((await throttle.begin('locked@example.com')).failures).toBe(1);
+    await store.close();
+  });
+
+  it('counts a trusted device in a record of its own; at its own lock it joins the account', async () => {
+    let now = 0;
+    const store = new MemoryCounterStore();
+    const throttle = new LoginThrottle({ store, policy, clock: () => new Date(now) });
+    // Strangers lock the account...
+    for (let i = 0; i < 100; i++) {
+      await throttle.begin('owner@example.com');
+      now += 900_000;
+    }
+    await expect(throttle.begin('owner@example.com')).rejects.toMatchObject({ status: 429 });
+    // ...the owner's device is let through, counted on its own, and its success clears only it.
+    const ticket = await throttle.begin('owner@example.com', 'device-1');
+    expect(ticket).toMatchObject({ key: 'throttle:device:device-1', failures: 1, scope: 'device' });
+    await throttle.succeeded(ticket);
+    await expect(throttle.begin('owner@example.com')).rejects.toMatchObject({ status: 429 });
+    // A device's own failures delay that device, and nobody else.
+    for (let i = 1; i <= 5; i++) await throttle.begin('other@example.com', 'device-2');
+    await expect(throttle.begin('other@example.com', 'device-2')).rejects.toMatchObject({
+      extra: { retryAfterSeconds: 1 },
+    });
+    expect((await throttle.begin('other@example.com', 'device-3')).failures).toBe(1);
+    expect((await throttle.begin('other@example.com')).scope).toBe('account');
+    // At its lock the device is counted with the untrusted clients of the account.
+    for (let i = 5; i < 100; i++) {
+      now += 900_000;
+      await throttle.begin('other@example.com', 'device-2');
+    }
+    now += 900_000;
+    const fallback = await throttle.begin('other@example.com', 'device-2');
+    expect(fallback).toMatchObject({ scope: 'account', failures: 2 });
     await store.close();
   });
 

@@ -13,13 +13,17 @@ import {
 } from '../../core/rate-limits.js';
 import { rateLimited } from '../../core/throttle.js';
 
-/** The protected requests: their rule, and the body field that names the account. */
+/**
+ * The protected requests: their rule, the body field that names the account, and whether a
+ * device cookie of that account moves the request to the device's own window.
+ */
 export const PROTECTED_ROUTES: {
   url: string;
   rule: RateRule;
   accountField?: 'email' | 'newEmail';
+  deviceCookie?: true;
 }[] = [
-  { url: '/auth/login', rule: 'signin', accountField: 'email' },
+  { url: '/auth/login', rule: 'signin', accountField: 'email', deviceCookie: true },
   { url: '/auth/token', rule: 'signin', accountField: 'email' },
   { url: '/auth/register', rule: 'register', accountField: 'email' },
   { url: '/auth/verify-email', rule: 'verify' },
@@ -35,6 +39,8 @@ export interface RateLimitPluginOptions {
   store: WindowStore;
   accountLimits: AccountRateLimiter;
   clock: Clock;
+  /** The trusted device of `email` that the request's device cookie names, if any. */
+  trustedDevice: (request: FastifyRequest, email: string) => string | null;
 }
 
 const FORWARDING_HEADERS = ['x-forwarded-for', 'forwarded', 'x-real-ip'];
@@ -112,7 +118,8 @@ export const rateLimitPlugin = fp(
       if (!entry?.accountField) return;
       const value = (request.body as Record<string, unknown> | undefined)?.[entry.accountField];
       if (typeof value === 'string' && value.length > 0) {
-        await opts.accountLimits.consume(entry.rule, value);
+        const device = entry.deviceCookie ? opts.trustedDevice(request, value) : null;
+        await opts.accountLimits.consume(entry.rule, value, device);
       }
     });
   },

@@ -1,11 +1,15 @@
 import type { FastifyPluginAsyncZod } from 'fastify-type-provider-zod';
 import type { AuthService } from '../../core/auth.js';
+import type { DeviceCookieJar } from '../device-cookie.js';
 import { currentSession, requestContext } from '../plugins/session.js';
 import * as s from '../schemas.js';
 
 const ACCEPTED = 'If the address can receive mail, a message is on its way. Check your inbox.';
 
-export const authRoutes: FastifyPluginAsyncZod<{ auth: AuthService }> = async (app, { auth }) => {
+export const authRoutes: FastifyPluginAsyncZod<{
+  auth: AuthService;
+  deviceCookie: DeviceCookieJar;
+}> = async (app, { auth, deviceCookie }) => {
   const problems = {
     400: s.problem,
     401: s.problem,
@@ -74,17 +78,19 @@ export const authRoutes: FastifyPluginAsyncZod<{ auth: AuthService }> = async (a
       schema: {
         tags: ['auth'],
         summary: 'Sign in: sets the session cookie and returns the CSRF token',
+        description:
+          'Also sets a long-lived device cookie: later sign-ins from this browser are throttled on their own, not with the failed attempts of other clients on the account.',
         body: s.loginBody,
         response: { 200: s.sessionResponse, ...problems },
       },
     },
     async (request, reply) => {
-      const session = await auth.login(
-        request.body,
-        requestContext(request, reply),
-        app.sessionCookie.read(request),
-      );
+      const session = await auth.login(request.body, requestContext(request, reply), {
+        session: app.sessionCookie.read(request),
+        device: deviceCookie.read(request),
+      });
       app.sessionCookie.set(reply, session.token);
+      if (session.deviceToken) deviceCookie.set(reply, session.deviceToken);
       return { user: session.user, csrfToken: session.csrfToken };
     },
   );
