@@ -44,13 +44,3 @@ export function requirePermissions(app: FastifyInstance, rbac: PermissionResolve
     }
   });
 }
-
-/** For routes that need a second permission depending on the body (roles in a PATCH). */
-export async function hasPermission(
-  rbac: PermissionResolver,
-  request: FastifyRequest,
-  permission: Permission,
-): Promise<boolean> {
-  const roles = request.session?.user.roles ?? [];
-  return (await rbac.permissionsOf(roles)).has(permission);
-}
