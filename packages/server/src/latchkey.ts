@@ -4,6 +4,7 @@ import { type Config, ConfigError } from './config.js';
 import { AccountService } from './core/account.js';
 import { AdminService } from './core/admin.js';
 import { AuthError } from './core/errors.js';
+import { RefusedRequestAudit } from './core/refused-requests.js';
 import { RetentionWorker } from './retention.js';
 import { countMailsByStatus } from './store/admin.js';
 import { AuthService } from './core/auth.js';
@@ -18,6 +19,7 @@ import { createSmtpTransport, DevMailbox, type MailTransport } from './mail/tran
 import { resolveKeyEncryptionSecret } from './key-file.js';
 import { createLogger } from './logger.js';
 import { type DatabaseHandle, openDatabase } from './store/database.js';
+import { MemoryCounterStore } from './store/counters.js';
 import { migrate } from './store/migrate.js';
 import { releaseAllPendingMails } from './store/outbox.js';
 import { createTokenMode, type TokenMode } from './token-mode.js';
@@ -160,6 +162,11 @@ export async function createLatchkey(
     mailRetentionSeconds: config.admin.mailRetentionSeconds,
     log,
   });
+  // Counted per instance, not in the shared store: the bound only has to keep a flood out of
+  // the audit table, and shared counters would make every refused request of the flood a
+  // database write (or a Redis round trip) again.
+  const refusalCounters = new MemoryCounterStore();
+  const refusals = new RefusedRequestAudit({ db: database.db, clock, counters: refusalCounters });
   const app = await buildApp({
     config,
     auth,
@@ -171,6 +178,7 @@ export async function createLatchkey(
     devMailbox,
     logger: log,
     admin,
+    refusals,
     metrics: {
       token: config.admin.metricsToken,
       hasher,
@@ -202,6 +210,7 @@ export async function createLatchkey(
       await retention.stop();
       await account.settled(); // reset links still being written
       await abuse.close();
+      await refusalCounters.close();
       await worker.stop();
       await transport.close?.();
       await hasher.close();

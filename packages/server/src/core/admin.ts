@@ -104,6 +104,25 @@ const lastAdmin = () =>
   );
 const notOnYourself = (what: string) =>
   new AuthError('cannot_change_self', 409, `You cannot ${what} your own account.`);
+
+/**
+ * An admin action refused for lack of privilege: answered 403 and, once the transaction has
+ * rolled back, recorded as an `admin.denied` audit event with `audit` in its data.
+ */
+class PrivilegeDenied extends AuthError {
+  constructor(
+    code: string,
+    message: string,
+    readonly audit: Record<string, unknown>,
+  ) {
+    super(code, 403, message);
+  }
+}
+
+/** The permissions of `needed` that `held` lacks, sorted. */
+const lacking = (needed: Iterable<string>, held: Set<string>) =>
+  [...needed].filter((p) => !held.has(p)).sort();
+
 export const invalidCursor = () =>
   new AuthError('invalid_cursor', 400, 'The cursor is not one this API gave out.', {
     errors: [{ field: 'cursor', message: 'Use nextCursor from the previous page.' }],
@@ -156,9 +175,9 @@ export class AdminService {
   constructor(private readonly o: AdminServiceOptions) {}
 
   /** The permissions the roles grant; `admin` has every one, including ones added later. */
-  async permissionsOf(roles: string[]): Promise<Set<string>> {
+  async permissionsOf(roles: string[], db: Queryable = this.o.db): Promise<Set<string>> {
     if (roles.includes(ADMIN_ROLE)) return new Set(PERMISSIONS);
-    return permissionsOfRoles(this.o.db, roles);
+    return permissionsOfRoles(db, roles);
   }
 
   async listUsers(filter: {
@@ -206,8 +225,10 @@ export class AdminService {
 
   /**
    * Changes the disabled flag, the roles and/or the name. Disabling ends every session and
-   * refresh family at once. Nobody may disable themselves, and no change may leave the service
-   * without an enabled admin.
+   * refresh family at once. Nobody may disable themselves or change their own roles, and no
+   * change may leave the service without an enabled admin. Through the API, changing roles
+   * needs roles:write, the target's permissions must be within the actor's, and every role
+   * given must carry only permissions the actor holds.
    */
   async updateUser(
     actor: Actor,
@@ -229,46 +250,53 @@ export class AdminService {
     }
     if (changes.disabled === true && actor.id === id) throw notOnYourself('disable');
     const now = clock();
-    const updated = await db.transaction().execute(async (trx) => {
-      await lockAdminChanges(trx);
-      const user = await this.find(id, trx);
-      const event = (type: string, data: Record<string, unknown> = {}) =>
-        recordAuditEvent(
-          trx,
-          { type, userId: user.id, actorId: actor.id, data: { ...data, via: actor.via }, ...ctx },
-          now,
-        );
-      const wasAdmin = user.roles.includes(ADMIN_ROLE) && user.disabled_at === null;
-      const staysAdmin =
-        (roles ?? user.roles).includes(ADMIN_ROLE) &&
-        (changes.disabled ?? user.disabled_at !== null) === false;
-      if (wasAdmin && !staysAdmin && (await countOtherEnabledAdmins(trx, user.id)) === 0) {
-        throw lastAdmin();
-      }
-      let touched = false;
-      if (changes.name !== undefined && changes.name !== user.name) {
-        await updateUser(trx, user.id, { name: changes.name, updated_at: now });
-        await event('user.renamed', { name: changes.name });
-        touched = true;
-      }
-      if (roles && roles.join(',') !== user.roles.join(',')) {
-        await setUserRoles(trx, user.id, roles, now);
-        await updateUser(trx, user.id, { updated_at: now });
-        await event('user.roles_changed', { from: user.roles, to: roles });
-        touched = true;
-      }
-      if (changes.disabled === true && user.disabled_at === null) {
-        await updateUser(trx, user.id, { disabled_at: now, updated_at: now });
-        const revokedSessions = await revokeEverything(trx, user.id, 'user_disabled', now);
-        await event('user.disabled', { revokedSessions });
-      } else if (changes.disabled === false && user.disabled_at !== null) {
-        await updateUser(trx, user.id, { disabled_at: null, updated_at: now });
-        await event('user.enabled');
-      }
-      // Cached sessions show the new name and roles on the very next request.
-      if (touched) await refreshCachedUser(trx, user.id);
-      return this.find(user.id, trx);
-    });
+    const attempt = { action: 'user.update', targetId: id, changes };
+    const updated = await this.refusalsAudited(actor, attempt, ctx, () =>
+      db.transaction().execute(async (trx) => {
+        await lockAdminChanges(trx);
+        const user = await this.find(id, trx);
+        const changesRoles = roles !== undefined && roles.join(',') !== user.roles.join(',');
+        const held = await this.actorPermissions(actor, trx);
+        if (held && changesRoles) await this.ensureMayChangeRoles(actor, held, user, roles, trx);
+        await this.ensureWithinReach(held, user, trx);
+        const event = (type: string, data: Record<string, unknown> = {}) =>
+          recordAuditEvent(
+            trx,
+            { type, userId: user.id, actorId: actor.id, data: { ...data, via: actor.via }, ...ctx },
+            now,
+          );
+        const wasAdmin = user.roles.includes(ADMIN_ROLE) && user.disabled_at === null;
+        const staysAdmin =
+          (roles ?? user.roles).includes(ADMIN_ROLE) &&
+          (changes.disabled ?? user.disabled_at !== null) === false;
+        if (wasAdmin && !staysAdmin && (await countOtherEnabledAdmins(trx, user.id)) === 0) {
+          throw lastAdmin();
+        }
+        let touched = false;
+        if (changes.name !== undefined && changes.name !== user.name) {
+          await updateUser(trx, user.id, { name: changes.name, updated_at: now });
+          await event('user.renamed', { name: changes.name });
+          touched = true;
+        }
+        if (roles && changesRoles) {
+          await setUserRoles(trx, user.id, roles, now);
+          await updateUser(trx, user.id, { updated_at: now });
+          await event('user.roles_changed', { from: user.roles, to: roles });
+          touched = true;
+        }
+        if (changes.disabled === true && user.disabled_at === null) {
+          await updateUser(trx, user.id, { disabled_at: now, updated_at: now });
+          const revokedSessions = await revokeEverything(trx, user.id, 'user_disabled', now);
+          await event('user.disabled', { revokedSessions });
+        } else if (changes.disabled === false && user.disabled_at !== null) {
+          await updateUser(trx, user.id, { disabled_at: null, updated_at: now });
+          await event('user.enabled');
+        }
+        // Cached sessions show the new name and roles on the very next request.
+        if (touched) await refreshCachedUser(trx, user.id);
+        return this.find(user.id, trx);
+      }),
+    );
     return toAdminUser(updated);
   }
 
@@ -276,52 +304,62 @@ export class AdminService {
   async deleteUser(actor: Actor, id: string, ctx: RequestContext): Promise<void> {
     if (actor.id === id) throw notOnYourself('delete');
     const now = this.o.clock();
-    await this.o.db.transaction().execute(async (trx) => {
-      await lockAdminChanges(trx);
-      const user = await this.find(id, trx);
-      if (
-        user.roles.includes(ADMIN_ROLE) &&
-        user.disabled_at === null &&
-        (await countOtherEnabledAdmins(trx, user.id)) === 0
-      ) {
-        throw lastAdmin();
-      }
-      // Through the store's revoke, so every instance's session cache drops them first.
-      await revokeEverything(trx, user.id, 'user_deleted', now);
-      await deleteUserAndData(trx, user);
-      await recordAuditEvent(
-        trx,
-        {
-          type: 'user.deleted',
-          userId: user.id,
-          actorId: actor.id,
-          data: { email: user.email, via: actor.via },
-          ...ctx,
-        },
-        now,
-      );
-    });
+    const attempt = { action: 'user.delete', targetId: id };
+    await this.refusalsAudited(actor, attempt, ctx, () =>
+      this.o.db.transaction().execute(async (trx) => {
+        await lockAdminChanges(trx);
+        const user = await this.find(id, trx);
+        await this.ensureWithinReach(await this.actorPermissions(actor, trx), user, trx);
+        if (
+          user.roles.includes(ADMIN_ROLE) &&
+          user.disabled_at === null &&
+          (await countOtherEnabledAdmins(trx, user.id)) === 0
+        ) {
+          throw lastAdmin();
+        }
+        // Through the store's revoke, so every instance's session cache drops them first.
+        await revokeEverything(trx, user.id, 'user_deleted', now);
+        await deleteUserAndData(trx, user);
+        await recordAuditEvent(
+          trx,
+          {
+            type: 'user.deleted',
+            userId: user.id,
+            actorId: actor.id,
+            data: { email: user.email, via: actor.via },
+            ...ctx,
+          },
+          now,
+        );
+      }),
+    );
   }
 
   /** Signs the user out everywhere (sessions and refresh families). */
   async revokeSessions(actor: Actor, id: string, ctx: RequestContext): Promise<number> {
     const now = this.o.clock();
-    return this.o.db.transaction().execute(async (trx) => {
-      const user = await this.find(id, trx);
-      const revokedSessions = await revokeEverything(trx, user.id, 'revoked_by_admin', now);
-      await recordAuditEvent(
-        trx,
-        {
-          type: 'admin.sessions_revoked',
-          userId: user.id,
-          actorId: actor.id,
-          data: { revokedSessions, via: actor.via },
-          ...ctx,
-        },
-        now,
-      );
-      return revokedSessions;
-    });
+    const attempt = { action: 'user.revoke_sessions', targetId: id };
+    return this.refusalsAudited(actor, attempt, ctx, () =>
+      this.o.db.transaction().execute(async (trx) => {
+        // Taken so that no concurrent change of roles slips between the check and the action.
+        await lockAdminChanges(trx);
+        const user = await this.find(id, trx);
+        await this.ensureWithinReach(await this.actorPermissions(actor, trx), user, trx);
+        const revokedSessions = await revokeEverything(trx, user.id, 'revoked_by_admin', now);
+        await recordAuditEvent(
+          trx,
+          {
+            type: 'admin.sessions_revoked',
+            userId: user.id,
+            actorId: actor.id,
+            data: { revokedSessions, via: actor.via },
+            ...ctx,
+          },
+          now,
+        );
+        return revokedSessions;
+      }),
+    );
   }
 
   /**
@@ -332,31 +370,36 @@ export class AdminService {
     const resetLinks = this.o.resetLinks;
     if (!resetLinks) throw new Error('forcePasswordReset needs the reset-link writer');
     const now = this.o.clock();
-    await this.o.db.transaction().execute(async (trx) => {
-      const user = await this.find(id, trx);
-      if (user.disabled_at !== null) {
-        throw new AuthError('user_disabled', 409, 'The account is disabled: enable it first.');
-      }
-      await updateUser(trx, user.id, {
-        password_hash: null,
-        password_changed_at: now,
-        updated_at: now,
-      });
-      await voidEmailTokens(trx, user.id, ['change_email']);
-      const revokedSessions = await revokeEverything(trx, user.id, 'admin_password_reset', now);
-      await resetLinks.queueResetLink(trx, user, now);
-      await recordAuditEvent(
-        trx,
-        {
-          type: 'admin.password_reset',
-          userId: user.id,
-          actorId: actor.id,
-          data: { revokedSessions, via: actor.via },
-          ...ctx,
-        },
-        now,
-      );
-    });
+    const attempt = { action: 'user.reset_password', targetId: id };
+    await this.refusalsAudited(actor, attempt, ctx, () =>
+      this.o.db.transaction().execute(async (trx) => {
+        await lockAdminChanges(trx);
+        const user = await this.find(id, trx);
+        await this.ensureWithinReach(await this.actorPermissions(actor, trx), user, trx);
+        if (user.disabled_at !== null) {
+          throw new AuthError('user_disabled', 409, 'The account is disabled: enable it first.');
+        }
+        await updateUser(trx, user.id, {
+          password_hash: null,
+          password_changed_at: now,
+          updated_at: now,
+        });
+        await voidEmailTokens(trx, user.id, ['change_email']);
+        const revokedSessions = await revokeEverything(trx, user.id, 'admin_password_reset', now);
+        await resetLinks.queueResetLink(trx, user, now);
+        await recordAuditEvent(
+          trx,
+          {
+            type: 'admin.password_reset',
+            userId: user.id,
+            actorId: actor.id,
+            data: { revokedSessions, via: actor.via },
+            ...ctx,
+          },
+          now,
+        );
+      }),
+    );
     this.o.onMailQueued?.();
   }
 
@@ -377,7 +420,10 @@ export class AdminService {
     };
   }
 
-  /** A custom role with some of the known permissions. 409 when the name is taken. */
+  /**
+   * A custom role with some of the known permissions. 409 when the name is taken; through the
+   * API, 403 when it would grant a permission the actor does not hold.
+   */
   async createRole(
     actor: Actor,
     input: { name: string; description?: string | undefined; permissions: string[] },
@@ -392,24 +438,36 @@ export class AdminService {
       });
     }
     const now = this.o.clock();
-    await this.o.db.transaction().execute(async (trx) => {
-      const created = await insertRole(
-        trx,
-        { name: input.name, description: input.description ?? '', permissions },
-        now,
-      );
-      if (!created) throw new AuthError('role_exists', 409, 'A role with this name exists.');
-      await recordAuditEvent(
-        trx,
-        {
-          type: 'role.created',
-          actorId: actor.id,
-          data: { role: input.name, permissions, via: actor.via },
-          ...ctx,
-        },
-        now,
-      );
-    });
+    const attempt = { action: 'role.create', role: input.name, permissions };
+    await this.refusalsAudited(actor, attempt, ctx, () =>
+      this.o.db.transaction().execute(async (trx) => {
+        const held = await this.actorPermissions(actor, trx);
+        const missing = held ? lacking(permissions, held) : [];
+        if (missing.length > 0) {
+          throw new PrivilegeDenied(
+            'insufficient_privilege',
+            `You cannot create a role granting ${missing.join(', ')}, which your roles do not.`,
+            { reason: 'grant_permission', missing },
+          );
+        }
+        const created = await insertRole(
+          trx,
+          { name: input.name, description: input.description ?? '', permissions },
+          now,
+        );
+        if (!created) throw new AuthError('role_exists', 409, 'A role with this name exists.');
+        await recordAuditEvent(
+          trx,
+          {
+            type: 'role.created',
+            actorId: actor.id,
+            data: { role: input.name, permissions, via: actor.via },
+            ...ctx,
+          },
+          now,
+        );
+      }),
+    );
     return {
       name: input.name,
       description: input.description ?? '',
@@ -528,6 +586,102 @@ export class AdminService {
     } catch (error) {
       // Another instance starting at the same time created it a moment ago.
       if (error instanceof AuthError && error.code === 'email_taken') return 'admin_exists';
+      throw error;
+    }
+  }
+
+  /**
+   * What an API actor may do, read again inside the transaction (a role taken away a moment ago
+   * counts); null for the command line and the bootstrap, which the operator runs unrestricted.
+   */
+  private async actorPermissions(actor: Actor, db: Queryable): Promise<Set<string> | null> {
+    if (actor.id === null) return null;
+    const user = await findUserById(db, actor.id);
+    if (!user || user.disabled_at !== null) return new Set();
+    return this.permissionsOf(user.roles, db);
+  }
+
+  /**
+   * Roles are changed by someone else holding roles:write, who gives only roles whose
+   * permissions they hold themselves (so only a holder of every permission gives `admin`).
+   */
+  private async ensureMayChangeRoles(
+    actor: Actor,
+    held: Set<string>,
+    user: UserWithRoles,
+    roles: string[],
+    db: Queryable,
+  ): Promise<void> {
+    if (actor.id === user.id) {
+      throw new PrivilegeDenied(
+        'cannot_change_own_roles',
+        'You cannot change your own roles: another administrator has to.',
+        { reason: 'own_roles' },
+      );
+    }
+    if (!held.has('roles:write')) {
+      throw new PrivilegeDenied(
+        'forbidden',
+        'Changing roles needs the roles:write permission, which your roles do not grant.',
+        { reason: 'missing_permission', permission: 'roles:write' },
+      );
+    }
+    for (const role of roles.filter((r) => !user.roles.includes(r))) {
+      const missing = lacking(await this.permissionsOf([role], db), held);
+      if (missing.length > 0) {
+        throw new PrivilegeDenied(
+          'insufficient_privilege',
+          `You cannot give the role ${role}: it grants ${missing.join(', ')}, which your roles do not.`,
+          { reason: 'grant_role', role, missing },
+        );
+      }
+    }
+  }
+
+  /** Nobody acts on an account whose permissions exceed their own. */
+  private async ensureWithinReach(
+    held: Set<string> | null,
+    target: UserWithRoles,
+    db: Queryable,
+  ): Promise<void> {
+    if (!held) return;
+    const missing = lacking(await this.permissionsOf(target.roles, db), held);
+    if (missing.length > 0) {
+      throw new PrivilegeDenied(
+        'insufficient_privilege',
+        'This account holds permissions your roles do not grant: only someone holding all of them can act on it.',
+        { reason: 'target_outranks', missing },
+      );
+    }
+  }
+
+  /**
+   * Runs an admin action; a refusal for lack of privilege is recorded as `admin.denied` with
+   * the attempt, outside the action's rolled-back transaction, and then answered.
+   */
+  private async refusalsAudited<T>(
+    actor: Actor,
+    attempt: Record<string, unknown>,
+    ctx: RequestContext,
+    work: () => Promise<T>,
+  ): Promise<T> {
+    try {
+      return await work();
+    } catch (error) {
+      if (error instanceof PrivilegeDenied) {
+        await recordAuditEvent(
+          this.o.db,
+          {
+            type: 'admin.denied',
+            userId: actor.id,
+            actorId: actor.id,
+            data: { ...attempt, ...error.audit, via: actor.via },
+            ip: ctx.ip,
+            userAgent: ctx.userAgent,
+          },
+          this.o.clock(),
+        );
+      }
       throw error;
     }
   }

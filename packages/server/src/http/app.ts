@@ -20,6 +20,7 @@ import type { AuthService } from '../core/auth.js';
 import type { Clock } from '../core/clock.js';
 import type { DeviceCookies } from '../core/device-cookies.js';
 import type { AccountRateLimiter, WindowStore } from '../core/rate-limits.js';
+import type { RefusedRequestAudit } from '../core/refused-requests.js';
 import type { SigningKeyStore } from '../core/keys.js';
 import type { TokenService } from '../core/tokens-service.js';
 import type { DevMailbox } from '../mail/transport.js';
@@ -58,6 +59,8 @@ export interface AppDependencies {
   admin?: AdminService;
   /** GET /metrics and the request metrics (issue 6). */
   metrics?: MetricsOptions;
+  /** Audits the 403s of CSRF, Origin and permission checks; without it they are not recorded. */
+  refusals?: RefusedRequestAudit;
 }
 
 /** Builds the HTTP app; the server and the tests both use it. */
@@ -144,6 +147,7 @@ export async function buildApp(deps: AppDependencies): Promise<FastifyInstance> 
     maxAgeSeconds: config.session.absoluteTimeoutSeconds,
     allowedOrigins,
     bearer: deps.tokens.service,
+    ...(deps.refusals ? { refusals: deps.refusals } : {}),
   });
 
   await registerNotFoundAndMethodNotAllowed(app);

@@ -277,22 +277,46 @@ describe.each(backends)('the admin API on %s', (backend) => {
           headers: device.headers,
           payload: body,
         });
-      const demote = await patch(only.device, only.id, { roles: [] });
-      expect(demote.statusCode).toBe(409);
-      expect(demote.json().code).toBe('last_admin');
+      const remove = (device: Device, id: string) =>
+        fresh.app.inject({ method: 'DELETE', url: `/admin/users/${id}`, headers: device.headers });
+      // Your own roles are another administrator's to change, even for the last admin.
+      const demoteSelf = await patch(only.device, only.id, { roles: [] });
+      expect(demoteSelf.statusCode).toBe(403);
+      expect(demoteSelf.json().code).toBe('cannot_change_own_roles');
       const self = await patch(only.device, only.id, { disabled: true });
       expect(self.json().code).toBe('cannot_change_self');
-      const del = await fresh.app.inject({
-        method: 'DELETE',
-        url: `/admin/users/${only.id}`,
-        headers: only.device.headers,
-      });
-      expect(del.json().code).toBe('cannot_change_self');
+      expect((await remove(only.device, only.id)).json().code).toBe('cannot_change_self');
 
-      // With a second admin, one may step down; the last one still cannot.
+      // Every permission without the admin role reaches the last admin, but cannot remove them.
+      await fresh.app.inject({
+        method: 'POST',
+        url: '/admin/roles',
+        headers: only.device.headers,
+        payload: {
+          name: 'operator',
+          permissions: [
+            'users:read',
+            'users:write',
+            'sessions:revoke',
+            'audit:read',
+            'roles:write',
+          ],
+        },
+      });
+      const operator = await userWithRoles(fresh, 'operator', ['operator']);
+      for (const body of [{ roles: [] }, { disabled: true }]) {
+        const res = await patch(operator.device, only.id, body);
+        expect(res.statusCode, JSON.stringify(body)).toBe(409);
+        expect(res.json().code).toBe('last_admin');
+      }
+      expect((await remove(operator.device, only.id)).json().code).toBe('last_admin');
+
+      // With a second admin, the first can be demoted; the last one still cannot.
       const second = await userWithRoles(fresh, 'second', ['admin']);
-      expect((await patch(only.device, only.id, { roles: [] })).statusCode).toBe(200);
-      expect((await patch(second.device, second.id, { roles: [] })).json().code).toBe('last_admin');
+      expect((await patch(second.device, only.id, { roles: [] })).statusCode).toBe(200);
+      expect((await patch(operator.device, second.id, { roles: [] })).json().code).toBe(
+        'last_admin',
+      );
       // Two admins demoting each other at once: one wins, one admin stays.
       const third = await userWithRoles(fresh, 'third', ['admin']);
       const results = await Promise.all([

@@ -341,6 +341,8 @@ const ACTIVITY_LABELS: Record<string, string> = {
   'user.roles_changed': 'Roles changed',
   'login.throttled': 'Sign-ins slowed down after failed attempts',
   refresh_token_reuse: 'A reused sign-in token was refused',
+  'admin.denied': 'An administrative action was refused',
+  'request.forbidden': 'A request was refused',
 };
 
 const activityLabel = (type: string) => ACTIVITY_LABELS[type] ?? type.replace(/[._]/g, ' ');

@@ -1,6 +1,5 @@
 import type { FastifyInstance, FastifyReply, FastifyRequest } from 'fastify';
 import type { Permission } from '../../core/admin.js';
-import { sendProblem } from '../problem.js';
 
 declare module 'fastify' {
   interface FastifyContextConfig {
@@ -32,25 +31,13 @@ export function requirePermissions(app: FastifyInstance, rbac: PermissionResolve
     const session = request.session;
     const granted = session ? await rbac.permissionsOf(session.user.roles) : new Set<string>();
     if (!needed || !granted.has(needed)) {
-      return sendProblem(
-        request,
-        reply,
-        403,
-        'forbidden',
-        needed
+      return app.refuse(request, reply, {
+        code: 'forbidden',
+        detail: needed
           ? `This needs the ${needed} permission, which your roles do not grant.`
           : 'Not allowed.',
-      );
+        ...(needed ? { data: { permission: needed } } : {}),
+      });
     }
   });
-}
-
-/** For routes that need a second permission depending on the body (roles in a PATCH). */
-export async function hasPermission(
-  rbac: PermissionResolver,
-  request: FastifyRequest,
-  permission: Permission,
-): Promise<boolean> {
-  const roles = request.session?.user.roles ?? [];
-  return (await rbac.permissionsOf(roles)).has(permission);
 }

@@ -2,8 +2,17 @@ import type { FastifyInstance, FastifyReply, FastifyRequest } from 'fastify';
 import fp from 'fastify-plugin';
 import type { AuthenticatedSession, AuthService, RequestContext } from '../../core/auth.js';
 import { errors } from '../../core/errors.js';
+import type { RefusedRequest } from '../../core/refused-requests.js';
 import { safeEqual } from '../../core/tokens.js';
 import { sendProblem } from '../problem.js';
+
+/** A 403: its problem code and message, the user when known, what else explains it. */
+export interface Refusal {
+  code: string;
+  detail: string;
+  userId?: string;
+  data?: Record<string, string>;
+}
 
 declare module 'fastify' {
   interface FastifyRequest {
@@ -15,6 +24,12 @@ declare module 'fastify' {
   interface FastifyInstance {
     /** preHandler: 401 without a live session; 403 on a state-changing request without CSRF. */
     requireSession: (request: FastifyRequest, reply: FastifyReply) => Promise<void>;
+    /** Answers 403 with `code` and records the refusal in the audit trail (bounded). */
+    refuse: (
+      request: FastifyRequest,
+      reply: FastifyReply,
+      refusal: Refusal,
+    ) => Promise<FastifyReply>;
     sessionCookie: {
       name: string;
       read(request: FastifyRequest): string | undefined;
@@ -33,6 +48,8 @@ export interface SessionPluginOptions {
   allowedOrigins: string[];
   /** Verifies `Authorization: Bearer` access tokens (token mode, core/tokens-service.ts). */
   bearer?: { authenticateBearer(token: string): Promise<AuthenticatedSession | null> };
+  /** Where refused requests are audited (core/refused-requests.ts). */
+  refusals?: { record(refusal: RefusedRequest): Promise<unknown> };
 }
 
 const UNSAFE_METHODS = new Set(['POST', 'PUT', 'PATCH', 'DELETE']);
@@ -84,19 +101,39 @@ export const sessionPlugin = fp(
     app.decorateRequest('session', null);
     app.decorateRequest('authMethod', null);
 
+    app.decorate(
+      'refuse',
+      async (request: FastifyRequest, reply: FastifyReply, refusal: Refusal) => {
+        try {
+          await opts.refusals?.record({
+            reason: refusal.code,
+            method: request.method,
+            route: request.routeOptions.url ?? null,
+            userId: refusal.userId ?? request.session?.user.id ?? null,
+            ip: request.ip ?? null,
+            userAgent: request.headers['user-agent'] ?? null,
+            ...(refusal.data ? { data: refusal.data } : {}),
+          });
+        } catch (error) {
+          // The refusal stands even when the trail cannot take it.
+          request.log.error({ err: error }, 'could not audit a refused request');
+        }
+        return sendProblem(request, reply, 403, refusal.code, refusal.detail);
+      },
+    );
+
     // A browser always sends Origin on cross-site POSTs: refusing foreign origins here stops
     // CSRF on every state-changing route, including login and register (login CSRF).
     app.addHook('onRequest', async (request, reply) => {
       if (!UNSAFE_METHODS.has(request.method)) return;
       const origin = request.headers.origin;
       if (origin !== undefined && !allowed.has(origin)) {
-        return sendProblem(
-          request,
-          reply,
-          403,
-          'origin_not_allowed',
-          'Requests from this origin are not allowed. Add it to CORS_ORIGINS if it is your own front end.',
-        );
+        return app.refuse(request, reply, {
+          code: 'origin_not_allowed',
+          detail:
+            'Requests from this origin are not allowed. Add it to CORS_ORIGINS if it is your own front end.',
+          data: { origin: origin.slice(0, 200) },
+        });
       }
     });
 
@@ -129,13 +166,12 @@ export const sessionPlugin = fp(
       if (UNSAFE_METHODS.has(request.method)) {
         const header = request.headers['x-csrf-token'];
         if (typeof header !== 'string' || !safeEqual(header, session.csrfToken)) {
-          return sendProblem(
-            request,
-            reply,
-            403,
-            'csrf_failed',
-            'Missing or wrong X-CSRF-Token header: send the csrfToken from login or GET /auth/me.',
-          );
+          return app.refuse(request, reply, {
+            code: 'csrf_failed',
+            detail:
+              'Missing or wrong X-CSRF-Token header: send the csrfToken from login or GET /auth/me.',
+            userId: session.user.id,
+          });
         }
       }
       request.session = session;

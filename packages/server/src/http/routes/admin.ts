@@ -1,8 +1,7 @@
 import type { FastifyPluginAsyncZod } from 'fastify-type-provider-zod';
 import type { Actor, AdminService } from '../../core/admin.js';
-import { hasPermission, requirePermissions } from '../plugins/permissions.js';
+import { requirePermissions } from '../plugins/permissions.js';
 import { currentSession, requestContext } from '../plugins/session.js';
-import { sendProblem } from '../problem.js';
 import * as s from '../schemas.js';
 
 /**
@@ -63,22 +62,13 @@ export const adminRoutes: FastifyPluginAsyncZod<{ admin: AdminService }> = async
         tags,
         summary: 'Disable or enable, set the roles (also needs roles:write), rename',
         description:
-          'Disabling ends every session and refresh family at once; sign-in then answers 401 invalid_credentials. 409 last_admin when no enabled admin would be left; 409 cannot_change_self when disabling yourself.',
+          'Disabling ends every session and refresh family at once; sign-in then answers 401 invalid_credentials. 409 last_admin when no enabled admin would be left; 409 cannot_change_self when disabling yourself; 403 cannot_change_own_roles for your own roles; 403 insufficient_privilege when the user holds a permission you lack, or a role given grants one.',
         params: s.userIdParams,
         body: s.adminUserPatch,
         response: { 200: s.adminUserResponse, ...problems },
       },
     },
     async (request, reply) => {
-      if (request.body.roles && !(await hasPermission(admin, request, 'roles:write'))) {
-        return sendProblem(
-          request,
-          reply,
-          403,
-          'forbidden',
-          'Changing roles needs the roles:write permission, which your roles do not grant.',
-        );
-      }
       const user = await admin.updateUser(
         actor(request),
         request.params.id,
