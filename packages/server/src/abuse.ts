@@ -69,10 +69,12 @@ export async function startAbuseProtection(
       if (redisErrorLogged) log.info('Redis connection restored');
       redisErrorLogged = false;
     });
+    const client = redis;
     counters = new ResilientCounterStore(new RedisCounterStore(redis), new MemoryCounterStore(), {
       graceMs: abuse.redisOutageGraceMs,
       now: () => o.clock().getTime(),
       log,
+      probe: () => client.ping(),
     });
     const sub = subscriber;
     sub.on('error', () => {});
