@@ -48,7 +48,13 @@ export async function startAbuseProtection(
 ): Promise<AbuseProtection> {
   const { abuse } = config;
   const log = o.log;
-  const sessionCache = new SessionCache({ ttlMs: abuse.sessionCacheTtlMs });
+  // On PostgreSQL without Redis a revocation travels by NOTIFY, delivered only at commit: the
+  // logout answers before other instances hear of it, and a request sent right after it to
+  // another instance would be answered from that instance's cache. So, unless the operator
+  // accepts that window by setting SESSION_CACHE_TTL, every check reads the database there.
+  const notifyOnly = !abuse.redisUrl && database.kind === 'postgres';
+  const cacheTtlMs = notifyOnly && !abuse.sessionCacheTtlSet ? 0 : abuse.sessionCacheTtlMs;
+  const sessionCache = new SessionCache({ ttlMs: cacheTtlMs });
   let redis: Redis | undefined;
   let subscriber: Redis | undefined;
   let counters: CounterStore;
@@ -69,10 +75,12 @@ export async function startAbuseProtection(
       if (redisErrorLogged) log.info('Redis connection restored');
       redisErrorLogged = false;
     });
+    const client = redis;
     counters = new ResilientCounterStore(new RedisCounterStore(redis), new MemoryCounterStore(), {
       graceMs: abuse.redisOutageGraceMs,
       now: () => o.clock().getTime(),
       log,
+      probe: () => client.ping(),
     });
     const sub = subscriber;
     sub.on('error', () => {});
@@ -159,6 +167,12 @@ export async function startAbuseProtection(
       closing = true;
       return listener.close();
     });
+  }
+
+  if (notifyOnly && cacheTtlMs > 0) {
+    log.warn(
+      'SESSION_CACHE_TTL is set on PostgreSQL without Redis: another instance may accept a signed-out session for the few milliseconds its LISTEN connection takes to hear of it. Unset it to close that window.',
+    );
   }
 
   if (!config.abuse.rateLimitsEnabled) {

@@ -58,7 +58,7 @@ export const abuseEnvShape = {
   REDIS_OUTAGE_GRACE: durationSeconds(0).default(30),
   SESSION_CACHE_TTL: durationSeconds(0)
     .refine((s) => s <= 10, 'at most 10s: revocations rely on it as a safety net')
-    .default(5),
+    .optional(),
 };
 
 type AbuseEnv = z.output<z.ZodObject<typeof abuseEnvShape>>;
@@ -73,6 +73,11 @@ export interface AbuseConfig {
   redisKeyPrefix: string;
   redisOutageGraceMs: number;
   sessionCacheTtlMs: number;
+  /**
+   * SESSION_CACHE_TTL was set. Unset, the cache is off on PostgreSQL without Redis, where a
+   * revocation reaches other instances only after the logout has answered (abuse.ts).
+   */
+  sessionCacheTtlSet: boolean;
 }
 
 export function abuseConfig(e: AbuseEnv): AbuseConfig {
@@ -99,6 +104,7 @@ export function abuseConfig(e: AbuseEnv): AbuseConfig {
     redisUrl: e.REDIS_URL,
     redisKeyPrefix: e.REDIS_KEY_PREFIX,
     redisOutageGraceMs: Math.round(e.REDIS_OUTAGE_GRACE * 1000),
-    sessionCacheTtlMs: Math.round(e.SESSION_CACHE_TTL * 1000),
+    sessionCacheTtlMs: Math.round((e.SESSION_CACHE_TTL ?? 5) * 1000),
+    sessionCacheTtlSet: e.SESSION_CACHE_TTL !== undefined,
   };
 }

@@ -39,6 +39,9 @@ const envSchema = z.object({
   LOG_LEVEL: z.enum(['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent']).default('info'),
   DATA_DIR: z.string().min(1).default('./data'),
   DATABASE_URL: z.url({ protocol: /^postgres(ql)?$/, error: 'a postgres:// URL' }).optional(),
+  // How long a request waits on PostgreSQL before answering 503 (a frozen or stopped server).
+  DATABASE_STATEMENT_TIMEOUT: durationOf({ hint: '5s or 1500ms' }).default(5),
+  DATABASE_POOL_TIMEOUT: durationOf({ hint: '3s or 500ms' }).default(3),
   PUBLIC_URL: httpUrl.optional(),
   CORS_ORIGINS: z.string().default(''),
   TRUST_PROXY: trustProxy.default(false),
@@ -92,6 +95,8 @@ export interface Config {
   logLevel: string;
   dataDir: string;
   databaseUrl: string | undefined;
+  /** DATABASE_STATEMENT_TIMEOUT and DATABASE_POOL_TIMEOUT (PostgreSQL only). */
+  databaseTimeouts: { statementTimeoutMs: number; poolTimeoutMs: number };
   publicUrl: URL;
   corsOrigins: string[];
   trustProxy: boolean | number | string[];
@@ -186,6 +191,10 @@ export function loadConfig(env: Record<string, string | undefined> = process.env
     logLevel: e.LOG_LEVEL,
     dataDir: resolve(e.DATA_DIR),
     databaseUrl: e.DATABASE_URL,
+    databaseTimeouts: {
+      statementTimeoutMs: Math.round(e.DATABASE_STATEMENT_TIMEOUT * 1000),
+      poolTimeoutMs: Math.round(e.DATABASE_POOL_TIMEOUT * 1000),
+    },
     publicUrl,
     corsOrigins,
     trustProxy: e.TRUST_PROXY,

@@ -87,7 +87,7 @@ export async function buildApp(deps: AppDependencies): Promise<FastifyInstance> 
     app.getDefaultJsonParser('error', 'error'),
   );
 
-  await app.register(problemPlugin);
+  await app.register(problemPlugin, { probeDatabase: deps.readiness.database });
   await app.register(cookie, { hook: false });
   // Without CORS_ORIGINS only same-origin pages call the API, and those need no CORS headers.
   if (config.corsOrigins.length > 0) {

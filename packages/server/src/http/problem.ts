@@ -2,6 +2,7 @@ import type { FastifyError, FastifyInstance, FastifyReply, FastifyRequest } from
 import fp from 'fastify-plugin';
 import { hasZodFastifySchemaValidationErrors } from 'fastify-type-provider-zod';
 import { AuthError } from '../core/errors.js';
+import { isDatabaseUnavailable } from '../store/database.js';
 import type { Problem } from './schemas.js';
 
 const TITLES: Record<number, string> = {
@@ -63,12 +64,58 @@ const FRAMEWORK_ERRORS: Record<string, [number, string, string]> = {
   FST_ERR_CTP_INVALID_CONTENT_LENGTH: [400, 'bad_request', 'The Content-Length header is wrong.'],
 };
 
+/** How long a client is asked to wait while the database is unavailable. */
+const DATABASE_RETRY_AFTER_SECONDS = 5;
+const DATABASE_PROBE_INTERVAL_MS = 1000;
+
+/**
+ * One warning when the database stops answering, one info line when it answers again (found by
+ * a probe, so a quiet service still reports it): an outage must not write a stack per request.
+ */
+function databaseOutageLog(app: FastifyInstance, probe: (() => Promise<void>) | undefined) {
+  let since: number | undefined;
+  let timer: NodeJS.Timeout | undefined;
+  app.addHook('onClose', async () => clearInterval(timer));
+  return (error: unknown) => {
+    if (since !== undefined) return;
+    since = Date.now();
+    const { code, message } = error as { code?: unknown; message?: unknown };
+    app.log.warn(
+      { code, reason: String(message) },
+      'database unavailable: requests that need it answer 503 until it is back',
+    );
+    if (!probe) return;
+    let probing = false;
+    timer = setInterval(() => {
+      if (probing) return;
+      probing = true;
+      probe().then(
+        () => {
+          app.log.info({ outageMs: Date.now() - (since ?? Date.now()) }, 'database answers again');
+          since = undefined;
+          clearInterval(timer);
+        },
+        () => {
+          probing = false;
+        },
+      );
+    }, DATABASE_PROBE_INTERVAL_MS);
+    timer.unref();
+  };
+}
+
+export interface ProblemPluginOptions {
+  /** A trivial query: tells when an outage of the database is over (for the log). */
+  probeDatabase?: () => Promise<void>;
+}
+
 /**
  * Every error leaves as problem+json: validation with per-field `errors`, core's AuthErrors with
- * their codes, framework errors with stable codes, and anything unexpected as a bare 500 (the
- * details go to the log, never to the client).
+ * their codes, framework errors with stable codes, an unavailable database as 503, and anything
+ * unexpected as a bare 500 (the details go to the log, never to the client).
  */
-export const problemPlugin = fp(async (app: FastifyInstance) => {
+export const problemPlugin = fp(async (app: FastifyInstance, options: ProblemPluginOptions) => {
+  const databaseOutage = databaseOutageLog(app, options.probeDatabase);
   app.setErrorHandler((error: FastifyError, request, reply) => {
     if (error instanceof AuthError) {
       return sendProblem(request, reply, error.status, error.code, error.message, {
@@ -125,6 +172,17 @@ export const problemPlugin = fp(async (app: FastifyInstance) => {
         status,
         'bad_request',
         'The request could not be processed.',
+      );
+    }
+    if (isDatabaseUnavailable(error)) {
+      databaseOutage(error);
+      return sendProblem(
+        request,
+        reply,
+        503,
+        'service_unavailable',
+        'The service is temporarily unavailable. Try again shortly.',
+        { retryAfterSeconds: DATABASE_RETRY_AFTER_SECONDS },
       );
     }
     request.log.error({ err: error }, 'unhandled error');

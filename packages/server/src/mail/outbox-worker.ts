@@ -8,7 +8,7 @@ import {
   releaseMail,
 } from '../store/outbox.js';
 import type { Database } from '../store/schema.js';
-import { type MailTransport, MailTransportError } from './transport.js';
+import { type MailTransport, MailTransportError, SMTP_SEND_TIMEOUT_MS } from './transport.js';
 
 /** The subset of a pino logger the worker writes to. */
 export interface OutboxWorkerLogger {
@@ -32,12 +32,16 @@ export interface OutboxWorkerOptions {
   maxAttempts?: number;
   /** Delay before retry number `attempt` + 1, `attempt` counting from 1; default defaultBackoff. */
   backoff?: (attempt: number) => number;
+  /** The longest one send may take; default the SMTP transport's bound (30 s). */
+  sendTimeoutMs?: number;
   /**
-   * How long a claimed batch stays reserved for this worker; default 5 min. A mail is only
-   * handed to the transport while at least half the lease remains, so one send must take less
-   * than half of it (the SMTP transport gives up after 60 s).
+   * How long a claimed batch stays reserved for this worker; default the send bound + 15 s, so
+   * a crash strands mail for well under a minute. A mail is only handed to the transport while
+   * a whole send still fits in the lease.
    */
   leaseMs?: number;
+  /** How long stop() lets a send in flight finish before aborting it; default 2 s. */
+  stopTimeoutMs?: number;
 }
 
 export interface PassResult {
@@ -79,8 +83,11 @@ export class OutboxWorker {
   private readonly maxAttempts: number;
   private readonly backoff: (attempt: number) => number;
   private readonly leaseMs: number;
+  private readonly sendTimeoutMs: number;
+  private readonly stopTimeoutMs: number;
 
   private running = false;
+  private abort = new AbortController();
   private stopping = false;
   private timer: NodeJS.Timeout | undefined;
   private current: Promise<PassResult> | undefined;
@@ -96,7 +103,9 @@ export class OutboxWorker {
     this.batchSize = Math.max(1, options.batchSize ?? 10);
     this.maxAttempts = Math.max(1, options.maxAttempts ?? 20);
     this.backoff = options.backoff ?? defaultBackoff;
-    this.leaseMs = options.leaseMs ?? 5 * 60_000;
+    this.sendTimeoutMs = options.sendTimeoutMs ?? SMTP_SEND_TIMEOUT_MS;
+    this.leaseMs = options.leaseMs ?? this.sendTimeoutMs + 15_000;
+    this.stopTimeoutMs = options.stopTimeoutMs ?? 2000;
   }
 
   /** Starts polling, with a first pass right away (picks up what a restart left). Idempotent. */
@@ -107,8 +116,10 @@ export class OutboxWorker {
   }
 
   /**
-   * Stops polling and waits for the pass in flight, which ends after its current batch. The
-   * transport is the caller's to close.
+   * Stops polling; the pass in flight starts no new send and hands its unsent claims back (due
+   * at once, for another instance or the next start). A send in flight gets `stopTimeoutMs` to
+   * finish, then is aborted and its mail handed back too: a shutdown never waits on a slow mail
+   * server. The transport is the caller's to close.
    */
   async stop(): Promise<void> {
     this.running = false;
@@ -117,9 +128,24 @@ export class OutboxWorker {
     this.timer = undefined;
     this.stopping = true;
     try {
+      if (this.current) {
+        let timer: NodeJS.Timeout | undefined;
+        const finished = await Promise.race([
+          this.current.then(
+            () => true,
+            () => true,
+          ),
+          new Promise<false>((resolve) => {
+            timer = setTimeout(() => resolve(false), this.stopTimeoutMs);
+          }),
+        ]);
+        clearTimeout(timer);
+        if (!finished) this.abort.abort();
+      }
       while (this.current) await this.current.catch(() => {});
     } finally {
       this.stopping = false;
+      this.abort = new AbortController();
     }
   }
 
@@ -178,33 +204,52 @@ export class OutboxWorker {
       const batch = await claimDueMails(this.db, this.clock(), this.batchSize, this.leaseMs);
       let released = false;
       for (const mail of batch) {
-        // Past half the lease, a slow send could outlive it and race the worker that takes
-        // the row over: hand the rest back instead.
-        if (this.clock().getTime() > mail.leaseUntil.getTime() - this.leaseMs / 2) {
+        // Stopping, or a send that could outlive the lease and race the worker that takes the
+        // row over: hand the rest back instead.
+        if (
+          this.stopping ||
+          this.clock().getTime() + this.sendTimeoutMs > mail.leaseUntil.getTime()
+        ) {
           await releaseMail(this.db, mail, this.clock());
           released = true;
           continue;
         }
-        if (await this.deliver(mail)) result.sent++;
-        else result.failed++;
+        const outcome = await this.deliver(mail);
+        if (outcome === 'sent') result.sent++;
+        else if (outcome === 'failed') result.failed++;
       }
-      // Stopping ends the pass after the batch in hand; released rows wait for the next pass.
+      // Released rows (and any left while stopping) wait for the next pass.
       if (batch.length < this.batchSize || released || this.stopping) break;
     }
     return result;
   }
 
-  /** True when delivered. Database errors propagate (they end the pass). */
-  private async deliver(mail: ClaimedMail): Promise<boolean> {
+  /** Database errors propagate (they end the pass). */
+  private async deliver(mail: ClaimedMail): Promise<'sent' | 'failed' | 'released'> {
+    const { signal } = this.abort;
+    let onAbort = () => {};
     try {
-      await this.transport.send({
+      const message = {
         from: this.from,
         to: mail.to,
         subject: mail.subject,
         text: mail.text,
         html: mail.html,
-      });
+      };
+      // The race covers a transport that ignores the signal.
+      await Promise.race([
+        this.transport.send(message, { signal }),
+        new Promise<never>((_, reject) => {
+          onAbort = () => reject(signal.reason);
+          signal.addEventListener('abort', onAbort, { once: true });
+        }),
+      ]);
     } catch (error) {
+      if (signal.aborted) {
+        // Cut off by stop(): not an attempt of this mail, which another worker may send now.
+        await releaseMail(this.db, mail, this.clock());
+        return 'released';
+      }
       const attempt = mail.attempts + 1;
       const permanent = error instanceof MailTransportError && error.permanent;
       const giveUp = permanent || attempt >= this.maxAttempts;
@@ -223,10 +268,12 @@ export class OutboxWorker {
           'Mail attempt failed, will retry',
         );
       }
-      return false;
+      return 'failed';
+    } finally {
+      signal.removeEventListener('abort', onAbort);
     }
     await markMailSent(this.db, mail.id, this.clock());
-    return true;
+    return 'sent';
   }
 }
 

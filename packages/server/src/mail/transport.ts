@@ -9,9 +9,12 @@ export interface MailMessage {
   html: string;
 }
 
-/** Where the outbox worker hands a mail. `send` resolves once the mail is accepted. */
+/**
+ * Where the outbox worker hands a mail. `send` resolves once the mail is accepted; `signal`
+ * aborts it (the worker stopping).
+ */
 export interface MailTransport {
-  send(message: MailMessage): Promise<void>;
+  send(message: MailMessage, options?: { signal?: AbortSignal }): Promise<void>;
   close?(): Promise<void>;
 }
 
@@ -36,14 +39,20 @@ export class MailTransportError extends Error {
   }
 }
 
+/**
+ * The longest one SMTP send may take, whatever the server does; the outbox lease is a little
+ * longer (a crashed worker's mail waits that long before another worker retries it).
+ */
+export const SMTP_SEND_TIMEOUT_MS = 30_000;
+
 export interface SmtpTransportOptions {
   /** TCP connect, and DNS lookup; default 10 s. */
   connectionTimeoutMs?: number;
   /** From connected to the server's greeting; default 10 s. */
   greetingTimeoutMs?: number;
-  /** Silence on an open connection; default 30 s. */
+  /** Silence on an open connection; default 20 s. */
   socketTimeoutMs?: number;
-  /** Whole send of one message, whatever the server does (trickling replies…); default 60 s. */
+  /** Whole send of one message, whatever the server does (trickling replies…); default 30 s. */
   sendTimeoutMs?: number;
 }
 
@@ -60,7 +69,7 @@ export function createSmtpTransport(
   options: SmtpTransportOptions = {},
 ): MailTransport {
   const connectionTimeout = options.connectionTimeoutMs ?? 10_000;
-  const sendTimeoutMs = options.sendTimeoutMs ?? 60_000;
+  const sendTimeoutMs = options.sendTimeoutMs ?? SMTP_SEND_TIMEOUT_MS;
   const transporter = nodemailer.createTransport({
     url,
     pool: true,
@@ -72,12 +81,13 @@ export function createSmtpTransport(
     connectionTimeout,
     dnsTimeout: connectionTimeout,
     greetingTimeout: options.greetingTimeoutMs ?? 10_000,
-    socketTimeout: options.socketTimeoutMs ?? 30_000,
+    socketTimeout: options.socketTimeoutMs ?? 20_000,
     logger: false,
     debug: false,
   });
   return {
-    async send(message) {
+    async send(message, sendOptions = {}) {
+      const timeout = AbortSignal.timeout(sendTimeoutMs);
       try {
         await transporter.sendMail({
           from: message.from,
@@ -86,7 +96,7 @@ export function createSmtpTransport(
           subject: message.subject,
           text: message.text,
           html: message.html,
-          signal: AbortSignal.timeout(sendTimeoutMs),
+          signal: sendOptions.signal ? AbortSignal.any([timeout, sendOptions.signal]) : timeout,
         });
       } catch (error) {
         throw toTransportError(error);

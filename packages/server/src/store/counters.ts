@@ -172,16 +172,28 @@ export interface OutageLogger {
  * login throttle) are refused with 503 `rate_limiter_unavailable` instead, so a long outage
  * cannot be used to escape the shared limits. Other limits keep the fallback. The first error
  * of an outage and the recovery are logged once.
+ *
+ * The first failure marks the shared store down, and from then on it is not called at all until
+ * `probe` (every `probeIntervalMs`) succeeds: a Redis that hangs would otherwise cost each call
+ * its full command timeout, several times per login.
  */
 export class ResilientCounterStore implements CounterStore {
   private outageSinceMs: number | null = null;
+  private probeTimer: NodeJS.Timeout | undefined;
   /** Operations answered by the fallback or refused because the shared store failed. */
   readonly stats = { fallbacks: 0, refusals: 0, outages: 0 };
 
   constructor(
     private readonly primary: CounterStore,
     private readonly fallback: CounterStore,
-    private readonly o: { graceMs: number; now: () => number; log: OutageLogger },
+    private readonly o: {
+      graceMs: number;
+      now: () => number;
+      log: OutageLogger;
+      /** Resolves when the shared store answers again (a Redis PING). */
+      probe: () => Promise<unknown>;
+      probeIntervalMs?: number;
+    },
   ) {}
 
   get kind() {
@@ -225,6 +237,7 @@ export class ResilientCounterStore implements CounterStore {
   }
 
   async close(): Promise<void> {
+    clearInterval(this.probeTimer);
     await this.fallback.close();
     await this.primary.close();
   }
@@ -234,32 +247,50 @@ export class ResilientCounterStore implements CounterStore {
     local: () => Promise<T>,
     failClosed: boolean,
   ): Promise<T> {
-    try {
-      const result = await shared();
-      if (this.outageSinceMs !== null) {
-        this.o.log.info(
-          { outageMs: this.o.now() - this.outageSinceMs },
-          'rate-limit store is back: shared limits apply again',
-        );
-        this.outageSinceMs = null;
+    if (this.outageSinceMs === null) {
+      try {
+        return await shared();
+      } catch (error) {
+        this.startOutage(error);
       }
-      return result;
-    } catch (error) {
-      const now = this.o.now();
-      if (this.outageSinceMs === null) {
-        this.outageSinceMs = now;
-        this.stats.outages++;
-        this.o.log.error(
-          { err: error, graceMs: this.o.graceMs },
-          'rate-limit store unreachable: limits fall back to this instance; sign-in is refused if it lasts beyond the grace',
-        );
-      }
-      if (failClosed && now - this.outageSinceMs > this.o.graceMs) {
-        this.stats.refusals++;
-        throw limiterUnavailable();
-      }
-      this.stats.fallbacks++;
-      return local();
     }
+    const since = this.outageSinceMs ?? this.o.now();
+    if (failClosed && this.o.now() - since > this.o.graceMs) {
+      this.stats.refusals++;
+      throw limiterUnavailable();
+    }
+    this.stats.fallbacks++;
+    return local();
+  }
+
+  private startOutage(error: unknown) {
+    if (this.outageSinceMs !== null) return;
+    this.outageSinceMs = this.o.now();
+    this.stats.outages++;
+    this.o.log.error(
+      { err: error, graceMs: this.o.graceMs },
+      'rate-limit store unreachable: limits fall back to this instance; sign-in is refused if it lasts beyond the grace',
+    );
+    let probing = false;
+    this.probeTimer = setInterval(() => {
+      if (probing) return;
+      probing = true;
+      this.o.probe().then(
+        () => {
+          probing = false;
+          if (this.outageSinceMs === null) return;
+          this.o.log.info(
+            { outageMs: this.o.now() - this.outageSinceMs },
+            'rate-limit store is back: shared limits apply again',
+          );
+          this.outageSinceMs = null;
+          clearInterval(this.probeTimer);
+        },
+        () => {
+          probing = false;
+        },
+      );
+    }, this.o.probeIntervalMs ?? 500);
+    this.probeTimer.unref();
   }
 }

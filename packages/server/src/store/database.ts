@@ -1,8 +1,9 @@
+import { AsyncLocalStorage } from 'node:async_hooks';
 import { closeSync, mkdirSync, openSync, readFileSync, rmSync, writeSync } from 'node:fs';
 import { join } from 'node:path';
 import { PGlite } from '@electric-sql/pglite';
 import { createPgConfig } from '@electric-sql/pglite/node-postgres';
-import { Kysely, PostgresDialect, sql } from 'kysely';
+import { Kysely, PostgresDialect, type PostgresPool, type PostgresPoolClient, sql } from 'kysely';
 import pg from 'pg';
 import { type Listen, pgListen, pgliteListen } from './listen.js';
 import type { Database } from './schema.js';
@@ -55,17 +56,162 @@ function wrap(db: Kysely<Database>, kind: DatabaseHandle['kind'], close: () => P
   } satisfies DatabaseHandle;
 }
 
+/** How long PostgreSQL may take before a request gives up on it (DATABASE_* variables). */
+export interface PostgresTimeouts {
+  /** Longest statement: PostgreSQL's statement_timeout, and (plus a grace) the client's wait. */
+  statementTimeoutMs: number;
+  /** Longest wait for a pooled connection, including opening a new one. */
+  poolTimeoutMs: number;
+}
+
+export const DEFAULT_POSTGRES_TIMEOUTS: PostgresTimeouts = {
+  statementTimeoutMs: 5000,
+  poolTimeoutMs: 3000,
+};
+
+// A server that is alive cancels a long statement itself (a clean 57014); the client-side
+// bound waits a little longer, so it only fires for a server that does not answer at all.
+const ANSWER_GRACE_MS = 1000;
+
+/** A query that got no answer in time: the server is frozen or the network to it is gone. */
+export class DatabaseTimeoutError extends Error {
+  readonly code = 'LATCHKEY_DB_NO_ANSWER';
+  constructor(ms: number) {
+    super(`PostgreSQL did not answer within ${ms} ms`);
+    this.name = 'DatabaseTimeoutError';
+  }
+}
+
+const unbounded = new AsyncLocalStorage<true>();
+
+/**
+ * Runs `fn` without the statement bounds, for work that may rightly take long and serves no
+ * request (migrations, which also wait for another instance's migration lock).
+ */
+export function withoutStatementTimeout<T>(fn: () => Promise<T>): Promise<T> {
+  return unbounded.run(true, fn);
+}
+
+// SQLSTATEs of a server that is going away, starting, or cancelled a statement for taking too
+// long, or refuses connections for now: all pass with time.
+const UNAVAILABLE_SQLSTATES = new Set(['57P01', '57P02', '57P03', '57014', '53300']);
+const UNAVAILABLE_ERRNOS = new Set([
+  'ECONNREFUSED',
+  'ECONNRESET',
+  'ETIMEDOUT',
+  'EPIPE',
+  'EHOSTUNREACH',
+  'ENETUNREACH',
+  'ENOTFOUND',
+  'EAI_AGAIN',
+  'LATCHKEY_DB_NO_ANSWER',
+]);
+// node-postgres and pg-pool report these without a code.
+const UNAVAILABLE_MESSAGES =
+  /^(Connection terminated|timeout exceeded when trying to connect|Client has encountered a connection error)/;
+
+/**
+ * True when `error` means "PostgreSQL cannot answer right now" (stopped, restarting, frozen,
+ * unreachable, or the pool exhausted for longer than its wait) rather than a bug or bad data:
+ * worth a 503 with Retry-After, not a 500.
+ */
+export function isDatabaseUnavailable(error: unknown): boolean {
+  for (let e = error, depth = 0; e && typeof e === 'object' && depth < 5; depth++) {
+    const { code, message, errors, cause } = e as {
+      code?: unknown;
+      message?: unknown;
+      errors?: unknown;
+      cause?: unknown;
+    };
+    if (typeof code === 'string') {
+      if (UNAVAILABLE_SQLSTATES.has(code) || UNAVAILABLE_ERRNOS.has(code)) return true;
+      if (/^08[0-9A-Z]{3}$/.test(code)) return true;
+    }
+    if (typeof message === 'string' && UNAVAILABLE_MESSAGES.test(message)) return true;
+    // A refused connection to a host with several addresses is an AggregateError.
+    if (Array.isArray(errors) && errors.some((inner) => isDatabaseUnavailable(inner))) return true;
+    e = cause;
+  }
+  return false;
+}
+
+/**
+ * The pool as Kysely sees it, with every statement bounded on the client side too: a frozen
+ * server never answers, so its own statement_timeout cannot help. A connection whose query timed
+ * out (or that failed while checked out) is destroyed on release rather than reused, and
+ * refuses further queries at once (a transaction's ROLLBACK must not wait a second time).
+ */
+function boundedPool(pool: pg.Pool, statementTimeoutMs: number): PostgresPool {
+  const answerMs = statementTimeoutMs + ANSWER_GRACE_MS;
+  return {
+    async connect() {
+      const free = unbounded.getStore() === true;
+      const client = await pool.connect();
+      let broken: Error | undefined;
+      // A checked-out connection that drops between queries emits 'error'; unheard, it would
+      // crash the process.
+      const onError = (error: Error) => {
+        broken ??= error;
+      };
+      client.on('error', onError);
+      if (free) {
+        try {
+          await client.query('set statement_timeout = 0');
+        } catch (error) {
+          client.removeListener('error', onError);
+          client.release(true);
+          throw error;
+        }
+      }
+      const query = (text: unknown, parameters?: unknown[]) => {
+        if (broken) return Promise.reject(broken);
+        // A cursor (streaming) is not bounded here; nothing on a request path streams.
+        if (free || typeof text !== 'string') {
+          return (client.query as (...args: unknown[]) => unknown)(text, parameters);
+        }
+        const running = client.query(text, parameters);
+        let timer: NodeJS.Timeout | undefined;
+        const timeout = new Promise<never>((_, reject) => {
+          timer = setTimeout(() => {
+            broken = new DatabaseTimeoutError(answerMs);
+            reject(broken);
+          }, answerMs);
+        });
+        running.catch(() => {}); // its late failure, once destroyed, is nobody's
+        return Promise.race([running, timeout]).finally(() => clearTimeout(timer));
+      };
+      return {
+        query: query as unknown as PostgresPoolClient['query'],
+        release() {
+          client.removeListener('error', onError);
+          // Destroyed rather than reused: broken, or left without a statement timeout.
+          client.release(broken ?? free);
+        },
+      };
+    },
+    end: () => pool.end(),
+  };
+}
+
 /** A PostgreSQL server (production, CI). */
-export function openPostgres(url: string, options: { poolMax?: number } = {}): DatabaseHandle {
+export function openPostgres(
+  url: string,
+  options: { poolMax?: number; timeouts?: PostgresTimeouts } = {},
+): DatabaseHandle {
+  const timeouts = options.timeouts ?? DEFAULT_POSTGRES_TIMEOUTS;
   const pool = new pg.Pool({
     connectionString: url,
     max: options.poolMax ?? 10,
-    // A query that cannot get a connection fails instead of waiting for ever.
-    connectionTimeoutMillis: CONNECTION_WAIT_MS,
+    // A query that cannot get a connection fails instead of waiting: a frozen server must give
+    // quick 503s, not a pile of requests waiting on it.
+    connectionTimeoutMillis: timeouts.poolTimeoutMs,
+    statement_timeout: timeouts.statementTimeoutMs,
   });
   // An idle client dropped by the server must not crash the process; the next query reconnects.
   pool.on('error', () => {});
-  const db = new Kysely<Database>({ dialect: new PostgresDialect({ pool }) });
+  const db = new Kysely<Database>({
+    dialect: new PostgresDialect({ pool: boundedPool(pool, timeouts.statementTimeoutMs) }),
+  });
   return Object.assign(
     wrap(db, 'postgres', () => db.destroy()),
     { listen: pgListen(url), poolStats: poolStats(pool) },
@@ -148,8 +294,12 @@ function isAlive(pid: number): boolean {
 export function openDatabase(config: {
   databaseUrl: string | undefined;
   dataDir: string;
+  databaseTimeouts?: PostgresTimeouts;
 }): Promise<DatabaseHandle> | DatabaseHandle {
   return config.databaseUrl
-    ? openPostgres(config.databaseUrl)
+    ? openPostgres(
+        config.databaseUrl,
+        config.databaseTimeouts ? { timeouts: config.databaseTimeouts } : {},
+      )
     : openPglite({ dataDir: config.dataDir });
 }

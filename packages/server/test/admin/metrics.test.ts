@@ -13,7 +13,12 @@ describe.each(backends)('/metrics on %s', (backend) => {
   let t: TestApp;
   const TOKEN = 'metrics-token-0123456789';
   beforeAll(async () => {
-    t = await createTestApp(backend, { ...ACCOUNT_TEST_ENV, METRICS_TOKEN: TOKEN });
+    t = await createTestApp(backend, {
+      ...ACCOUNT_TEST_ENV,
+      METRICS_TOKEN: TOKEN,
+      // Explicit: on PostgreSQL without Redis the session cache is off by default.
+      SESSION_CACHE_TTL: '5s',
+    });
   });
   afterAll(() => t.close());
 

@@ -1,4 +1,4 @@
-import { describe, expect, it } from 'vitest';
+import { describe, expect, it, vi } from 'vitest';
 import { applyHit, verdict } from '../../src/core/rate-limits.js';
 import { SessionCache } from '../../src/core/session-cache.js';
 import {
@@ -172,7 +172,9 @@ describe('LoginThrottle over the memory store, with an injected clock', () => {
 describe('ResilientCounterStore (the Redis-outage policy)', () => {
   class Broken extends MemoryCounterStore {
     down = false;
+    calls = 0;
     override hit(...args: Parameters<MemoryCounterStore['hit']>) {
+      this.calls++;
       return this.down ? Promise.reject(new Error('ECONNREFUSED')) : super.hit(...args);
     }
   }
@@ -186,11 +188,19 @@ describe('ResilientCounterStore (the Redis-outage policy)', () => {
       graceMs: 30_000,
       now: () => now,
       log: silent,
+      probe: async () => {
+        if (primary.down) throw new Error('ECONNREFUSED');
+      },
+      probeIntervalMs: 10,
     });
     expect((await store.hit('k', 60_000, now)).count).toBe(1);
     primary.down = true;
     expect((await store.hit('k', 60_000, now, { failClosed: true })).count).toBe(1); // fallback
     expect(store.degraded).toBe(true);
+    // Down: the shared store is not tried again (a hung one would cost each call its timeout).
+    const calls = primary.calls;
+    expect((await store.hit('k', 60_000, now, { failClosed: true })).count).toBe(2); // fallback
+    expect(primary.calls).toBe(calls);
     now += 30_001;
     await expect(store.hit('k', 60_000, now, { failClosed: true })).rejects.toMatchObject({
       code: 'rate_limiter_unavailable',
@@ -199,10 +209,11 @@ describe('ResilientCounterStore (the Redis-outage policy)', () => {
     // Limits that do not fail closed keep the local fallback.
     expect((await store.hit('other', 60_000, now)).count).toBe(1);
     primary.down = false;
-    // Back on the shared counters, which kept the window from before the outage.
+    // The probe sees it back; then the shared counters, which kept the window from before the
+    // outage, answer again.
+    await vi.waitFor(() => expect(store.degraded).toBe(false), { timeout: 2000, interval: 10 });
     expect((await store.hit('k', 60_000, now, { failClosed: true })).count).toBe(2);
-    expect(store.degraded).toBe(false);
-    expect(store.stats).toMatchObject({ outages: 1, refusals: 1, fallbacks: 2 });
+    expect(store.stats).toMatchObject({ outages: 1, refusals: 1, fallbacks: 3 });
     await store.close();
   });
 });

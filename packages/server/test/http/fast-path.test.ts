@@ -15,7 +15,7 @@ import { backends } from '../support/db.js';
 describe.each(backends)('bearer verification through the session cache on %s', (backend) => {
   let t: TestApp;
   beforeAll(async () => {
-    t = await createTestApp(backend);
+    t = await createTestApp(backend, { SESSION_CACHE_TTL: '5s' });
   });
   afterAll(() => t.close());
 

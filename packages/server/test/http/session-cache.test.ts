@@ -8,7 +8,8 @@ import { backends } from '../support/db.js';
 describe.each(backends)('the session cache on %s', (backend) => {
   let t: TestApp;
   beforeAll(async () => {
-    t = await createTestApp(backend);
+    // Set explicitly: on PostgreSQL without Redis the cache is off unless asked for (below).
+    t = await createTestApp(backend, { SESSION_CACHE_TTL: '5s' });
   });
   afterAll(() => t.close());
 
@@ -76,5 +77,18 @@ describe.each(backends)('the session cache on %s', (backend) => {
     expect((await me(cookie)).statusCode).toBe(200);
     t.clock.advance(8 * 86_400);
     expect((await me(cookie)).statusCode).toBe(401);
+  });
+});
+
+describe.each(backends)('the default session cache on %s', (backend) => {
+  it('is on for the embedded database, off on PostgreSQL without Redis', async () => {
+    const t = await createTestApp(backend);
+    try {
+      // Without Redis, a NOTIFY reaches other instances only after the logout has answered.
+      expect(t.abuse.sessionCache.active).toBe(backend === 'pglite');
+      expect(t.logs()).not.toContain('SESSION_CACHE_TTL is set');
+    } finally {
+      await t.close();
+    }
   });
 });

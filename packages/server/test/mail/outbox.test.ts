@@ -11,7 +11,12 @@ import {
   OutboxWorker,
   type OutboxWorkerOptions,
 } from '../../src/mail/outbox-worker.js';
-import { createSmtpTransport, DevMailbox, type MailTransport } from '../../src/mail/transport.js';
+import {
+  createSmtpTransport,
+  DevMailbox,
+  type MailTransport,
+  SMTP_SEND_TIMEOUT_MS,
+} from '../../src/mail/transport.js';
 import type { DatabaseHandle } from '../../src/store/database.js';
 import {
   claimDueMails,
@@ -429,6 +434,72 @@ describe.each(backends)('mail outbox on %s', (backend) => {
     });
     await w.stop();
     expect(logger.error.mock.calls[0]?.[0]).toEqual({ err: 'database is down' });
+  });
+
+  it('leases a claim a little longer than one SMTP send may take, not minutes', async () => {
+    await enqueueMail(db, mail(1), clock());
+    const received: Received[] = [];
+    const server = await smtp(received);
+    // A worker whose transport never answers: its claim stays as the crash would leave it.
+    const hung: MailTransport = { send: () => new Promise(() => {}) };
+    const w = worker({ transport: hung, stopTimeoutMs: 10 });
+    void w.runOnce();
+    await vi.waitFor(async () =>
+      expect(
+        (
+          await db.selectFrom('mail_outbox').select('next_attempt_at').execute()
+        )[0]?.next_attempt_at.getTime(),
+      ).toBeGreaterThan(nowMs),
+    );
+    const [leased] = await db.selectFrom('mail_outbox').select('next_attempt_at').execute();
+    const leaseMs = (leased?.next_attempt_at.getTime() ?? 0) - nowMs;
+    expect(leaseMs).toBeGreaterThan(SMTP_SEND_TIMEOUT_MS);
+    expect(leaseMs).toBeLessThanOrEqual(SMTP_SEND_TIMEOUT_MS + 15_000);
+    // Once the lease is over, another worker sends the mail.
+    nowMs += leaseMs;
+    expect(await worker({ transport: smtpTransport(server.port) }).runOnce()).toEqual({
+      sent: 1,
+      failed: 0,
+    });
+    await w.stop();
+  });
+
+  it('on stop, aborts a hung send quickly and hands the unsent claims back, due at once', async () => {
+    let dataStarted = false;
+    const hangingSmtp = new SMTPServer({
+      authOptional: true,
+      disabledCommands: ['STARTTLS'],
+      logger: false,
+      onData(stream) {
+        dataStarted = true;
+        stream.resume(); // reads the message, never answers it
+      },
+    });
+    await new Promise<void>((resolve) => hangingSmtp.listen(0, '127.0.0.1', () => resolve()));
+    const port = (hangingSmtp.server.address() as AddressInfo).port;
+    try {
+      const ids = [];
+      for (let n = 1; n <= 3; n++) ids.push(await enqueueMail(db, mail(n), clock()));
+      const w = worker({ transport: smtpTransport(port) });
+      const pass = w.runOnce();
+      await vi.waitFor(() => expect(dataStarted).toBe(true), { timeout: 5_000, interval: 10 });
+
+      const started = performance.now();
+      await w.stop();
+      expect(performance.now() - started).toBeLessThan(3_000);
+      expect(await pass).toEqual({ sent: 0, failed: 0 });
+      for (const id of ids) {
+        const r = await row(id);
+        expect(r.status).toBe('pending');
+        expect(r.attempts).toBe(0);
+        expect(r.sent_at).toBeNull();
+        expect(r.next_attempt_at.getTime()).toBeLessThanOrEqual(nowMs);
+      }
+      // Another worker can take them at once.
+      expect(await claimDueMails(db, clock(), 10, 60_000)).toHaveLength(3);
+    } finally {
+      await new Promise<void>((resolve) => hangingSmtp.close(() => resolve()));
+    }
   });
 
   it('delivers through the dev mailbox', async () => {

@@ -126,7 +126,7 @@ describe.skipIf(!adminUrl).each(variants)('two instances on %s', (variant) => {
     expect(a.abuse.counters.kind).toBe(withRedis ? 'redis' : 'postgres');
   });
 
-  it('a session signed out on B is refused by A within 200 ms, though A had it cached', async () => {
+  it('a session signed out on B is refused by A within 200 ms, though A may have cached it', async () => {
     const { email } = await verifiedUser('revoke');
     const res = await login(a, email);
     expect(res.statusCode).toBe(200);
@@ -135,7 +135,8 @@ describe.skipIf(!adminUrl).each(variants)('two instances on %s', (variant) => {
     expect((await me(a, cookie)).statusCode).toBe(200);
     const hits = a.abuse.sessionCache.stats.hits;
     expect((await me(a, cookie)).statusCode).toBe(200);
-    expect(a.abuse.sessionCache.stats.hits).toBe(hits + 1); // answered from A's cache
+    // Answered from A's cache with Redis; without it, A has no cache (see below).
+    expect(a.abuse.sessionCache.stats.hits).toBe(withRedis ? hits + 1 : 0);
 
     const out = await b.app.inject({
       method: 'POST',
@@ -158,7 +159,7 @@ describe.skipIf(!adminUrl).each(variants)('two instances on %s', (variant) => {
     for (const cookie of cookies) expect(await refusedWithin(a, cookie, 200)).toBeLessThan(200);
   });
 
-  it('an access token revoked on B is refused by A within 200 ms, though A had it cached', async () => {
+  it('an access token revoked on B is refused by A within 200 ms, though A may have cached it', async () => {
     const { email } = await verifiedUser('bearer');
     const pair = await a.app.inject({
       method: 'POST',
@@ -175,7 +176,7 @@ describe.skipIf(!adminUrl).each(variants)('two instances on %s', (variant) => {
     expect((await bearerMe()).statusCode).toBe(200);
     const hits = a.abuse.sessionCache.stats.hits;
     expect((await bearerMe()).statusCode).toBe(200);
-    expect(a.abuse.sessionCache.stats.hits).toBe(hits + 1); // answered from A's cache
+    expect(a.abuse.sessionCache.stats.hits).toBe(withRedis ? hits + 1 : 0);
     const revoked = await b.app.inject({
       method: 'POST',
       url: '/auth/revoke',
@@ -191,6 +192,49 @@ describe.skipIf(!adminUrl).each(variants)('two instances on %s', (variant) => {
     expect(status).toBe(401);
     expect(performance.now() - started).toBeLessThan(200 + 50);
   });
+
+  // Without Redis the session cache is off by default, so every check reads the revocation. With
+  // Redis the publish reaches B a moment after the logout answers: a documented, tiny window
+  // (docs/abuse-protection.md), which two instances in one event loop hit now and then.
+  if (!withRedis)
+    it('a session signed out on A is refused by B as soon as the logout answers (cookie and bearer, 50 times)', async () => {
+      const { email } = await verifiedUser('immediate');
+      let accepted = 0;
+      for (let round = 0; round < 50; round++) {
+        const res = await login(a, email);
+        const cookie = cookieFrom(res.headers['set-cookie']);
+        expect((await me(b, cookie)).statusCode).toBe(200); // B has seen (and may cache) it
+        const out = await a.app.inject({
+          method: 'POST',
+          url: '/auth/logout',
+          headers: { cookie, 'x-csrf-token': res.json().csrfToken },
+        });
+        expect(out.statusCode).toBe(204);
+        if ((await me(b, cookie)).statusCode !== 401) accepted++;
+
+        const pair = await a.app.inject({
+          method: 'POST',
+          url: '/auth/token',
+          payload: { email, password: STRONG_PASSWORD },
+        });
+        const { accessToken, refreshToken } = pair.json() as Record<string, string>;
+        const bearerMe = () =>
+          b.app.inject({
+            method: 'GET',
+            url: '/auth/me',
+            headers: { authorization: `Bearer ${accessToken}` },
+          });
+        expect((await bearerMe()).statusCode).toBe(200);
+        const revoked = await a.app.inject({
+          method: 'POST',
+          url: '/auth/revoke',
+          payload: { refreshToken },
+        });
+        expect(revoked.statusCode).toBe(204);
+        if ((await bearerMe()).statusCode !== 401) accepted++;
+      }
+      expect(accepted).toBe(0);
+    }, 120_000);
 
   it('failed logins spread over A and B trip the same account throttle', async () => {
     const { email } = await verifiedUser('throttle');

@@ -1,57 +1,10 @@
 import { randomUUID } from 'node:crypto';
-import { createServer, type Server, type Socket, connect } from 'node:net';
+import { createServer } from 'node:net';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import type { ResilientCounterStore } from '../../src/store/counters.js';
 import { cookieFrom, createTestApp, STRONG_PASSWORD, type TestApp } from '../support/app.js';
 import { cleanupPrefix, redisUrl, uniquePrefix } from '../support/redis.js';
-
-/**
- * A TCP proxy in front of the test Redis that the test cuts ("refuse": connections are
- * dropped) or stalls ("hang": connections are accepted and never answered), then restores.
- */
-class RedisProxy {
-  private server!: Server;
-  private readonly sockets = new Set<Socket>();
-  mode: 'pass' | 'refuse' | 'hang' = 'pass';
-  port = 0;
-
-  constructor(private readonly target: URL) {}
-
-  async start() {
-    this.server = createServer((client) => {
-      this.sockets.add(client);
-      client.on('close', () => this.sockets.delete(client));
-      client.on('error', () => {});
-      if (this.mode === 'refuse') return client.destroy();
-      if (this.mode === 'hang') return;
-      const upstream = connect(Number(this.target.port || 6379), this.target.hostname);
-      this.sockets.add(upstream);
-      upstream.on('close', () => {
-        this.sockets.delete(upstream);
-        client.destroy();
-      });
-      upstream.on('error', () => client.destroy());
-      client.on('close', () => upstream.destroy());
-      client.pipe(upstream).pipe(client);
-    });
-    await new Promise<void>((resolve) => this.server.listen(0, '127.0.0.1', resolve));
-    this.port = (this.server.address() as { port: number }).port;
-  }
-
-  /** Drops every open connection; new ones are treated per `mode`. */
-  cut(mode: 'refuse' | 'hang') {
-    this.mode = mode;
-    for (const socket of this.sockets) socket.destroy();
-  }
-
-  restore() {
-    this.mode = 'pass';
-  }
-
-  async stop() {
-    for (const socket of this.sockets) socket.destroy();
-    await new Promise((resolve) => this.server.close(resolve));
-  }
-}
+import { TcpProxy } from '../support/tcp-proxy.js';
 
 async function until(condition: () => boolean, ms: number) {
   const deadline = Date.now() + ms;
@@ -63,13 +16,14 @@ async function until(condition: () => boolean, ms: number) {
 
 describe.skipIf(!redisUrl)('a Redis outage', () => {
   const prefix = uniquePrefix();
-  let proxy: RedisProxy;
+  let proxy: TcpProxy;
   let t: TestApp;
   let email: string;
   let cookie: string;
 
   beforeAll(async () => {
-    proxy = new RedisProxy(new URL(redisUrl as string));
+    const target = new URL(redisUrl as string);
+    proxy = new TcpProxy({ host: target.hostname, port: Number(target.port || 6379) });
     await proxy.start();
     t = await createTestApp('pglite', {
       REDIS_URL: `redis://127.0.0.1:${proxy.port}`,
@@ -175,6 +129,37 @@ describe.skipIf(!redisUrl)('a Redis outage', () => {
       expect(t.logs()).toContain('session cache is bypassed');
     }, 30_000);
   }
+
+  it('fails fast while Redis is frozen: one command timeout per outage, not one per call', async () => {
+    const degraded = () => (t.abuse.counters as ResilientCounterStore).degraded;
+    const timed = async () => {
+      const started = performance.now();
+      const res = await login();
+      return { status: res.statusCode, ms: performance.now() - started };
+    };
+    // A login through a healthy Redis: the hashing time of this machine right now.
+    await until(() => !degraded(), 8000);
+    const healthy = await timed();
+    expect(healthy.status).toBe(200);
+
+    proxy.cut('freeze');
+    // Each login makes several Redis calls; only the first may wait for the 1 s command
+    // timeout, the others go to this instance's counters at once.
+    const first = await timed();
+    expect(first.status).toBe(200);
+    expect(first.ms).toBeLessThan(healthy.ms + 1500);
+    const second = await timed();
+    expect(second.status).toBe(200);
+    expect(second.ms).toBeLessThan(healthy.ms + 500);
+    expect(degraded()).toBe(true);
+
+    // Redis answers again: a probe notices, and shared limits apply again without a request
+    // having to pay for the check.
+    proxy.restore();
+    await until(() => !degraded(), 8000);
+    expect((await timed()).status).toBe(200);
+    expect(t.logs()).toContain('rate-limit store is back');
+  }, 30_000);
 });
 
 describe('a Redis that is not there at start', () => {
