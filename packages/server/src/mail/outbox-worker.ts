@@ -92,6 +92,12 @@ export class OutboxWorker {
   private timer: NodeJS.Timeout | undefined;
   private current: Promise<PassResult> | undefined;
   private rerun = false;
+  /**
+   * Mail this worker backed off, with the retry time it set: once a send succeeds again the mail
+   * server is back, and they are retried at once instead of after their backoff. The retry time
+   * doubles as the claim token, so a row another worker has taken since is left alone.
+   */
+  private readonly backedOff = new Map<string, Date>();
 
   constructor(options: OutboxWorkerOptions) {
     this.db = options.db;
@@ -219,7 +225,9 @@ export class OutboxWorker {
         else if (outcome === 'failed') result.failed++;
       }
       // Released rows (and any left while stopping) wait for the next pass.
-      if (batch.length < this.batchSize || released || this.stopping) break;
+      if (released || this.stopping) break;
+      if (result.sent > 0 && (await this.retryBackedOff())) continue;
+      if (batch.length < this.batchSize) break;
     }
     return result;
   }
@@ -256,7 +264,14 @@ export class OutboxWorker {
       const now = this.clock();
       const retryAt = giveUp ? null : new Date(now.getTime() + Math.max(0, this.backoff(attempt)));
       const lastError = describeError(error);
-      await markMailFailedAttempt(this.db, mail, { error: lastError, now, retryAt });
+      const recorded = await markMailFailedAttempt(this.db, mail, {
+        error: lastError,
+        now,
+        retryAt,
+      });
+      if (recorded && retryAt && this.backedOff.size < MAX_REMEMBERED_BACKOFFS) {
+        this.backedOff.set(mail.id, retryAt);
+      }
       if (giveUp) {
         this.logger.error(
           { mailId: mail.id, attempt, permanent, err: lastError },
@@ -275,7 +290,22 @@ export class OutboxWorker {
     await markMailSent(this.db, mail.id, this.clock());
     return 'sent';
   }
+
+  /** Makes the mail this worker backed off due now; true when any was. */
+  private async retryBackedOff(): Promise<boolean> {
+    if (this.backedOff.size === 0) return false;
+    const now = this.clock();
+    let any = false;
+    for (const [id, retryAt] of this.backedOff) {
+      if (await releaseMail(this.db, { id, leaseUntil: retryAt }, now)) any = true;
+    }
+    this.backedOff.clear();
+    return any;
+  }
 }
+
+// Beyond this many, backed-off mail simply waits out its backoff.
+const MAX_REMEMBERED_BACKOFFS = 1000;
 
 const MAX_ERROR_LENGTH = 500;
 

@@ -264,6 +264,43 @@ describe.each(backends)('mail outbox on %s', (backend) => {
     expect(received).toHaveLength(3);
   });
 
+  it('once a send succeeds again, retries the mail it backed off at once', async () => {
+    const port = await refusedPort();
+    const ids = [];
+    for (let n = 1; n <= 3; n++) ids.push(await enqueueMail(db, mail(n), clock()));
+    const w = worker({ transport: smtpTransport(port) });
+    expect(await w.runOnce()).toEqual({ sent: 0, failed: 3 });
+
+    // The server is back; a new mail is due before the backed-off ones.
+    const received: Received[] = [];
+    await smtp(received, port);
+    nowMs += 1_000;
+    await enqueueMail(db, mail(4), clock());
+    expect(await w.runOnce()).toEqual({ sent: 4, failed: 0 });
+    expect(received.map((m) => m.subject).sort()).toEqual(
+      [1, 2, 3, 4].map((n) => mail(n).subject).sort(),
+    );
+    for (const id of ids) expect((await row(id)).status).toBe('sent');
+  });
+
+  it('leaves a backed-off mail alone once another worker has taken it over', async () => {
+    const port = await refusedPort();
+    const id = await enqueueMail(db, mail(1), clock());
+    const w = worker({ transport: smtpTransport(port) });
+    expect(await w.runOnce()).toEqual({ sent: 0, failed: 1 });
+    // Another instance claims it when due and holds its lease.
+    nowMs += 5_000;
+    const [claim] = await claimDueMails(db, clock(), 10, 60_000);
+    expect(claim?.id).toBe(id);
+
+    const received: Received[] = [];
+    await smtp(received, port);
+    await enqueueMail(db, mail(2), clock());
+    expect(await w.runOnce()).toEqual({ sent: 1, failed: 0 });
+    expect(received.map((m) => m.subject)).toEqual([mail(2).subject]);
+    expect((await row(id)).next_attempt_at).toEqual(claim?.leaseUntil);
+  });
+
   it('never lets two concurrent workers send the same mail', async () => {
     const received: Received[] = [];
     const server = await smtp(received);
