@@ -38,6 +38,8 @@ export async function createTokenMode(
 ): Promise<TokenMode> {
   const { keys, sealKey, secretSource } = createSigningKeyStore(config, deps.db, deps.clock);
   await keys.ensureCurrentKey();
+  // Decrypts the current key now: a wrong secret stops the start instead of failing every token.
+  await keys.currentKey();
   const service = new TokenService({
     db: deps.db,
     auth: deps.auth,
