@@ -20,6 +20,7 @@ import {
   type MailTransport,
 } from './mail/transport.js';
 import { createLogger } from './logger.js';
+import { secureDataDir } from './store/data-dir.js';
 import { type DatabaseHandle, openDatabase } from './store/database.js';
 import { migrate } from './store/migrate.js';
 import { releaseAllPendingMails } from './store/outbox.js';
@@ -172,6 +173,8 @@ export async function createLatchkey(
       throw new ConfigError([`BOOTSTRAP_ADMIN_PASSWORD is refused: ${error.message}`]);
     }
   }
+  // The migrations just added table files, which PGlite made world-readable.
+  if (database.kind === 'pglite' && !options.database) secureDataDir(config.dataDir);
   const retention = new RetentionWorker({
     db: database.db,
     clock,
