@@ -6,6 +6,7 @@ import { type Config, ConfigError, loadConfig } from './config.js';
 import { OWASP_MINIMUM } from './core/passwords.js';
 import { runHashCalibrate } from './hash-calibrate.js';
 import { startServer } from './server.js';
+import { DataDirError } from './store/data-dir.js';
 import { DatabaseInUseError, openDatabase } from './store/database.js';
 import { migrate } from './store/migrate.js';
 import { rotateSigningKey } from './token-mode.js';
@@ -19,9 +20,13 @@ function config(): Config {
 
 /** Prints what went wrong and what to do, without a stack trace for expected failures. */
 function fail(error: unknown): never {
-  if (error instanceof ConfigError || error instanceof DatabaseInUseError) {
+  if (
+    error instanceof ConfigError ||
+    error instanceof DataDirError ||
+    error instanceof DatabaseInUseError
+  ) {
     console.error(`latchkey: ${error.message}`);
-    process.exit(error instanceof ConfigError ? 2 : 1);
+    process.exit(error instanceof DatabaseInUseError ? 1 : 2);
   }
   console.error('latchkey: unexpected error:', error);
   process.exit(1);

@@ -14,6 +14,11 @@ export const adminEnvShape = {
   AUDIT_RETENTION: duration.prefault('365d'),
   MAIL_RETENTION: duration.prefault('7d'),
   METRICS_TOKEN: z.string().min(16, 'a token of at least 16 characters').optional(),
+  // Production refuses an open /metrics unless this says it is meant to be.
+  METRICS_PUBLIC: z
+    .enum(['true', 'false'], 'true or false')
+    .transform((value) => value === 'true')
+    .default(false),
 };
 
 const _adminEnv = z.object(adminEnvShape);

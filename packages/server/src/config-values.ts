@@ -1,3 +1,4 @@
+import { isIPv4 } from 'node:net';
 import { z } from 'zod';
 
 const UNITS = { ms: 0.001, s: 1, m: 60, h: 3600, d: 86400 } as const;
@@ -24,4 +25,16 @@ export function duration(options: { min?: number; hint?: string } = {}) {
       (seconds) => (min === undefined ? seconds > 0 : seconds >= min),
       min === undefined ? 'a duration greater than zero' : `a duration of at least ${min} s`,
     );
+}
+
+/**
+ * A host name or address that only this machine can reach: `localhost` (and `*.localhost`),
+ * 127.0.0.0/8, `::1` (bracketed as in a URL or not) and IPv4-mapped loopback.
+ */
+export function isLoopbackHost(host: string): boolean {
+  const name = host.toLowerCase().replace(/^\[(.*)\]$/, '$1');
+  if (name === 'localhost' || name.endsWith('.localhost')) return true;
+  if (name === '::1' || name === '0:0:0:0:0:0:0:1') return true;
+  const v4 = name.replace(/^::ffff:/, '');
+  return isIPv4(v4) && v4.startsWith('127.');
 }

@@ -1,9 +1,10 @@
 import { availableParallelism } from 'node:os';
+import { isIP } from 'node:net';
 import { resolve } from 'node:path';
 import { z } from 'zod';
 import { type AbuseConfig, abuseConfig, abuseEnvShape } from './config-abuse.js';
 import { type AdminConfig, adminConfig, adminEnvShape } from './config-admin.js';
-import { duration as durationOf } from './config-values.js';
+import { duration as durationOf, isLoopbackHost } from './config-values.js';
 import { OWASP_MINIMUM } from './core/passwords.js';
 
 const duration = durationOf();
@@ -16,19 +17,35 @@ const int = (min: number, max: number) => z.coerce.number().int().min(min).max(m
 
 const httpUrl = z.url({ protocol: /^https?$/, error: 'an http(s) URL' });
 
+/** A proxy address or CIDR, or one of proxy-addr's named ranges. */
+function isProxyAddress(value: string): boolean {
+  if (['loopback', 'linklocal', 'uniquelocal'].includes(value)) return true;
+  const [address = '', prefix, ...rest] = value.split('/');
+  const family = isIP(address);
+  if (family === 0 || rest.length > 0) return false;
+  if (prefix === undefined) return true;
+  return /^\d+$/.test(prefix) && Number(prefix) <= (family === 4 ? 32 : 128);
+}
+
 /**
- * TRUST_PROXY: "false" (default), "true" (trust every hop), a hop count ("1"),
- * or a comma list of addresses/CIDRs of the proxies to trust.
+ * TRUST_PROXY: "false" (default), a hop count ("1": the address the nearest proxy saw), or a
+ * comma list of the proxies' addresses/CIDRs. "true" (trust every hop) is refused: the
+ * left-most X-Forwarded-For entry is whatever the client wrote there.
  */
-const trustProxy = z.string().transform((value): boolean | number | string[] => {
-  if (value === 'false' || value === '') return false;
-  if (value === 'true') return true;
-  if (/^\d+$/.test(value)) return Number(value);
-  return value
-    .split(',')
-    .map((part) => part.trim())
-    .filter(Boolean);
-});
+const trustProxy = z
+  .string()
+  .transform((value): false | number | string[] => {
+    if (value === 'false' || value === '0') return false;
+    if (/^\d+$/.test(value)) return Number(value);
+    return value
+      .split(',')
+      .map((part) => part.trim())
+      .filter(Boolean);
+  })
+  .refine(
+    (value) => !Array.isArray(value) || (value.length > 0 && value.every(isProxyAddress)),
+    'a hop count such as 1 (the number of proxies in front of Latchkey), or the addresses/CIDRs of your proxies such as 10.0.0.0/8,192.168.1.7; "true" is not accepted, since it would believe the client-written left end of X-Forwarded-For',
+  );
 
 const envSchema = z.object({
   NODE_ENV: z
@@ -99,7 +116,7 @@ export interface Config {
   databaseTimeouts: { statementTimeoutMs: number; poolTimeoutMs: number };
   publicUrl: URL;
   corsOrigins: string[];
-  trustProxy: boolean | number | string[];
+  trustProxy: false | number | string[];
   serviceName: string;
   smtpUrl: string | undefined;
   mailFrom: string;
@@ -142,6 +159,14 @@ export class ConfigError extends Error {
   }
 }
 
+/**
+ * The dev mailbox (`/dev/mail`, mail kept in memory) stands in for SMTP only outside production
+ * and on a loopback HOST: its page shows live links to whoever can reach it.
+ */
+export function servesDevMailbox(config: Pick<Config, 'env' | 'host' | 'smtpUrl'>): boolean {
+  return !config.smtpUrl && config.env !== 'production' && isLoopbackHost(config.host);
+}
+
 /** Reads the configuration once from the environment; throws ConfigError naming each bad variable. */
 export function loadConfig(env: Record<string, string | undefined> = process.env): Config {
   // Empty strings count as unset, so `FOO=` in a .env file falls back to the default.
@@ -176,6 +201,7 @@ export function loadConfig(env: Record<string, string | undefined> = process.env
   if (e.SESSION_IDLE_TIMEOUT > e.SESSION_ABSOLUTE_TIMEOUT) {
     problems.push('SESSION_IDLE_TIMEOUT must not be longer than SESSION_ABSOLUTE_TIMEOUT');
   }
+  if (e.NODE_ENV === 'production') productionProblems(e, publicUrl, problems);
   if (e.DATABASE_URL && e.NODE_ENV === 'production' && !e.KEY_ENCRYPTION_SECRET) {
     problems.push(
       'KEY_ENCRYPTION_SECRET is required in production with DATABASE_URL (every instance must decrypt the signing keys): set the same 32+ character secret on each instance',
@@ -246,4 +272,23 @@ export function loadConfig(env: Record<string, string | undefined> = process.env
       keyEncryptionSecret: e.KEY_ENCRYPTION_SECRET,
     },
   };
+}
+
+/** What production refuses outright, where elsewhere it is a convenience. */
+function productionProblems(e: z.output<typeof envSchema>, publicUrl: URL, problems: string[]) {
+  if (publicUrl.protocol !== 'https:' && !isLoopbackHost(publicUrl.hostname)) {
+    problems.push(
+      `PUBLIC_URL=${publicUrl.origin} is not https in production: session cookies would travel without Secure and mailed links in clear. Serve Latchkey over https and set PUBLIC_URL=https://${publicUrl.host}`,
+    );
+  }
+  if (!e.SMTP_URL) {
+    problems.push(
+      'SMTP_URL is required in production: without it no mail (verification, password reset) reaches anyone. Set SMTP_URL=smtp://user:pass@host:587 (or smtps://…:465)',
+    );
+  }
+  if (!e.METRICS_TOKEN && !e.METRICS_PUBLIC) {
+    problems.push(
+      'METRICS_TOKEN is required in production: /metrics would be open to anyone. Set METRICS_TOKEN to 16+ random characters (openssl rand -hex 16), or METRICS_PUBLIC=true if only your network can reach /metrics',
+    );
+  }
 }

@@ -1,6 +1,7 @@
 import { randomBytes } from 'node:crypto';
-import { chmodSync, mkdirSync, readFileSync, statSync, writeFileSync } from 'node:fs';
+import { chmodSync, readFileSync, statSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
+import { secureDataDir } from './store/data-dir.js';
 
 export const KEY_FILE_NAME = 'key-encryption.key';
 
@@ -18,7 +19,7 @@ export function resolveKeyEncryptionSecret(config: {
     return { secret: config.jwt.keyEncryptionSecret, source: 'env' };
   }
   const path = join(config.dataDir, KEY_FILE_NAME);
-  mkdirSync(config.dataDir, { recursive: true });
+  secureDataDir(config.dataDir);
   try {
     writeFileSync(path, `${randomBytes(32).toString('base64url')}\n`, { flag: 'wx', mode: 0o600 });
     chmodSync(path, 0o600); // the umask may have narrowed, never widened, but be exact

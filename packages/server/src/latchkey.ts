@@ -1,10 +1,11 @@
 import type { FastifyInstance } from 'fastify';
 import { type AbuseProtection, startAbuseProtection } from './abuse.js';
-import { type Config, ConfigError } from './config.js';
+import { type Config, ConfigError, servesDevMailbox } from './config.js';
 import { AccountService } from './core/account.js';
 import { AdminService } from './core/admin.js';
 import { AuthError } from './core/errors.js';
 import { RefusedRequestAudit } from './core/refused-requests.js';
+import { KeyDecryptionError } from './core/keys.js';
 import { RetentionWorker } from './retention.js';
 import { countMailsByStatus } from './store/admin.js';
 import { AuthService } from './core/auth.js';
@@ -15,9 +16,15 @@ import { configuredPasswordPolicy } from './core/password-policy.js';
 import { PasswordHasher } from './core/passwords.js';
 import { buildApp } from './http/app.js';
 import { OutboxWorker } from './mail/outbox-worker.js';
-import { createSmtpTransport, DevMailbox, type MailTransport } from './mail/transport.js';
+import {
+  createSmtpTransport,
+  DevMailbox,
+  heldMailTransport,
+  type MailTransport,
+} from './mail/transport.js';
 import { resolveKeyEncryptionSecret } from './key-file.js';
 import { createLogger } from './logger.js';
+import { secureDataDir } from './store/data-dir.js';
 import { type DatabaseHandle, openDatabase } from './store/database.js';
 import { MemoryCounterStore } from './store/counters.js';
 import { migrate } from './store/migrate.js';
@@ -87,12 +94,20 @@ export async function createLatchkey(
     key: deriveEncryptionKeys(secret.secret).deviceCookies,
     clock,
   });
-  const devMailbox = config.smtpUrl
-    ? undefined
-    : new DevMailbox({ logger: log, logBodies: config.env !== 'production' });
+  const devMailbox = servesDevMailbox(config)
+    ? new DevMailbox({ logger: log, logBodies: config.env !== 'production' })
+    : undefined;
+  // Without SMTP and without a mailbox page, a mail "sent" would be read by nobody: it waits in
+  // the outbox, unsent, for a start that has SMTP_URL or serves the dev mailbox.
+  const holdMail = !options.mailTransport && !config.smtpUrl && !devMailbox;
+  if (holdMail) {
+    log.warn(
+      `No mail leaves this server: SMTP_URL is not set, and the dev mailbox is not served because HOST=${config.host} is not a loopback address (its page shows live links to anyone who reaches it). Mail waits in the outbox until a start with SMTP_URL, or with HOST=127.0.0.1.`,
+    );
+  }
   const transport: MailTransport =
     options.mailTransport ??
-    (config.smtpUrl ? createSmtpTransport(config.smtpUrl) : (devMailbox as DevMailbox));
+    (config.smtpUrl ? createSmtpTransport(config.smtpUrl) : (devMailbox ?? heldMailTransport));
   const worker = new OutboxWorker({
     db: database.db,
     transport,
@@ -128,7 +143,25 @@ export async function createLatchkey(
     onBackgroundError: (err, message) => log.error({ err }, message),
     throttle: abuse.throttle,
   });
-  const tokens = await createTokenMode(config, { db: database.db, auth, clock, secret });
+  /** Undoes what was started so far, for a start refused after this point. */
+  const abandon = async () => {
+    await abuse.close();
+    await hasher.close();
+    if (!options.database) await database.close();
+  };
+  let tokens: TokenMode;
+  try {
+    tokens = await createTokenMode(config, { db: database.db, auth, clock, secret });
+  } catch (error) {
+    await abandon();
+    if (!(error instanceof KeyDecryptionError)) throw error;
+    const source = config.jwt.keyEncryptionSecret
+      ? 'KEY_ENCRYPTION_SECRET'
+      : `${config.dataDir}/key-encryption.key (KEY_ENCRYPTION_SECRET is not set)`;
+    throw new ConfigError([
+      `KEY_ENCRYPTION_SECRET does not match the signing keys in the database: the current key ${error.kid} cannot be decrypted with ${source}. Set KEY_ENCRYPTION_SECRET to the secret the keys were encrypted with (the same on every instance). If that secret is lost, run \`latchkey keys rotate\` with the new secret: it makes a new signing key, and tokens signed by the old one keep verifying until they expire.`,
+    ]);
+  }
   const admin = new AdminService({
     db: database.db,
     clock,
@@ -149,12 +182,12 @@ export async function createLatchkey(
       }
     } catch (error) {
       if (!(error instanceof AuthError)) throw error;
-      await abuse.close();
-      await hasher.close();
-      if (!options.database) await database.close();
+      await abandon();
       throw new ConfigError([`BOOTSTRAP_ADMIN_PASSWORD is refused: ${error.message}`]);
     }
   }
+  // The migrations just added table files, which PGlite made world-readable.
+  if (database.kind === 'pglite' && !options.database) secureDataDir(config.dataDir);
   const retention = new RetentionWorker({
     db: database.db,
     clock,
@@ -190,7 +223,7 @@ export async function createLatchkey(
       },
     },
   });
-  if (options.startMailWorker ?? true) worker.start();
+  if ((options.startMailWorker ?? true) && !holdMail) worker.start();
   if (options.startRetention ?? true) retention.start();
 
   return {

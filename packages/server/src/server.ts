@@ -53,14 +53,10 @@ export async function startServer(config: Config): Promise<void> {
 
 export function startupWarnings(config: Config): string[] {
   const warnings: string[] = [];
+  // A non-loopback http PUBLIC_URL is refused in production (config.ts); loopback is a trial.
   if (config.env === 'production' && config.publicUrl.protocol !== 'https:') {
     warnings.push(
       'PUBLIC_URL is not https in production: session cookies are sent without Secure. Serve Latchkey over https and set PUBLIC_URL to its https address.',
-    );
-  }
-  if (config.env === 'production' && !config.smtpUrl) {
-    warnings.push(
-      'SMTP_URL is not set in production: no mail (verification, reset) leaves this server. Set SMTP_URL.',
     );
   }
   return warnings;

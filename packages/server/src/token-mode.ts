@@ -46,6 +46,8 @@ export async function createTokenMode(
     deps.secret,
   );
   await keys.ensureCurrentKey();
+  // Decrypts the current key now: a wrong secret stops the start instead of failing every token.
+  await keys.currentKey();
   const service = new TokenService({
     db: deps.db,
     auth: deps.auth,

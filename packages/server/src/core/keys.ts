@@ -71,6 +71,16 @@ export function unseal(key: Buffer, sealed: string, context: string): string {
   ]).toString('utf8');
 }
 
+/** The current signing key does not open with the configured key-encryption secret. */
+export class KeyDecryptionError extends Error {
+  constructor(readonly kid: string) {
+    super(
+      `The signing key ${kid} cannot be decrypted: KEY_ENCRYPTION_SECRET (or DATA_DIR/key-encryption.key) is not the secret it was encrypted with.`,
+    );
+    this.name = 'KeyDecryptionError';
+  }
+}
+
 export interface SigningKey {
   kid: string;
   privateKey: KeyObject;
@@ -193,9 +203,7 @@ export class SigningKeyStore {
         try {
           plaintext = unseal(this.o.encryptionKey, row.private_key_encrypted, row.kid);
         } catch {
-          throw new Error(
-            `The signing key ${row.kid} cannot be decrypted: KEY_ENCRYPTION_SECRET (or DATA_DIR/key-encryption.key) is not the secret it was encrypted with.`,
-          );
+          throw new KeyDecryptionError(row.kid);
         }
         const privateJwk = JSON.parse(plaintext) as JsonWebKey;
         current = {

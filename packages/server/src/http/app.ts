@@ -14,7 +14,7 @@ import {
   validatorCompiler,
   type ZodTypeProvider,
 } from 'fastify-type-provider-zod';
-import type { Config } from '../config.js';
+import { type Config, servesDevMailbox } from '../config.js';
 import type { AccountService } from '../core/account.js';
 import type { AuthService } from '../core/auth.js';
 import type { Clock } from '../core/clock.js';
@@ -50,7 +50,7 @@ export interface AppDependencies {
   account: AccountService;
   /** Readiness checks by name, e.g. { database: () => handle.ping() }. */
   readiness: Record<string, () => Promise<void>>;
-  /** The dev mailbox, served at /dev/mail outside production. */
+  /** The dev mailbox, served at /dev/mail outside production on a loopback HOST. */
   devMailbox?: DevMailbox | undefined;
   logger: FastifyBaseLogger;
   /** Per-IP and per-account limits (issue 4); without it, no request limits. */
@@ -68,8 +68,7 @@ export async function buildApp(deps: AppDependencies): Promise<FastifyInstance> 
   const { config } = deps;
   const options: FastifyServerOptions = {
     loggerInstance: deps.logger,
-    // A hop count is valid at runtime (Fastify's proxy-addr) though its types omit it.
-    trustProxy: config.trustProxy as FastifyServerOptions['trustProxy'],
+    trustProxy: trustedProxies(config.trustProxy),
     bodyLimit: config.bodyLimit,
     genReqId: () => randomUUID(),
     requestIdHeader: false,
@@ -198,7 +197,7 @@ export async function buildApp(deps: AppDependencies): Promise<FastifyInstance> 
     password: { minLength: config.password.minLength, minScore: config.password.minScore },
     requireEmailVerification: config.requireEmailVerification,
   });
-  if (deps.devMailbox && config.env !== 'production') {
+  if (deps.devMailbox && servesDevMailbox(config)) {
     await app.register(devMailRoutes, { mailbox: deps.devMailbox });
   }
   return app;
@@ -235,6 +234,15 @@ async function registerNotFoundAndMethodNotAllowed(app: FastifyInstance) {
     }
     return sendProblem(request, reply, 404, 'not_found', `Nothing at ${request.method} ${path}.`);
   });
+}
+
+/**
+ * TRUST_PROXY for Fastify. A hop count becomes "the nearest N hops are proxies": Fastify itself
+ * trusts no hop for a bare number, so the client IP would stay the proxy's.
+ */
+function trustedProxies(setting: Config['trustProxy']): FastifyServerOptions['trustProxy'] {
+  if (typeof setting !== 'number') return setting;
+  return (_address: string, hop: number) => hop < setting;
 }
 
 function logoOrigin(logoUrl: string | undefined): string[] {

@@ -141,6 +141,19 @@ function toTransportError(error: unknown): MailTransportError {
   });
 }
 
+/**
+ * Where mail goes when nobody could read it (no SMTP_URL, no dev mailbox page): every attempt
+ * fails as retryable, so nothing is ever marked sent. The worker is not started with it; only
+ * a pass run by hand reaches it.
+ */
+export const heldMailTransport: MailTransport = {
+  async send() {
+    throw new MailTransportError(
+      'no mail transport: set SMTP_URL (the dev mailbox is only served on a loopback HOST)',
+    );
+  },
+};
+
 export interface DevMail extends MailMessage {
   id: string;
   sentAt: Date;
@@ -161,8 +174,8 @@ export interface DevMailboxOptions {
 
 /**
  * Development transport: keeps the last 200 mails in memory for `/dev/mail` and logs each one
- * with its text body, which is how a developer gets the link. Never in production: the log
- * then holds live tokens.
+ * with its text body, which is how a developer gets the link. Only where its page is served
+ * (not in production, HOST a loopback address): elsewhere nobody could read what it "sent".
  */
 export class DevMailbox implements MailTransport {
   private readonly messages: DevMail[] = [];

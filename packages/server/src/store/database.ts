@@ -1,10 +1,11 @@
 import { AsyncLocalStorage } from 'node:async_hooks';
-import { closeSync, mkdirSync, openSync, readFileSync, rmSync, writeSync } from 'node:fs';
+import { closeSync, openSync, readFileSync, rmSync, writeSync } from 'node:fs';
 import { join } from 'node:path';
 import { PGlite } from '@electric-sql/pglite';
 import { createPgConfig } from '@electric-sql/pglite/node-postgres';
 import { Kysely, PostgresDialect, type PostgresPool, type PostgresPoolClient, sql } from 'kysely';
 import pg from 'pg';
+import { secureDataDir } from './data-dir.js';
 import { type Listen, pgListen, pgliteListen } from './listen.js';
 import type { Database } from './schema.js';
 
@@ -229,17 +230,22 @@ export async function openPglite(
   let releaseLock = () => {};
   let pglite: PGlite;
   if ('dataDir' in options) {
-    mkdirSync(options.dataDir, { recursive: true });
-    releaseLock = acquireDirLock(options.dataDir);
+    const { dataDir } = options;
+    secureDataDir(dataDir);
+    releaseLock = acquireDirLock(dataDir);
     try {
-      pglite = await PGlite.create({
-        dataDir: join(options.dataDir, 'pglite'),
-        ...PGLITE_OPTIONS,
-      });
+      pglite = await PGlite.create({ dataDir: join(dataDir, 'pglite'), ...PGLITE_OPTIONS });
+      secureDataDir(dataDir);
     } catch (error) {
       releaseLock();
       throw error;
     }
+    const release = releaseLock;
+    releaseLock = () => {
+      release();
+      // Files PGlite added while running were only protected by the directory until now.
+      secureDataDir(dataDir);
+    };
   } else if ('snapshot' in options) {
     pglite = await PGlite.create({ loadDataDir: options.snapshot, ...PGLITE_OPTIONS });
   } else {

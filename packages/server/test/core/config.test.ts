@@ -27,7 +27,7 @@ describe('configuration', () => {
       SESSION_ABSOLUTE_TIMEOUT: '12h',
       REQUIRE_EMAIL_VERIFICATION: 'false',
       CORS_ORIGINS: 'https://app.example.com, https://admin.example.com/',
-      TRUST_PROXY: '10.0.0.0/8,127.0.0.1',
+      TRUST_PROXY: '10.0.0.0/8, 127.0.0.1',
       PUBLIC_URL: 'https://auth.example.com',
     });
     expect(config.session).toMatchObject({
@@ -75,5 +75,84 @@ describe('configuration', () => {
 
   it('refuses an idle timeout longer than the absolute one', () => {
     expect(() => loadConfig({ SESSION_IDLE_TIMEOUT: '31d' })).toThrow(/SESSION_IDLE_TIMEOUT/);
+  });
+
+  it('takes TRUST_PROXY as a hop count or proxy addresses, and refuses "true" (trust every hop)', () => {
+    expect(loadConfig({ TRUST_PROXY: '1' }).trustProxy).toBe(1);
+    expect(loadConfig({ TRUST_PROXY: 'false' }).trustProxy).toBe(false);
+    expect(loadConfig({ TRUST_PROXY: '0' }).trustProxy).toBe(false);
+    expect(loadConfig({ TRUST_PROXY: '::1, 2001:db8::/32' }).trustProxy).toEqual([
+      '::1',
+      '2001:db8::/32',
+    ]);
+    for (const value of ['true', 'yes', 'on']) {
+      expect(() => loadConfig({ TRUST_PROXY: value })).toThrow(
+        /TRUST_PROXY=.* is invalid: expected a hop count .* or the addresses\/CIDRs of your proxies/,
+      );
+    }
+    expect(() => loadConfig({ TRUST_PROXY: 'proxy.internal' })).toThrow(
+      /TRUST_PROXY="proxy.internal" is invalid/,
+    );
+    expect(() => loadConfig({ TRUST_PROXY: '10.0.0.0/33' })).toThrow(/TRUST_PROXY/);
+  });
+
+  describe('in production', () => {
+    const production = {
+      NODE_ENV: 'production',
+      PUBLIC_URL: 'https://auth.example.com',
+      SMTP_URL: 'smtp://mail.example.com:587',
+      METRICS_TOKEN: 'a-metrics-token-of-some-length',
+    };
+    const problems = (env: Record<string, string | undefined>) => {
+      try {
+        loadConfig(env);
+      } catch (error) {
+        expect(error).toBeInstanceOf(ConfigError);
+        return (error as ConfigError).problems;
+      }
+      return [];
+    };
+
+    it('starts with https, SMTP and a metrics token', () => {
+      expect(problems(production)).toEqual([]);
+    });
+
+    it('refuses an http PUBLIC_URL that is not loopback, naming the fix', () => {
+      const found = problems({ ...production, PUBLIC_URL: 'http://auth.example.com' });
+      expect(found).toHaveLength(1);
+      expect(found[0]).toMatch(/^PUBLIC_URL=http:\/\/auth\.example\.com is not https/);
+      expect(found[0]).toMatch(/https:\/\//);
+      // Loopback is a local trial: allowed (the start still warns).
+      for (const url of ['http://localhost:3000', 'http://127.0.0.1:3000', 'http://[::1]:3000']) {
+        expect(problems({ ...production, PUBLIC_URL: url })).toEqual([]);
+      }
+      // Outside production an http address is fine.
+      expect(problems({ PUBLIC_URL: 'http://auth.example.com' })).toEqual([]);
+    });
+
+    it('refuses /metrics without METRICS_TOKEN unless METRICS_PUBLIC=true', () => {
+      const found = problems({ ...production, METRICS_TOKEN: undefined });
+      expect(found).toHaveLength(1);
+      expect(found[0]).toMatch(/METRICS_TOKEN/);
+      expect(found[0]).toMatch(/METRICS_PUBLIC=true/);
+      const open = loadConfig({ ...production, METRICS_TOKEN: undefined, METRICS_PUBLIC: 'true' });
+      expect(open.admin.metricsToken).toBeUndefined();
+      expect(
+        problems({ ...production, METRICS_TOKEN: undefined, METRICS_PUBLIC: 'false' }),
+      ).toHaveLength(1);
+      expect(problems({ METRICS_PUBLIC: 'maybe' })[0]).toMatch(/METRICS_PUBLIC="maybe" is invalid/);
+    });
+
+    it('refuses to start without SMTP_URL: mail would go nowhere', () => {
+      const found = problems({ ...production, SMTP_URL: undefined });
+      expect(found).toHaveLength(1);
+      expect(found[0]).toMatch(/^SMTP_URL is required in production/);
+    });
+
+    it('names every problem at once', () => {
+      expect(
+        problems({ NODE_ENV: 'production', PUBLIC_URL: 'http://auth.example.com' }),
+      ).toHaveLength(3);
+    });
   });
 });

@@ -75,6 +75,8 @@ describe('the key-encryption secret', () => {
       NODE_ENV: 'production',
       DATABASE_URL: 'postgres://db.example.com/latchkey',
       PUBLIC_URL: 'https://auth.example.com',
+      SMTP_URL: 'smtp://mail.example.com:587',
+      METRICS_TOKEN: 'a-metrics-token-of-some-length',
     };
     expect(() => loadConfig(production)).toThrow(/KEY_ENCRYPTION_SECRET is required/);
     expect(loadConfig({ ...production, KEY_ENCRYPTION_SECRET: SECRET }).jwt).toMatchObject({

@@ -280,7 +280,7 @@ describe.each(variants)('rate limits and the login throttle on %s', (_name, back
     let listed: TestApp;
     beforeAll(async () => {
       untrusted = await createTestApp(backend, ipLimits);
-      trusted = await createTestApp(backend, { ...ipLimits, TRUST_PROXY: 'true' });
+      trusted = await createTestApp(backend, { ...ipLimits, TRUST_PROXY: '1' });
       listed = await createTestApp(backend, { ...ipLimits, TRUST_PROXY: '127.0.0.1' });
     });
     afterAll(async () => {

@@ -1,5 +1,5 @@
 import { type ChildProcess, execFileSync, spawn } from 'node:child_process';
-import { existsSync, mkdtempSync, rmSync } from 'node:fs';
+import { chmodSync, existsSync, mkdtempSync, rmSync, statSync } from 'node:fs';
 import { createServer } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
@@ -233,4 +233,78 @@ describe('the latchkey process on the embedded default', () => {
     expect(error?.status).toBe(2);
     expect(String(error?.stderr)).toMatch(/PORT="eighty" is invalid/);
   });
+
+  /** `latchkey start` with `env`, expected to stop before listening: its exit code and stderr. */
+  const refusedStart = (env: Record<string, string>) => {
+    try {
+      execFileSync(process.execPath, [cli, 'start'], {
+        env: { ...process.env, LOG_LEVEL: 'silent', ...env },
+        stdio: 'pipe',
+        timeout: 60_000,
+      });
+    } catch (e) {
+      const error = e as { status: number; stderr: Buffer };
+      return { status: error.status, stderr: String(error.stderr) };
+    }
+    return { status: 0, stderr: '' };
+  };
+
+  it('refuses a production start over http, without SMTP_URL or with an open /metrics (exit 2)', async () => {
+    const production = {
+      NODE_ENV: 'production',
+      DATA_DIR: dataDir,
+      PORT: String(await freePort()),
+      PUBLIC_URL: 'https://auth.example.com',
+      SMTP_URL: 'smtp://127.0.0.1:2525',
+      METRICS_TOKEN: 'a-metrics-token-of-some-length',
+    };
+    const http = refusedStart({ ...production, PUBLIC_URL: 'http://auth.example.com' });
+    expect(http.status).toBe(2);
+    expect(http.stderr).toMatch(/PUBLIC_URL=http:\/\/auth\.example\.com is not https/);
+    const noSmtp = refusedStart({ ...production, SMTP_URL: '' });
+    expect(noSmtp.status).toBe(2);
+    expect(noSmtp.stderr).toMatch(/SMTP_URL is required in production/);
+    const openMetrics = refusedStart({ ...production, METRICS_TOKEN: '' });
+    expect(openMetrics.status).toBe(2);
+    expect(openMetrics.stderr).toMatch(
+      /METRICS_TOKEN is required in production.*METRICS_PUBLIC=true/,
+    );
+  }, 90_000);
+
+  it('refuses to start (exit 2) when the key-encryption secret does not open the signing keys', () => {
+    const ownDir = mkdtempSync(join(tmpdir(), 'latchkey-proc-keys-'));
+    try {
+      // A signing key encrypted with the key file generated into ownDir.
+      execFileSync(process.execPath, [cli, 'keys', 'rotate'], {
+        env: { ...process.env, DATA_DIR: ownDir, LOG_LEVEL: 'silent' },
+        stdio: 'pipe',
+      });
+      const wrong = refusedStart({
+        DATA_DIR: ownDir,
+        KEY_ENCRYPTION_SECRET: 'not-the-secret-the-keys-were-encrypted-with',
+      });
+      expect(wrong.status).toBe(2);
+      expect(wrong.stderr).toMatch(/KEY_ENCRYPTION_SECRET does not match the signing keys/);
+      expect(wrong.stderr).not.toMatch(/unexpected error/);
+    } finally {
+      rmSync(ownDir, { recursive: true, force: true });
+    }
+  }, 120_000);
+
+  it('keeps DATA_DIR private: 0700, nothing in it open to others, tightened at start', async () => {
+    const openToOthers = () =>
+      execFileSync('find', [dataDir, '-perm', '/077'], { encoding: 'utf8' }).trim();
+    chmodSync(dataDir, 0o755);
+    execFileSync('chmod', ['-R', 'a+rwX', dataDir]);
+    expect(openToOthers()).not.toBe('');
+    const server = await startServer(dataDir);
+    try {
+      expect(statSync(dataDir).mode & 0o777).toBe(0o700);
+      expect(openToOthers()).toBe('');
+    } finally {
+      server.child.kill('SIGTERM');
+      await server.exited;
+    }
+    expect(openToOthers()).toBe('');
+  }, 90_000);
 });

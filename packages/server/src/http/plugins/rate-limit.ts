@@ -2,6 +2,7 @@ import rateLimit, {
   type FastifyRateLimitStore,
   type RateLimitPluginOptions as PluginOptions,
 } from '@fastify/rate-limit';
+import { isIPv4, isIPv6 } from 'node:net';
 import type { FastifyInstance, FastifyRequest } from 'fastify';
 import fp from 'fastify-plugin';
 import type { AbuseConfig, RateRule } from '../../config-abuse.js';
@@ -35,7 +36,7 @@ export const PROTECTED_ROUTES: {
 
 export interface RateLimitPluginOptions {
   abuse: AbuseConfig;
-  trustProxy: boolean | number | string[];
+  trustProxy: false | number | string[];
   store: WindowStore;
   accountLimits: AccountRateLimiter;
   clock: Clock;
@@ -62,7 +63,7 @@ export const rateLimitPlugin = fp(
         warnedUntrusted = true;
         request.log.warn(
           { header, socketAddress: request.socket.remoteAddress },
-          `A request arrived with a ${header} header, but TRUST_PROXY is off: the client IP is the socket address (${request.ip}). If Latchkey runs behind a proxy or load balancer, set TRUST_PROXY (hop count, proxy addresses/CIDRs, or true), or every user shares the proxy's rate-limit bucket. This warning is logged once.`,
+          `A request arrived with a ${header} header, but TRUST_PROXY is off: the client IP is the socket address (${request.ip}). If Latchkey runs behind a proxy or load balancer, set TRUST_PROXY (a hop count, or the proxies' addresses/CIDRs), or every user shares the proxy's rate-limit bucket. This warning is logged once.`,
         );
       });
     }
@@ -108,6 +109,7 @@ export const rateLimitPlugin = fp(
       store: SharedStore as unknown as PluginOptions['store'],
       skipOnError: false,
       hook: 'onRequest',
+      keyGenerator: (request) => rateLimitKey(request.ip),
       // The same problem+json as every 429 (core's rate_limited): one body for everybody.
       errorResponseBuilder: (_request, context) => rateLimited(context.ttl),
     });
@@ -125,3 +127,36 @@ export const rateLimitPlugin = fp(
   },
   { name: 'latchkey-rate-limit' },
 );
+
+/**
+ * The per-IP bucket of a client address: IPv4 as is (IPv4-mapped IPv6 too), IPv6 by its /64,
+ * since one subscriber or host usually holds a whole /64 and could otherwise rotate through it.
+ */
+export function rateLimitKey(ip: string): string {
+  const address = ip.replace(/%.*$/, '');
+  if (isIPv4(address) || !isIPv6(address)) return address;
+  const hextets = expandIPv6(address);
+  if (hextets.slice(0, 5).every((h) => h === 0) && hextets[5] === 0xffff) {
+    const [high = 0, low = 0] = hextets.slice(6);
+    return [high >> 8, high & 0xff, low >> 8, low & 0xff].join('.');
+  }
+  return `${hextets
+    .slice(0, 4)
+    .map((h) => h.toString(16))
+    .join(':')}::/64`;
+}
+
+/** The eight 16-bit groups of a valid IPv6 address (with `::` and a dotted IPv4 tail). */
+function expandIPv6(address: string): number[] {
+  let text = address;
+  const dotted = /(\d+)\.(\d+)\.(\d+)\.(\d+)$/.exec(text);
+  if (dotted) {
+    const [a, b, c, d] = dotted.slice(1).map(Number) as [number, number, number, number];
+    text = `${text.slice(0, dotted.index)}${((a << 8) | b).toString(16)}:${((c << 8) | d).toString(16)}`;
+  }
+  const [head = '', tail] = text.split('::');
+  const groups = (part: string) => (part ? part.split(':').map((h) => parseInt(h, 16)) : []);
+  const left = groups(head);
+  const right = tail === undefined ? [] : groups(tail);
+  return [...left, ...new Array<number>(8 - left.length - right.length).fill(0), ...right];
+}
