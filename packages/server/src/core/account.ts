@@ -191,7 +191,8 @@ export class AccountService {
         ...(user.email_verified_at === null ? { email_verified_at: now } : {}),
         updated_at: now,
       });
-      await voidEmailTokens(trx, user.id, [...VOIDED_BY_PASSWORD_CHANGE]);
+      // The mailbox is proved: pending sign-ups' links (each carrying a password) stop working.
+      await voidEmailTokens(trx, user.id, [...VOIDED_BY_PASSWORD_CHANGE, 'verify_email']);
       const revoked = await revokeUserSessions(trx, user.id, 'password_reset', now);
       await enqueueMail(trx, passwordChangedMail(this.o.mail, user.email, 'reset'), now);
       await recordAuditEvent(
