@@ -11,6 +11,7 @@ import {
 import { enqueueMail } from '../store/outbox.js';
 import type { Database, Queryable } from '../store/schema.js';
 import {
+  findSessionById,
   findSessionByTokenHash,
   insertSessionWithAudit,
   revokeSession,
@@ -110,6 +111,13 @@ export interface IssuedSession {
   csrfToken: string;
   sessionId: string;
   user: PublicUser;
+}
+
+/** The new cookie and CSRF token of a session that replaced another (see `rotateSession`). */
+export interface RotatedSession {
+  token: string;
+  csrfToken: string;
+  sessionId: string;
 }
 
 export interface AuthenticatedSession {
@@ -246,10 +254,21 @@ export class AuthService {
     return { kind: 'signed_in', session: await this.startSession(user, ctx, now) };
   }
 
-  async verifyEmail(token: string, ctx: RequestContext): Promise<PublicUser> {
+  /**
+   * Follows a link from a mail. `presentedToken` is the session cookie the confirming browser
+   * sent: when it is a live session of the same user and the link changed their email address,
+   * that session is rotated and the answer carries its new cookie.
+   */
+  async verifyEmail(
+    token: string,
+    ctx: RequestContext,
+    presentedToken?: string,
+  ): Promise<{ user: PublicUser; session?: RotatedSession }> {
     if (!isWellFormedToken(token)) throw errors.invalidToken();
     const { db, clock } = this.o;
     const now = clock();
+    const presented = presentedToken ? await this.authenticate(presentedToken) : null;
+    let session: RotatedSession | undefined;
     const user = await db.transaction().execute(async (trx) => {
       // change_email: the second half of an email change (core/account.ts).
       const purposes = ['verify_email', 'change_email'] as const;
@@ -258,7 +277,11 @@ export class AuthService {
       const found = await findUserById(trx, row.user_id);
       if (!found || found.disabled_at !== null) return undefined;
       if (row.purpose === 'change_email') {
-        return completeEmailChange(trx, row, found, now, this.o.mail, ctx);
+        const changed = await completeEmailChange(trx, row, found, now, this.o.mail, ctx);
+        if (changed && presented?.user.id === found.id) {
+          session = await this.rotateSession(trx, presented.sessionId, 'email_changed', ctx, now);
+        }
+        return changed;
       }
       const signup =
         row.password_hash === null
@@ -281,7 +304,7 @@ export class AuthService {
     });
     if (!user) throw errors.invalidToken();
     this.o.onMailQueued?.(); // an email change tells the old address
-    return toPublicUser(user);
+    return { user: toPublicUser(user), ...(session ? { session } : {}) };
   }
 
   /**
@@ -450,6 +473,36 @@ export class AuthService {
     });
   }
 
+  /**
+   * Replaces a live session by a new one (new token and CSRF token) inside the caller's
+   * transaction, once the credentials behind it changed: a copy of the old token taken before
+   * the change is worth nothing after it. The new session keeps the old one's absolute expiry
+   * (a rotation is no new sign-in). Undefined when the old session is no longer live.
+   */
+  async rotateSession(
+    trx: Queryable,
+    previousSessionId: string,
+    reason: string,
+    ctx: RequestContext,
+    now: Date,
+  ): Promise<RotatedSession | undefined> {
+    const previous = await findSessionById(trx, previousSessionId);
+    if (!previous || !(await revokeSession(trx, previousSessionId, 'rotated', now))) {
+      return undefined;
+    }
+    const { session } = previous;
+    if (now >= session.absolute_expires_at) return undefined;
+    const { token, csrfToken, sessionId } = await this.insertNewSession(
+      trx,
+      session.user_id,
+      ctx,
+      now,
+      { previousSessionId, reason },
+      { auditType: 'session.rotated', absoluteExpiresAt: session.absolute_expires_at },
+    );
+    return { token, csrfToken, sessionId };
+  }
+
   /** The cache of validated sessions, shared with bearer verification (core/tokens-service.ts). */
   get sessionCache(): SessionCache | undefined {
     return this.o.sessionCache;
@@ -504,11 +557,18 @@ export class AuthService {
     ctx: RequestContext,
     now: Date,
     auditData: Record<string, unknown> = {},
+    options: { auditType?: string; absoluteExpiresAt?: Date } = {},
   ) {
     const token = generateToken();
     const csrfToken = generateToken();
     const sessionId = uuidv7(now.getTime());
     const expiry = newSessionExpiry(now, this.o.sessions);
+    if (options.absoluteExpiresAt && options.absoluteExpiresAt < expiry.absoluteExpiresAt) {
+      expiry.absoluteExpiresAt = options.absoluteExpiresAt;
+      if (expiry.idleExpiresAt > expiry.absoluteExpiresAt) {
+        expiry.idleExpiresAt = options.absoluteExpiresAt;
+      }
+    }
     await insertSessionWithAudit(
       db,
       {
@@ -523,7 +583,12 @@ export class AuthService {
         ip: ctx.ip,
         user_agent: ctx.userAgent?.slice(0, 512) ?? null,
       },
-      { type: 'login.succeeded', userId, data: { sessionId, ...auditData }, ...ctx },
+      {
+        type: options.auditType ?? 'login.succeeded',
+        userId,
+        data: { sessionId, ...auditData },
+        ...ctx,
+      },
     );
     return { token, csrfToken, sessionId, expiry };
   }

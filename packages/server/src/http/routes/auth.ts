@@ -43,13 +43,21 @@ export const authRoutes: FastifyPluginAsyncZod<{ auth: AuthService }> = async (a
       schema: {
         tags: ['auth'],
         summary: 'Confirm an email address with the token from the mail',
+        description:
+          'An email change confirmed in a browser signed in to the same account rotates that session: a new cookie and CSRF token (from GET /auth/me); the old cookie stops working.',
         body: s.verifyEmailBody,
         response: { 200: s.userResponse, ...problems },
       },
     },
-    async (request, reply) => ({
-      user: await auth.verifyEmail(request.body.token, requestContext(request, reply)),
-    }),
+    async (request, reply) => {
+      const { user, session } = await auth.verifyEmail(
+        request.body.token,
+        requestContext(request, reply),
+        app.sessionCookie.read(request),
+      );
+      if (session) app.sessionCookie.set(reply, session.token);
+      return { user };
+    },
   );
 
   app.post(
