@@ -465,11 +465,33 @@ export class AuthService {
     return { sessionId: session.id, csrfToken: session.csrf_token, user: toPublicUser(user) };
   }
 
-  async logout(sessionId: string, userId: string, ctx: RequestContext): Promise<void> {
+  /**
+   * Ends the session that authenticated the request and, when the request authenticated with a
+   * bearer token but also carried a session cookie (`cookieToken`), the cookie's live session
+   * too, whoever's it is: signing out ends every session the client presented, so the cookie the
+   * caller then clears never belongs to a session that stays live.
+   */
+  async logout(
+    sessionId: string,
+    userId: string,
+    ctx: RequestContext,
+    cookieToken?: string,
+  ): Promise<void> {
     const now = this.o.clock();
+    const cookieSession = cookieToken ? await this.authenticate(cookieToken) : null;
+    const ended = [{ sessionId, userId }];
+    if (cookieSession && cookieSession.sessionId !== sessionId) {
+      ended.push({ sessionId: cookieSession.sessionId, userId: cookieSession.user.id });
+    }
     await this.o.db.transaction().execute(async (trx) => {
-      await revokeSession(trx, sessionId, 'logout', now);
-      await recordAuditEvent(trx, { type: 'logout', userId, data: { sessionId }, ...ctx }, now);
+      for (const one of ended) {
+        await revokeSession(trx, one.sessionId, 'logout', now);
+        await recordAuditEvent(
+          trx,
+          { type: 'logout', userId: one.userId, data: { sessionId: one.sessionId }, ...ctx },
+          now,
+        );
+      }
     });
   }
 

@@ -4,6 +4,7 @@ import {
   auditOf,
   type Device,
   login,
+  loginStatus,
   meStatus,
   OTHER_PASSWORD,
   uniqueEmail,
@@ -13,9 +14,10 @@ import { cookieFrom, createTestApp, STRONG_PASSWORD, type TestApp } from '../sup
 import { backends } from '../support/db.js';
 
 /**
- * A session that lived through a change of the credentials behind it gets a new id.
+ * A session that lived through a change of the credentials behind it gets a new id, and logout
+ * ends every session the request presented.
  */
-describe.each(backends)('session rotation on %s', (backend) => {
+describe.each(backends)('session rotation and logout on %s', (backend) => {
   let t: TestApp;
   beforeAll(async () => {
     t = await createTestApp(backend, ACCOUNT_TEST_ENV);
@@ -185,6 +187,54 @@ describe.each(backends)('session rotation on %s', (backend) => {
       expect(res.headers['set-cookie']).toBeUndefined();
       expect(await meStatus(t, bystander)).toBe(200);
       expect(await meStatus(t, owner)).toBe(200);
+    });
+  });
+
+  describe('POST /auth/logout with a cookie and a bearer token', () => {
+    it('revokes both sessions and clears the cookie', async () => {
+      const { email } = await verifiedUser(t, 'both');
+      const browser = await login(t, email);
+      const pair = await tokenPair(email);
+      const res = await t.app.inject({
+        method: 'POST',
+        url: '/auth/logout',
+        headers: { cookie: browser.cookie, authorization: `Bearer ${pair.accessToken}` },
+      });
+      expect(res.statusCode).toBe(204);
+      expect(String(res.headers['set-cookie'])).toMatch(/latchkey_session=;/);
+      expect((await bearerMe(pair.accessToken)).statusCode).toBe(401);
+      expect((await refresh(pair.refreshToken)).statusCode).toBe(401);
+      // The cleared cookie's session is over too: a copy of the cookie is refused.
+      expect(await meStatus(t, browser)).toBe(401);
+    });
+
+    it('also signs out a cookie of another account the client presented', async () => {
+      const { email } = await verifiedUser(t, 'bearer-owner');
+      const { email: cookieEmail } = await verifiedUser(t, 'cookie-owner');
+      const browser = await login(t, cookieEmail);
+      const pair = await tokenPair(email);
+      const res = await t.app.inject({
+        method: 'POST',
+        url: '/auth/logout',
+        headers: { cookie: browser.cookie, authorization: `Bearer ${pair.accessToken}` },
+      });
+      expect(res.statusCode).toBe(204);
+      expect(await meStatus(t, browser)).toBe(401);
+      expect((await bearerMe(pair.accessToken)).statusCode).toBe(401);
+      expect(await loginStatus(t, cookieEmail, STRONG_PASSWORD)).toBe(200);
+    });
+
+    it('with an invalid bearer token: 401, and the live cookie is neither revoked nor cleared', async () => {
+      const { email } = await verifiedUser(t, 'bad-bearer');
+      const browser = await login(t, email);
+      const res = await t.app.inject({
+        method: 'POST',
+        url: '/auth/logout',
+        headers: { ...browser.headers, authorization: 'Bearer not-a-token' },
+      });
+      expect(res.statusCode).toBe(401);
+      expect(res.headers['set-cookie']).toBeUndefined();
+      expect(await meStatus(t, browser)).toBe(200);
     });
   });
 });

@@ -104,12 +104,23 @@ export const authRoutes: FastifyPluginAsyncZod<{ auth: AuthService }> = async (a
       schema: {
         tags: ['auth'],
         summary: 'Sign out: revokes this session and clears the cookie',
+        description:
+          "Revokes every session the request presents: the bearer token's and, when a session cookie comes with it, the cookie's too.",
         response: { 204: s.noContent, ...problems },
       },
     },
     async (request, reply) => {
       const session = currentSession(request);
-      await auth.logout(session.sessionId, session.user.id, requestContext(request, reply));
+      // Authenticated by a bearer token, the request may still carry a session cookie: its
+      // session ends too, so the cookie cleared below never outlives a live session.
+      const cookieToken =
+        request.authMethod === 'bearer' ? app.sessionCookie.read(request) : undefined;
+      await auth.logout(
+        session.sessionId,
+        session.user.id,
+        requestContext(request, reply),
+        cookieToken,
+      );
       app.sessionCookie.clear(reply);
       return reply.status(204).send(null);
     },
