@@ -167,8 +167,17 @@ export class LatchkeyClient {
     });
   }
 
-  verifyEmail(input: z.input<typeof s.verifyEmailBody>) {
-    return this.call('POST', '/auth/verify-email', { body: input, schema: s.userResponse });
+  /**
+   * Confirming an email change in a signed-in browser gives that session a new cookie and CSRF
+   * token: the client forgets its CSRF token and reads the new one before its next change.
+   */
+  async verifyEmail(input: z.input<typeof s.verifyEmailBody>) {
+    const result = await this.call('POST', '/auth/verify-email', {
+      body: input,
+      schema: s.userResponse,
+    });
+    this.csrfToken = undefined;
+    return result;
   }
 
   resendVerification(input: z.input<typeof s.emailOnlyBody>) {
@@ -262,12 +271,13 @@ export class LatchkeyClient {
     return this.call('POST', '/auth/reset-password', { body: input, schema: null });
   }
 
-  changePassword(input: z.input<typeof s.changePasswordBody>) {
-    return this.call('POST', '/auth/change-password', {
-      body: input,
-      schema: null,
-      auth: true,
-    });
+  /**
+   * Cookie mode: the session continues under a new cookie and CSRF token, so the client forgets
+   * its CSRF token and reads the new one (GET /auth/me) before its next change.
+   */
+  async changePassword(input: z.input<typeof s.changePasswordBody>) {
+    await this.call('POST', '/auth/change-password', { body: input, schema: null, auth: true });
+    this.csrfToken = undefined;
   }
 
   changeEmail(input: z.input<typeof s.changeEmailBody>) {

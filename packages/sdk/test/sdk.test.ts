@@ -73,6 +73,25 @@ describe.each(backends)('@latchkey/sdk against a running Latchkey on %s', (backe
     });
   });
 
+  it('keeps working after a password change, which rotates the session cookie', async () => {
+    const email = await verifiedUser('rotated');
+    const jar = memoryCookieJar();
+    const client = createClient({ baseUrl, cookieJar: jar });
+    const other = createClient({ baseUrl, cookieJar: memoryCookieJar() });
+    await client.login({ email, password: STRONG_PASSWORD });
+    const before = jar.header();
+    await client.changePassword({
+      currentPassword: STRONG_PASSWORD,
+      newPassword: 'lantern orchard quietly marble fjord',
+    });
+    expect(jar.header()).not.toBe(before);
+    await other.login({ email, password: 'lantern orchard quietly marble fjord' });
+    // The next change needs the new session's CSRF token: the client reads it by itself.
+    await client.revokeOtherSessions();
+    await expect(other.me()).rejects.toMatchObject({ code: 'unauthenticated' });
+    expect((await client.me()).user.email).toBe(email);
+  });
+
   describe('typed errors', () => {
     it('carry the status, the problem code and per-field errors', async () => {
       const client = createClient({ baseUrl });

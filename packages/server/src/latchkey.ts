@@ -139,6 +139,8 @@ export async function createLatchkey(
     resetPasswordTtlSeconds: config.tokens.resetPasswordTtlSeconds,
     changeEmailTtlSeconds: config.tokens.verifyEmailTtlSeconds,
     verifyCredentials: (input, ctx) => auth.verifyCredentials(input, ctx),
+    rotateSession: (trx, sessionId, reason, ctx, now) =>
+      auth.rotateSession(trx, sessionId, reason, ctx, now),
     onMailQueued: () => worker.nudge(),
     onBackgroundError: (err, message) => log.error({ err }, message),
     throttle: abuse.throttle,

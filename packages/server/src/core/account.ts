@@ -23,7 +23,7 @@ import {
   passwordChangedMail,
   resetPasswordMail,
 } from './account-mails.js';
-import type { RequestContext } from './auth.js';
+import type { RequestContext, RotatedSession } from './auth.js';
 import { addSeconds, type Clock } from './clock.js';
 import { deviceLabel } from './devices.js';
 import { AuthError, errors } from './errors.js';
@@ -67,6 +67,14 @@ export interface AccountServiceOptions {
     input: { email: string; password: string },
     ctx: RequestContext,
   ) => Promise<UserWithRoles>;
+  /** AuthService.rotateSession: a new token for a session whose credentials changed. */
+  rotateSession: (
+    trx: Queryable,
+    sessionId: string,
+    reason: string,
+    ctx: RequestContext,
+    now: Date,
+  ) => Promise<RotatedSession | undefined>;
   onMailQueued?: () => void;
   /**
    * The per-account login throttle (core/throttle.ts): a reset clears its delays and its lock,
@@ -191,7 +199,8 @@ export class AccountService {
         ...(user.email_verified_at === null ? { email_verified_at: now } : {}),
         updated_at: now,
       });
-      await voidEmailTokens(trx, user.id, [...VOIDED_BY_PASSWORD_CHANGE]);
+      // The mailbox is proved: pending sign-ups' links (each carrying a password) stop working.
+      await voidEmailTokens(trx, user.id, [...VOIDED_BY_PASSWORD_CHANGE, 'verify_email']);
       const revoked = await revokeUserSessions(trx, user.id, 'password_reset', now);
       await enqueueMail(trx, passwordChangedMail(this.o.mail, user.email, 'reset'), now);
       await recordAuditEvent(
@@ -214,18 +223,23 @@ export class AccountService {
       .catch((error: unknown) => this.o.onBackgroundError?.(error, 'reset: throttle not cleared'));
   }
 
-  /** Changes the password of a signed-in user; every other session is revoked, this one stays. */
+  /**
+   * Changes the password of a signed-in user; every other session is revoked. The caller's stays
+   * signed in: with `rotate` (a cookie session) under a new token, returned for the new cookie;
+   * without it (a bearer token's session, which no answer could give new tokens) as it is.
+   */
   async changePassword(
     who: SignedIn,
     input: { currentPassword: string; newPassword: string },
     ctx: RequestContext,
-  ): Promise<void> {
+    options: { rotate: boolean } = { rotate: false },
+  ): Promise<RotatedSession | undefined> {
     const { db, clock } = this.o;
     const user = await this.confirmPassword(who, input.currentPassword, ctx, 'currentPassword');
     await this.checkPolicy(input.newPassword, user, 'newPassword');
     const passwordHash = await this.o.hasher.hash(normalizePassword(input.newPassword), ctx.signal);
     const now = clock();
-    await db.transaction().execute(async (trx) => {
+    const rotated = await db.transaction().execute(async (trx) => {
       await updateUser(trx, user.id, {
         password_hash: passwordHash,
         password_changed_at: now,
@@ -239,19 +253,28 @@ export class AccountService {
         now,
         who.sessionId,
       );
+      const session = options.rotate
+        ? await this.o.rotateSession(trx, who.sessionId, 'password_changed', ctx, now)
+        : undefined;
       await enqueueMail(trx, passwordChangedMail(this.o.mail, user.email, 'changed'), now);
       await recordAuditEvent(
         trx,
         {
           type: 'password.changed',
           userId: user.id,
-          data: { sessionId: who.sessionId, revokedSessions: revoked.length },
+          data: {
+            sessionId: who.sessionId,
+            ...(session ? { newSessionId: session.sessionId } : {}),
+            revokedSessions: revoked.length,
+          },
           ...ctx,
         },
         now,
       );
+      return session;
     });
     this.o.onMailQueued?.();
+    return rotated;
   }
 
   /**

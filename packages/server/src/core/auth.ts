@@ -1,12 +1,21 @@
 import type { Kysely } from 'kysely';
+import { lockUser, voidEmailTokens } from '../store/account.js';
 import { recordAuditEvent } from '../store/audit.js';
-import { consumeEmailToken, replaceEmailToken } from '../store/email-tokens.js';
+import {
+  clearSignupPassword,
+  consumeEmailToken,
+  insertEmailToken,
+  renewEmailToken,
+  unusedVerifyTokens,
+} from '../store/email-tokens.js';
 import { enqueueMail } from '../store/outbox.js';
 import type { Database, Queryable } from '../store/schema.js';
 import {
+  findSessionById,
   findSessionByTokenHash,
   insertSessionWithAudit,
   revokeSession,
+  revokeUserSessions,
   type SessionWithUser,
   touchSession,
 } from '../store/sessions.js';
@@ -25,7 +34,12 @@ import { errors } from './errors.js';
 import { uuidv7 } from './ids.js';
 import type { SessionCache } from './session-cache.js';
 import type { LoginThrottle, ThrottleTicket } from './throttle.js';
-import { type MailContext, signupAttemptMail, verifyEmailMail } from './mail-templates.js';
+import {
+  type MailContext,
+  signupAttemptMail,
+  signupLimitMail,
+  verifyEmailMail,
+} from './mail-templates.js';
 import { normalizePassword, type PasswordPolicy } from './password-policy.js';
 import type { PasswordHasher } from './passwords.js';
 import {
@@ -34,7 +48,24 @@ import {
   type SessionTimeouts,
   slideIdleExpiry,
 } from './sessions.js';
-import { generateToken, hashToken, isWellFormedToken } from './tokens.js';
+import { generateToken, hashToken, isWellFormedToken, safeEqual } from './tokens.js';
+
+/**
+ * Unconfirmed sign-ups kept per address, as many as the default per-account register limit lets
+ * through in an hour. Beyond it no sign-up is stored and no earlier one is dropped: the mailbox
+ * is told to claim the account with a password reset instead.
+ */
+const MAX_PENDING_SIGNUPS = 3;
+
+/** The password hashes of a user's sign-ups whose links still work. */
+function pendingSignupHashes(
+  tokens: { password_hash: string | null; expires_at: Date }[],
+  now: Date,
+): string[] {
+  return tokens.flatMap((t) =>
+    t.password_hash !== null && t.expires_at > now ? [t.password_hash] : [],
+  );
+}
 
 /** What the API shows of a user. */
 export interface PublicUser {
@@ -81,6 +112,13 @@ export interface IssuedSession {
   csrfToken: string;
   sessionId: string;
   user: PublicUser;
+}
+
+/** The new cookie and CSRF token of a session that replaced another (see `rotateSession`). */
+export interface RotatedSession {
+  token: string;
+  csrfToken: string;
+  sessionId: string;
 }
 
 export interface AuthenticatedSession {
@@ -133,32 +171,53 @@ export class AuthService {
       name: input.name ?? null,
     });
     if (!verdict.ok) throw errors.weakPassword(verdict.message);
-    // Hash before looking the email up: both branches then cost the same.
-    const passwordHash = await this.o.hasher.hash(normalizePassword(input.password), ctx.signal);
-    const now = clock();
-
+    const password = normalizePassword(input.password);
     const existing = await findUserByEmail(db, email);
     if (existing && !this.o.requireEmailVerification) throw errors.emailTaken();
+    const claimable =
+      existing !== undefined &&
+      existing.email_verified_at === null &&
+      existing.disabled_at === null;
+    const pending = claimable
+      ? pendingSignupHashes(await unusedVerifyTokens(db, existing.id), clock())
+      : [];
+    // One hash in every branch, so that they all take the same time. A further sign-up for an
+    // unverified address shares the salt of the pending ones: a login checks them all with one
+    // hash (verifyCredentials), whatever their number.
+    const passwordHash =
+      (pending[0] && (await this.o.hasher.hashLike(pending[0], password, ctx.signal))) ??
+      (await this.o.hasher.hash(password, ctx.signal));
+    const now = clock();
+    const signup = { passwordHash, name: input.name ?? null };
 
     if (existing) {
       await db.transaction().execute(async (trx) => {
-        if (existing.email_verified_at === null && existing.disabled_at === null) {
-          // Nobody has proved this mailbox yet: the newest sign-up's password stands, and only
-          // the mailbox owner can activate it with the fresh link. An earlier registrant (say,
-          // someone pre-registering a victim's address) keeps nothing.
-          await updateUser(trx, existing.id, {
-            password_hash: passwordHash,
-            name: input.name ?? existing.name,
-            password_changed_at: now,
-            updated_at: now,
-          });
-          await this.queueVerification(trx, existing.id, existing.email, now);
+        let outcome: string | undefined;
+        if (claimable) {
+          // Nobody has proved this mailbox yet. Each sign-up gets a link of its own that
+          // activates its own password; none replaces or voids another's, so a pre-registrant
+          // gains nothing unless the mailbox owner follows the pre-registrant's own link.
+          await lockUser(trx, existing.id); // concurrent sign-ups count one after the other
+          const live = (await unusedVerifyTokens(trx, existing.id)).filter(
+            (t) => t.expires_at > now,
+          );
+          if (live.length < MAX_PENDING_SIGNUPS) {
+            await this.queueVerification(trx, existing.id, existing.email, now, signup);
+          } else {
+            await enqueueMail(trx, signupLimitMail(this.o.mail, existing.email), now);
+            outcome = 'pending_limit';
+          }
         } else {
           await enqueueMail(trx, signupAttemptMail(this.o.mail, existing.email), now);
         }
         await recordAuditEvent(
           trx,
-          { type: 'register.existing_email', userId: existing.id, ...ctx },
+          {
+            type: 'register.existing_email',
+            userId: existing.id,
+            ...(outcome ? { data: { outcome } } : {}),
+            ...ctx,
+          },
           now,
         );
       });
@@ -169,18 +228,26 @@ export class AuthService {
     let user: UserWithRoles;
     try {
       user = await db.transaction().execute(async (trx) => {
+        const verifyFirst = this.o.requireEmailVerification;
         const created = await insertUser(trx, {
           id: uuidv7(now.getTime()),
           email,
           name: input.name ?? null,
-          password_hash: passwordHash,
+          // Until the mailbox is proved, the password is the sign-up's, kept with its link.
+          password_hash: verifyFirst ? null : passwordHash,
           email_verified_at: null,
           disabled_at: null,
           password_changed_at: now,
           created_at: now,
           updated_at: now,
         });
-        await this.queueVerification(trx, created.id, created.email, now);
+        await this.queueVerification(
+          trx,
+          created.id,
+          created.email,
+          now,
+          verifyFirst ? signup : undefined,
+        );
         await recordAuditEvent(trx, { type: 'register', userId: created.id, ...ctx }, now);
         return created;
       });
@@ -195,10 +262,21 @@ export class AuthService {
     return { kind: 'signed_in', session: await this.startSession(user, ctx, now) };
   }
 
-  async verifyEmail(token: string, ctx: RequestContext): Promise<PublicUser> {
+  /**
+   * Follows a link from a mail. `presentedToken` is the session cookie the confirming browser
+   * sent: when it is a live session of the same user and the link changed their email address,
+   * that session is rotated and the answer carries its new cookie.
+   */
+  async verifyEmail(
+    token: string,
+    ctx: RequestContext,
+    presentedToken?: string,
+  ): Promise<{ user: PublicUser; session?: RotatedSession }> {
     if (!isWellFormedToken(token)) throw errors.invalidToken();
     const { db, clock } = this.o;
     const now = clock();
+    const presented = presentedToken ? await this.authenticate(presentedToken) : null;
+    let session: RotatedSession | undefined;
     const user = await db.transaction().execute(async (trx) => {
       // change_email: the second half of an email change (core/account.ts).
       const purposes = ['verify_email', 'change_email'] as const;
@@ -207,31 +285,72 @@ export class AuthService {
       const found = await findUserById(trx, row.user_id);
       if (!found || found.disabled_at !== null) return undefined;
       if (row.purpose === 'change_email') {
-        return completeEmailChange(trx, row, found, now, this.o.mail, ctx);
+        const changed = await completeEmailChange(trx, row, found, now, this.o.mail, ctx);
+        if (changed && presented?.user.id === found.id) {
+          session = await this.rotateSession(trx, presented.sessionId, 'email_changed', ctx, now);
+        }
+        return changed;
       }
+      const signup =
+        row.password_hash === null
+          ? {}
+          : { password_hash: row.password_hash, name: row.name, password_changed_at: now };
+      if (row.password_hash !== null) await clearSignupPassword(trx, row.id);
       if (found.email_verified_at === null) {
-        await updateUser(trx, found.id, { email_verified_at: now, updated_at: now });
-        found.email_verified_at = now;
+        // The link of one sign-up activates that sign-up's password, and only while nobody has
+        // proved the mailbox yet.
+        await updateUser(trx, found.id, { email_verified_at: now, updated_at: now, ...signup });
+        Object.assign(found, { email_verified_at: now }, signup);
+        // The address is proved: every other sign-up's link stops working.
+        await voidEmailTokens(trx, found.id, ['verify_email']);
+        if (row.password_hash !== null) {
+          await revokeUserSessions(trx, found.id, 'password_changed', now);
+        }
       }
       await recordAuditEvent(trx, { type: 'email.verified', userId: found.id, ...ctx }, now);
       return found;
     });
     if (!user) throw errors.invalidToken();
     this.o.onMailQueued?.(); // an email change tells the old address
-    return toPublicUser(user);
+    return { user: toPublicUser(user), ...(session ? { session } : {}) };
   }
 
-  /** Always succeeds from the caller's view; mails a fresh link only to an unverified account. */
+  /**
+   * Always succeeds from the caller's view; mails a fresh link only to an unverified account.
+   * The link renews the newest sign-up's: that sign-up's old link stops working and the new one
+   * activates the same password. Anyone may ask, so it never touches another sign-up's link and
+   * never adds a link beside the ones already out. An account with a password of its own
+   * (REQUIRE_EMAIL_VERIFICATION=false, imported) and no pending link gets one that only confirms
+   * the address; one with neither has nothing to confirm (signing up again makes a link).
+   */
   async resendVerification(email: string, ctx: RequestContext): Promise<void> {
     const { db, clock } = this.o;
     const now = clock();
     const user = await findUserByEmail(db, email);
     if (!user || user.email_verified_at !== null || user.disabled_at !== null) return;
-    await db.transaction().execute(async (trx) => {
-      await this.queueVerification(trx, user.id, user.email, now);
+    const sent = await db.transaction().execute(async (trx) => {
+      await lockUser(trx, user.id);
+      const newest = (await unusedVerifyTokens(trx, user.id))[0];
+      if (!newest && user.password_hash === null) return false;
+      const token = generateToken();
+      const expiresAt = addSeconds(now, this.o.verifyEmailTtlSeconds);
+      if (newest) {
+        await renewEmailToken(trx, newest.id, hashToken(token), expiresAt);
+      } else {
+        await insertEmailToken(trx, {
+          id: uuidv7(now.getTime()),
+          userId: user.id,
+          purpose: 'verify_email',
+          tokenHash: hashToken(token),
+          now,
+          expiresAt,
+        });
+      }
+      await this.mailVerification(trx, user.email, token, now);
       await recordAuditEvent(trx, { type: 'verification.resent', userId: user.id, ...ctx }, now);
+      return true;
     });
-    this.o.onMailQueued?.();
+    if (sent) this.o.onMailQueued?.();
   }
 
   /**
@@ -273,7 +392,13 @@ export class AuthService {
     // Throttled or locked: 429 before the account or the password is looked at.
     const ticket = await this.o.throttle?.begin(input.email, deviceId);
     const user = await findUserByEmail(db, input.email);
-    if (!user?.password_hash) {
+    // The passwords of pending sign-ups never sign in, but the right one earns the same
+    // `email_not_verified` as the account's own password would.
+    const pending =
+      user && user.email_verified_at === null && user.disabled_at === null
+        ? pendingSignupHashes(await unusedVerifyTokens(db, user.id), clock())
+        : [];
+    if (!user || (user.password_hash === null && pending.length === 0)) {
       await hasher.verifyDummy(password, ctx.signal);
       await this.throttleFailed(ticket, user?.id ?? null, ctx);
       await recordAuditEvent(
@@ -288,7 +413,14 @@ export class AuthService {
       );
       throw errors.invalidCredentials();
     }
-    const ok = await hasher.verify(user.password_hash, password, ctx.signal);
+    const own =
+      user.password_hash !== null &&
+      (await hasher.verify(user.password_hash, password, ctx.signal));
+    const signupOnly =
+      !own &&
+      pending.length > 0 &&
+      (await this.matchesPendingSignup(pending, password, ctx.signal));
+    const ok = own || signupOnly;
     const now = clock();
     if (!ok || user.disabled_at !== null) {
       await this.throttleFailed(ticket, user.id, ctx);
@@ -306,10 +438,10 @@ export class AuthService {
     }
     if (ticket) await this.o.throttle?.succeeded(ticket);
     // Only now, with the right password, may the answer reveal that the address is unverified.
-    if (this.o.requireEmailVerification && user.email_verified_at === null) {
+    if (user.email_verified_at === null && (this.o.requireEmailVerification || signupOnly)) {
       throw errors.emailNotVerified();
     }
-    if (hasher.needsRehash(user.password_hash)) {
+    if (user.password_hash !== null && hasher.needsRehash(user.password_hash)) {
       const upgraded = await hasher.hash(password, ctx.signal);
       await updateUser(db, user.id, { password_hash: upgraded, updated_at: now });
     }
@@ -347,12 +479,64 @@ export class AuthService {
     return { sessionId: session.id, csrfToken: session.csrf_token, user: toPublicUser(user) };
   }
 
-  async logout(sessionId: string, userId: string, ctx: RequestContext): Promise<void> {
+  /**
+   * Ends the session that authenticated the request and, when the request authenticated with a
+   * bearer token but also carried a session cookie (`cookieToken`), the cookie's live session
+   * too, whoever's it is: signing out ends every session the client presented, so the cookie the
+   * caller then clears never belongs to a session that stays live.
+   */
+  async logout(
+    sessionId: string,
+    userId: string,
+    ctx: RequestContext,
+    cookieToken?: string,
+  ): Promise<void> {
     const now = this.o.clock();
+    const cookieSession = cookieToken ? await this.authenticate(cookieToken) : null;
+    const ended = [{ sessionId, userId }];
+    if (cookieSession && cookieSession.sessionId !== sessionId) {
+      ended.push({ sessionId: cookieSession.sessionId, userId: cookieSession.user.id });
+    }
     await this.o.db.transaction().execute(async (trx) => {
-      await revokeSession(trx, sessionId, 'logout', now);
-      await recordAuditEvent(trx, { type: 'logout', userId, data: { sessionId }, ...ctx }, now);
+      for (const one of ended) {
+        await revokeSession(trx, one.sessionId, 'logout', now);
+        await recordAuditEvent(
+          trx,
+          { type: 'logout', userId: one.userId, data: { sessionId: one.sessionId }, ...ctx },
+          now,
+        );
+      }
     });
+  }
+
+  /**
+   * Replaces a live session by a new one (new token and CSRF token) inside the caller's
+   * transaction, once the credentials behind it changed: a copy of the old token taken before
+   * the change is worth nothing after it. The new session keeps the old one's absolute expiry
+   * (a rotation is no new sign-in). Undefined when the old session is no longer live.
+   */
+  async rotateSession(
+    trx: Queryable,
+    previousSessionId: string,
+    reason: string,
+    ctx: RequestContext,
+    now: Date,
+  ): Promise<RotatedSession | undefined> {
+    const previous = await findSessionById(trx, previousSessionId);
+    if (!previous || !(await revokeSession(trx, previousSessionId, 'rotated', now))) {
+      return undefined;
+    }
+    const { session } = previous;
+    if (now >= session.absolute_expires_at) return undefined;
+    const { token, csrfToken, sessionId } = await this.insertNewSession(
+      trx,
+      session.user_id,
+      ctx,
+      now,
+      { previousSessionId, reason },
+      { auditType: 'session.rotated', absoluteExpiresAt: session.absolute_expires_at },
+    );
+    return { token, csrfToken, sessionId };
   }
 
   /** The cache of validated sessions, shared with bearer verification (core/tokens-service.ts). */
@@ -413,11 +597,18 @@ export class AuthService {
     ctx: RequestContext,
     now: Date,
     auditData: Record<string, unknown> = {},
+    options: { auditType?: string; absoluteExpiresAt?: Date } = {},
   ) {
     const token = generateToken();
     const csrfToken = generateToken();
     const sessionId = uuidv7(now.getTime());
     const expiry = newSessionExpiry(now, this.o.sessions);
+    if (options.absoluteExpiresAt && options.absoluteExpiresAt < expiry.absoluteExpiresAt) {
+      expiry.absoluteExpiresAt = options.absoluteExpiresAt;
+      if (expiry.idleExpiresAt > expiry.absoluteExpiresAt) {
+        expiry.idleExpiresAt = options.absoluteExpiresAt;
+      }
+    }
     await insertSessionWithAudit(
       db,
       {
@@ -432,7 +623,12 @@ export class AuthService {
         ip: ctx.ip,
         user_agent: ctx.userAgent?.slice(0, 512) ?? null,
       },
-      { type: 'login.succeeded', userId, data: { sessionId, ...auditData }, ...ctx },
+      {
+        type: options.auditType ?? 'login.succeeded',
+        userId,
+        data: { sessionId, ...auditData },
+        ...ctx,
+      },
     );
     return { token, csrfToken, sessionId, expiry };
   }
@@ -451,16 +647,54 @@ export class AuthService {
     return { token, csrfToken, sessionId, user: toPublicUser(user) };
   }
 
-  private async queueVerification(trx: Queryable, userId: string, email: string, now: Date) {
+  /**
+   * True when `password` is one of the pending sign-ups'. They share a salt (see `register`):
+   * one hash per distinct salt, so the cost does not tell how many sign-ups are pending.
+   */
+  private async matchesPendingSignup(
+    hashes: string[],
+    password: string,
+    signal: AbortSignal | undefined,
+  ): Promise<boolean> {
+    const bySalt = new Map<string, string[]>();
+    for (const h of hashes) {
+      const salted = h.slice(0, h.lastIndexOf('$'));
+      bySalt.set(salted, [...(bySalt.get(salted) ?? []), h]);
+    }
+    let matched = false;
+    for (const group of bySalt.values()) {
+      const computed = await this.o.hasher.hashLike(group[0] as string, password, signal);
+      if (computed !== undefined && group.some((h) => safeEqual(h, computed))) matched = true;
+    }
+    return matched;
+  }
+
+  /**
+   * Writes a verification link and its mail. `signup` (a sign-up awaiting its link) is what
+   * following this link activates; without it the link only confirms the address.
+   */
+  private async queueVerification(
+    trx: Queryable,
+    userId: string,
+    email: string,
+    now: Date,
+    signup?: { passwordHash: string; name: string | null },
+  ) {
     const token = generateToken();
-    await replaceEmailToken(trx, {
+    await insertEmailToken(trx, {
       id: uuidv7(now.getTime()),
       userId,
       purpose: 'verify_email',
       tokenHash: hashToken(token),
+      passwordHash: signup?.passwordHash ?? null,
+      name: signup?.name ?? null,
       now,
       expiresAt: addSeconds(now, this.o.verifyEmailTtlSeconds),
     });
+    await this.mailVerification(trx, email, token, now);
+  }
+
+  private async mailVerification(trx: Queryable, email: string, token: string, now: Date) {
     const hours = Math.round(this.o.verifyEmailTtlSeconds / 3600);
     await enqueueMail(trx, verifyEmailMail(this.o.mail, email, token, hours), now);
   }

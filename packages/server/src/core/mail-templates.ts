@@ -61,6 +61,22 @@ export function verifyEmailMail(ctx: MailContext, to: string, token: string, ttl
   });
 }
 
+/**
+ * Sent instead of a verification mail when an unverified address already has as many pending
+ * sign-ups as are kept: a reset link proves the mailbox just as well and sets the password.
+ */
+export function signupLimitMail(ctx: MailContext, to: string) {
+  return compose({
+    to,
+    subject: `Finish signing up for ${ctx.serviceName}`,
+    paragraphs: [
+      `Someone tried to create a ${ctx.serviceName} account with this email address, but it already has several sign-ups waiting for confirmation, so no new confirmation link was sent.`,
+      'If you are signing up: use "Forgot password" on the sign-in page. The reset link we mail you confirms this address and sets your password; every other pending sign-up stops working.',
+    ],
+    footer: `If you did not sign up for ${ctx.serviceName}, ignore this mail: no account is activated without a link sent to this address.`,
+  });
+}
+
 /** Sent instead of a verification mail when someone signs up with an address that has an account. */
 export function signupAttemptMail(ctx: MailContext, to: string) {
   return compose({

@@ -5,6 +5,9 @@ import { errors } from './errors.js';
 // @node-rs/argon2's Algorithm is a const enum, which isolated modules cannot import.
 const ARGON2ID = 2;
 
+const ARGON2ID_PHC =
+  /^\$argon2id\$v=19\$m=(\d+),t=(\d+),p=(\d+)\$([A-Za-z0-9+/]+)\$([A-Za-z0-9+/]+)$/;
+
 /** A bcrypt hash as other stacks store it; `$2x$` (the buggy crypt_blowfish variant) is not. */
 export const BCRYPT_HASH = /^\$2[aby]\$\d{2}\$[./A-Za-z0-9]{53}$/;
 
@@ -26,7 +29,11 @@ export interface HashLimits {
 }
 
 type HashJob =
-  | { op: 'hash'; password: string; options: Argon2Params & { algorithm: number } }
+  | {
+      op: 'hash';
+      password: string;
+      options: Argon2Params & { algorithm: number; salt?: Uint8Array; outputLen?: number };
+    }
   | { op: 'verify' | 'bcrypt'; password: string; stored: string };
 
 interface PendingHash {
@@ -84,6 +91,37 @@ export class PasswordHasher {
       },
       signal,
     ) as Promise<string>;
+  }
+
+  /**
+   * Hashes `password` with the salt and parameters of `stored`, an argon2id hash: the result
+   * equals every hash of the same password made with that salt. One computation can so be
+   * compared with several hashes that share a salt (the pending sign-ups of one address).
+   * Undefined when `stored` is not such a hash.
+   */
+  async hashLike(
+    stored: string,
+    password: string,
+    signal?: AbortSignal,
+  ): Promise<string | undefined> {
+    const match = ARGON2ID_PHC.exec(stored);
+    if (!match) return undefined;
+    const [m, t, p, salt, digest] = match.slice(1) as [string, string, string, string, string];
+    return (await this.run(
+      {
+        op: 'hash',
+        password,
+        options: {
+          algorithm: ARGON2ID,
+          memoryCost: Number(m),
+          timeCost: Number(t),
+          parallelism: Number(p),
+          salt: Buffer.from(salt, 'base64'),
+          outputLen: Buffer.from(digest, 'base64').length,
+        },
+      },
+      signal,
+    )) as string;
   }
 
   /**

@@ -1,27 +1,20 @@
 import type { EmailTokenPurpose, EmailTokenRow, Queryable } from './schema.js';
 
-/**
- * Stores a new token (by hash) and voids the user's older unused tokens of the same purpose,
- * so only the newest link works.
- */
-export async function replaceEmailToken(
-  db: Queryable,
-  token: {
-    id: string;
-    userId: string;
-    purpose: EmailTokenPurpose;
-    tokenHash: string;
-    newEmail?: string | null;
-    now: Date;
-    expiresAt: Date;
-  },
-): Promise<void> {
-  await db
-    .deleteFrom('email_tokens')
-    .where('user_id', '=', token.userId)
-    .where('purpose', '=', token.purpose)
-    .where('used_at', 'is', null)
-    .execute();
+export interface NewEmailToken {
+  id: string;
+  userId: string;
+  purpose: EmailTokenPurpose;
+  tokenHash: string;
+  newEmail?: string | null;
+  /** A sign-up's password hash and name, activated when this verify_email link is followed. */
+  passwordHash?: string | null;
+  name?: string | null;
+  now: Date;
+  expiresAt: Date;
+}
+
+/** Stores a new token (by hash) beside the user's other tokens. */
+export async function insertEmailToken(db: Queryable, token: NewEmailToken): Promise<void> {
   await db
     .insertInto('email_tokens')
     .values({
@@ -30,10 +23,62 @@ export async function replaceEmailToken(
       purpose: token.purpose,
       token_hash: token.tokenHash,
       new_email: token.newEmail ?? null,
+      password_hash: token.passwordHash ?? null,
+      name: token.name ?? null,
       created_at: token.now,
       expires_at: token.expiresAt,
     })
     .execute();
+}
+
+/**
+ * Stores a new token (by hash) and voids the user's older unused tokens of the same purpose,
+ * so only the newest link works.
+ */
+export async function replaceEmailToken(db: Queryable, token: NewEmailToken): Promise<void> {
+  await db
+    .deleteFrom('email_tokens')
+    .where('user_id', '=', token.userId)
+    .where('purpose', '=', token.purpose)
+    .where('used_at', 'is', null)
+    .execute();
+  await insertEmailToken(db, token);
+}
+
+/** A user's unused verification tokens (one per sign-up attempt), newest first. */
+export function unusedVerifyTokens(
+  db: Queryable,
+  userId: string,
+): Promise<Pick<EmailTokenRow, 'id' | 'password_hash' | 'expires_at'>[]> {
+  return db
+    .selectFrom('email_tokens')
+    .select(['id', 'password_hash', 'expires_at'])
+    .where('user_id', '=', userId)
+    .where('purpose', '=', 'verify_email')
+    .where('used_at', 'is', null)
+    .orderBy('created_at', 'desc')
+    .orderBy('id', 'desc')
+    .execute();
+}
+
+/** Gives an unused token a new hash and expiry: its old link stops working, what it carries stays. */
+export async function renewEmailToken(
+  db: Queryable,
+  id: string,
+  tokenHash: string,
+  expiresAt: Date,
+): Promise<void> {
+  await db
+    .updateTable('email_tokens')
+    .set({ token_hash: tokenHash, expires_at: expiresAt })
+    .where('id', '=', id)
+    .where('used_at', 'is', null)
+    .execute();
+}
+
+/** Erases the password a used sign-up link carried: the user row holds it from now on. */
+export async function clearSignupPassword(db: Queryable, id: string): Promise<void> {
+  await db.updateTable('email_tokens').set({ password_hash: null }).where('id', '=', id).execute();
 }
 
 /**

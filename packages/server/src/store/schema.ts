@@ -83,6 +83,9 @@ export interface EmailTokensTable {
   purpose: EmailTokenPurpose;
   token_hash: string;
   new_email: string | null;
+  /** verify_email of a sign-up: the password and name that following this link activates. */
+  password_hash: ColumnType<string | null, string | null | undefined, string | null>;
+  name: ColumnType<string | null, string | null | undefined, string | null>;
   created_at: Timestamp;
   expires_at: Timestamp;
   used_at: Timestamp | null;

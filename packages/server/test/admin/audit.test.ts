@@ -9,7 +9,7 @@ import {
   verifiedUser,
 } from '../support/account.js';
 import { userWithRoles } from '../support/admin.js';
-import { createTestApp, STRONG_PASSWORD, type TestApp } from '../support/app.js';
+import { cookieFrom, createTestApp, STRONG_PASSWORD, type TestApp } from '../support/app.js';
 import { backends } from '../support/db.js';
 
 const UA = 'audit-test-agent/1.0';
@@ -64,15 +64,19 @@ describe.each(backends)('the audit trail on %s', (backend) => {
       url: '/auth/sessions',
       headers: { ...device.headers, 'user-agent': UA },
     });
-    await post(
+    const changed = await post(
       '/auth/change-password',
       { currentPassword: STRONG_PASSWORD, newPassword: OTHER_PASSWORD },
       device.headers,
     );
+    // The device continues under a new cookie, with the CSRF token of GET /auth/me.
+    const cookie = cookieFrom(changed.headers['set-cookie']);
+    const me = await t.app.inject({ method: 'GET', url: '/auth/me', headers: { cookie } });
+    const rotated = { cookie, 'x-csrf-token': me.json().csrfToken as string };
     const newEmail = uniqueEmail('flows-new');
-    await post('/auth/change-email', { newEmail, password: OTHER_PASSWORD }, device.headers);
+    await post('/auth/change-email', { newEmail, password: OTHER_PASSWORD }, rotated);
     await post('/auth/verify-email', { token: await t.tokenFromLatestMail(newEmail) });
-    await post('/auth/logout', undefined, device.headers);
+    await post('/auth/logout', undefined, rotated);
     await post('/auth/forgot-password', { email: newEmail });
     await post('/auth/reset-password', {
       token: await t.tokenFromLatestMail(newEmail),
@@ -118,6 +122,7 @@ describe.each(backends)('the audit trail on %s', (backend) => {
         'session.revoked',
         'sessions.revoked_others',
         'password.changed',
+        'session.rotated',
         'email_change.requested',
         'email.changed',
         'logout',

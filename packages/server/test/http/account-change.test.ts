@@ -11,7 +11,7 @@ import {
   uniqueEmail,
   verifiedUser,
 } from '../support/account.js';
-import { createTestApp, STRONG_PASSWORD, type TestApp } from '../support/app.js';
+import { cookieFrom, createTestApp, STRONG_PASSWORD, type TestApp } from '../support/app.js';
 import { backends } from '../support/db.js';
 
 describe.each(backends)('change password and change email on %s', (backend) => {
@@ -56,7 +56,7 @@ describe.each(backends)('change password and change email on %s', (backend) => {
       expect(await loginStatus(t, email, STRONG_PASSWORD)).toBe(200);
     });
 
-    it('changes the password, keeps only the current session and mails a notice', async () => {
+    it('changes the password, keeps only the current device signed in and mails a notice', async () => {
       const { email, id } = await verifiedUser(t, 'change');
       const current = await login(t, email, STRONG_PASSWORD, 'laptop');
       const phone = await login(t, email, STRONG_PASSWORD, 'phone');
@@ -66,7 +66,10 @@ describe.each(backends)('change password and change email on %s', (backend) => {
         newPassword: OTHER_PASSWORD,
       });
       expect(res.statusCode).toBe(204);
-      expect(await meStatus(t, current)).toBe(200);
+      // The current device continues under a new cookie (test/http/session-rotation.test.ts).
+      const rotated = cookieFrom(res.headers['set-cookie']);
+      expect(await meStatus(t, { ...current, cookie: rotated })).toBe(200);
+      expect(await meStatus(t, current)).toBe(401);
       expect(await meStatus(t, phone)).toBe(401);
       expect(await meStatus(t, tablet)).toBe(401);
       expect(await loginStatus(t, email, STRONG_PASSWORD)).toBe(401);

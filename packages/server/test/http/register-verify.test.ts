@@ -187,7 +187,7 @@ describe.each(backends)('register and verify on %s', (backend) => {
     expect(fresh.statusCode).toBe(200);
   });
 
-  it('re-registering an unverified address replaces the password (pre-registration takes nothing)', async () => {
+  it('a later sign-up activates its own password with its own link (pre-registration takes nothing)', async () => {
     const email = uniqueEmail('prereg');
     await register({ email, password: 'attacker chosen passphrase here' });
     await register({ email, password: STRONG_PASSWORD });

@@ -65,16 +65,22 @@ export const accountRoutes: FastifyPluginAsyncZod<{ account: AccountService }> =
       schema: {
         tags: ['account'],
         summary: 'Change the password; signs out every other session',
+        description:
+          'With the session cookie, the session continues under a new cookie and a new CSRF token (read it from GET /auth/me); the old cookie stops working. With a bearer token its session stays.',
         body: s.changePasswordBody,
         response: { 204: s.noContent, ...problems },
       },
     },
     async (request, reply) => {
-      await account.changePassword(
+      // A cookie session continues under a new token (new cookie; the new CSRF token comes from
+      // GET /auth/me). A bearer token's session stays as it is: a 204 cannot carry new tokens.
+      const rotated = await account.changePassword(
         currentSession(request),
         request.body,
         requestContext(request, reply),
+        { rotate: request.authMethod === 'cookie' },
       );
+      if (rotated) app.sessionCookie.set(reply, rotated.token);
       return reply.status(204).send(null);
     },
   );

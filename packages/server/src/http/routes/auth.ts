@@ -47,13 +47,21 @@ export const authRoutes: FastifyPluginAsyncZod<{
       schema: {
         tags: ['auth'],
         summary: 'Confirm an email address with the token from the mail',
+        description:
+          'An email change confirmed in a browser signed in to the same account rotates that session: a new cookie and CSRF token (from GET /auth/me); the old cookie stops working.',
         body: s.verifyEmailBody,
         response: { 200: s.userResponse, ...problems },
       },
     },
-    async (request, reply) => ({
-      user: await auth.verifyEmail(request.body.token, requestContext(request, reply)),
-    }),
+    async (request, reply) => {
+      const { user, session } = await auth.verifyEmail(
+        request.body.token,
+        requestContext(request, reply),
+        app.sessionCookie.read(request),
+      );
+      if (session) app.sessionCookie.set(reply, session.token);
+      return { user };
+    },
   );
 
   app.post(
@@ -102,12 +110,23 @@ export const authRoutes: FastifyPluginAsyncZod<{
       schema: {
         tags: ['auth'],
         summary: 'Sign out: revokes this session and clears the cookie',
+        description:
+          "Revokes every session the request presents: the bearer token's and, when a session cookie comes with it, the cookie's too.",
         response: { 204: s.noContent, ...problems },
       },
     },
     async (request, reply) => {
       const session = currentSession(request);
-      await auth.logout(session.sessionId, session.user.id, requestContext(request, reply));
+      // Authenticated by a bearer token, the request may still carry a session cookie: its
+      // session ends too, so the cookie cleared below never outlives a live session.
+      const cookieToken =
+        request.authMethod === 'bearer' ? app.sessionCookie.read(request) : undefined;
+      await auth.logout(
+        session.sessionId,
+        session.user.id,
+        requestContext(request, reply),
+        cookieToken,
+      );
       app.sessionCookie.clear(reply);
       return reply.status(204).send(null);
     },

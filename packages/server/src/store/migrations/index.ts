@@ -3,6 +3,7 @@ import * as initial from './0001_initial.js';
 import * as tokens from './0003_tokens.js';
 import * as abuse from './0004_abuse.js';
 import * as rbac from './0005_rbac.js';
+import * as signupAttempts from './0006_signup_attempts.js';
 
 export interface Migration {
   version: number;
@@ -16,4 +17,5 @@ export const migrations: Migration[] = [
   { version: 3, name: 'tokens', up: tokens.up },
   { version: 4, name: 'abuse', up: abuse.up },
   { version: 5, name: 'rbac', up: rbac.up },
+  { version: 6, name: 'signup_attempts', up: signupAttempts.up },
 ];
