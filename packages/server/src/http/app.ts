@@ -3,8 +3,10 @@ import cookie from '@fastify/cookie';
 import cors from '@fastify/cors';
 import swagger from '@fastify/swagger';
 import swaggerUi from '@fastify/swagger-ui';
+import type { Server } from 'node:http';
 import Fastify, {
   type FastifyBaseLogger,
+  type FastifyHttpOptions,
   type FastifyInstance,
   type FastifyServerOptions,
 } from 'fastify';
@@ -26,7 +28,14 @@ import { rateLimitPlugin } from './plugins/rate-limit.js';
 import { apiHelmetOptions, securityHeadersPlugin } from './plugins/security-headers.js';
 import { sessionPlugin } from './plugins/session.js';
 import { responseSerializerCompiler } from './serializer.js';
-import { problemPlugin, sendProblem } from './problem.js';
+import {
+  clientErrorHandler,
+  expectationFailed,
+  frameworkErrorHandler,
+  problemPlugin,
+  refuseConnect,
+  sendProblem,
+} from './problem.js';
 import { accountRoutes } from './routes/account.js';
 import { activityRoutes, adminRoutes } from './routes/admin.js';
 import { type MetricsOptions, metricsPlugin } from './plugins/metrics.js';
@@ -59,7 +68,7 @@ export interface AppDependencies {
 /** Builds the HTTP app; the server and the tests both use it. */
 export async function buildApp(deps: AppDependencies): Promise<FastifyInstance> {
   const { config } = deps;
-  const options: FastifyServerOptions = {
+  const options: FastifyHttpOptions<Server> = {
     loggerInstance: deps.logger,
     // A hop count is valid at runtime (Fastify's proxy-addr) though its types omit it.
     trustProxy: config.trustProxy as FastifyServerOptions['trustProxy'],
@@ -67,8 +76,15 @@ export async function buildApp(deps: AppDependencies): Promise<FastifyInstance> 
     genReqId: () => randomUUID(),
     requestIdHeader: false,
     return503OnClosing: true,
+    // Requests refused before any route runs get problem+json too (problem.ts).
+    clientErrorHandler,
+    frameworkErrors: frameworkErrorHandler,
+    // Node's own refusal of a missing Host has no body: the check is an onRequest hook below.
+    http: { requireHostHeader: false },
   };
   const app = Fastify(options).withTypeProvider<ZodTypeProvider>();
+  app.server.on('checkExpectation', expectationFailed);
+  app.server.on('connect', refuseConnect);
   app.setValidatorCompiler(validatorCompiler);
   app.setSerializerCompiler(responseSerializerCompiler);
 
@@ -219,7 +235,8 @@ async function registerNotFoundAndMethodNotAllowed(app: FastifyInstance) {
         `${request.method} is not allowed here; use ${[...allowed].sort().join(' or ')}.`,
       );
     }
-    return sendProblem(request, reply, 404, 'not_found', `Nothing at ${request.method} ${path}.`);
+    // The path is not quoted: an answer must never reflect what the client sent.
+    return sendProblem(request, reply, 404, 'not_found', 'Nothing here: check the path.');
   });
 }
 
