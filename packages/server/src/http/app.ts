@@ -79,8 +79,17 @@ export async function buildApp(deps: AppDependencies): Promise<FastifyInstance> 
     // Requests refused before any route runs get problem+json too (problem.ts).
     clientErrorHandler,
     frameworkErrors: frameworkErrorHandler,
-    // Node's own refusal of a missing Host has no body: the check is an onRequest hook below.
-    http: { requireHostHeader: false },
+    // A client must send its whole request within these, or gets a 408 and the connection
+    // closes; otherwise one trickling a byte at a time holds a connection for ever.
+    requestTimeout: config.timeouts.requestMs,
+    http: {
+      requestTimeout: config.timeouts.requestMs,
+      headersTimeout: config.timeouts.headersMs,
+      // Node enforces both on this interval (30 s by default, as long as the timeouts).
+      connectionsCheckingInterval: Math.min(1000, Math.ceil(config.timeouts.headersMs / 4)),
+      // Node's own refusal of a missing Host has no body: the check is in problem.ts.
+      requireHostHeader: false,
+    },
   };
   const app = Fastify(options).withTypeProvider<ZodTypeProvider>();
   app.server.on('checkExpectation', expectationFailed);
