@@ -81,6 +81,9 @@ const envSchema = z.object({
   VERIFY_TOKEN_TTL: duration.default(24 * 3600),
   RESET_TOKEN_TTL: duration.default(30 * 60),
   BODY_LIMIT: int(1024, 10 * 1024 * 1024).default(64 * 1024),
+  // How long a client may take to send a whole request, and its headers (slow-client floods).
+  REQUEST_TIMEOUT: duration.default(30),
+  HEADERS_TIMEOUT: duration.default(10),
   ...abuseEnvShape,
   ...adminEnvShape,
   KEY_ENCRYPTION_SECRET: z
@@ -132,6 +135,8 @@ export interface Config {
   session: { idleTimeoutSeconds: number; absoluteTimeoutSeconds: number; secureCookie: boolean };
   tokens: { verifyEmailTtlSeconds: number; resetPasswordTtlSeconds: number };
   bodyLimit: number;
+  /** REQUEST_TIMEOUT and HEADERS_TIMEOUT: receiving a request, then its headers, in ms. */
+  timeouts: { requestMs: number; headersMs: number };
   /** The web pages (issue 7): built assets and branding. */
   web: {
     distDir: string | undefined;
@@ -201,6 +206,9 @@ export function loadConfig(env: Record<string, string | undefined> = process.env
   if (e.SESSION_IDLE_TIMEOUT > e.SESSION_ABSOLUTE_TIMEOUT) {
     problems.push('SESSION_IDLE_TIMEOUT must not be longer than SESSION_ABSOLUTE_TIMEOUT');
   }
+  if (e.HEADERS_TIMEOUT > e.REQUEST_TIMEOUT) {
+    problems.push('HEADERS_TIMEOUT must not be longer than REQUEST_TIMEOUT');
+  }
   if (e.NODE_ENV === 'production') productionProblems(e, publicUrl, problems);
   if (e.DATABASE_URL && e.NODE_ENV === 'production' && !e.KEY_ENCRYPTION_SECRET) {
     problems.push(
@@ -254,6 +262,10 @@ export function loadConfig(env: Record<string, string | undefined> = process.env
       resetPasswordTtlSeconds: e.RESET_TOKEN_TTL,
     },
     bodyLimit: e.BODY_LIMIT,
+    timeouts: {
+      requestMs: Math.round(e.REQUEST_TIMEOUT * 1000),
+      headersMs: Math.round(e.HEADERS_TIMEOUT * 1000),
+    },
     web: {
       distDir: e.WEB_DIST_DIR ? resolve(e.WEB_DIST_DIR) : undefined,
       brand: {

@@ -23,6 +23,7 @@ import {
   ResetPasswordPage,
   VerifyEmailPage,
 } from './pages/auth-pages.js';
+import { safeNext } from './safe-next.js';
 
 /** Pages for signed-in people: sign-in first, and back to sign-in when the session ends. */
 function RequireUser({ children, admin = false }: { children: ReactNode; admin?: boolean }) {
@@ -71,9 +72,7 @@ function GuestOnly({ children }: { children: ReactNode }) {
   const location = useLocation();
   if (user) {
     const next = new URLSearchParams(location.search).get('next');
-    return (
-      <Navigate to={next?.startsWith('/') && !next.startsWith('//') ? next : '/account'} replace />
-    );
+    return <Navigate to={safeNext(next)} replace />;
   }
   return <>{children}</>;
 }

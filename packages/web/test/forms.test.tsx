@@ -120,8 +120,8 @@ describe('strength meter', () => {
 });
 
 describe('sign in', () => {
-  async function signIn(api = fakeApi(), password = 'wrong password here') {
-    renderAt('/login', api);
+  async function signIn(api = fakeApi(), password = 'wrong password here', path = '/login') {
+    renderAt(path, api);
     const u = userEvent.setup();
     await u.type(screen.getByLabelText('Email'), 'ada@example.com');
     await u.type(screen.getByLabelText('Password'), password);
@@ -168,6 +168,32 @@ describe('sign in', () => {
     await signIn(api, STRONG);
     expect(await screen.findByRole('heading', { name: 'Your account' })).toBeTruthy();
     expect(screen.getAllByText(/Signed in as ada@example.com/).length).toBeGreaterThan(0);
+  });
+
+  it('goes on to ?next= after signing in', async () => {
+    const api = fakeApi();
+    api.login.mockResolvedValue({ user });
+    await signIn(api, STRONG, `/login?next=${encodeURIComponent('/account#sessions')}`);
+    expect(await screen.findByRole('heading', { name: 'Your account' })).toBeTruthy();
+    expect(window.location.hash).toBe('#sessions');
+  });
+
+  it.each(['/\\evil.com', '//evil.com', 'https://evil.com'])(
+    'ignores ?next=%s and opens the account page',
+    async (next) => {
+      const api = fakeApi();
+      api.login.mockResolvedValue({ user });
+      await signIn(api, STRONG, `/login?next=${encodeURIComponent(next)}`);
+      expect(await screen.findByRole('heading', { name: 'Your account' })).toBeTruthy();
+      expect(window.location.origin).toBe(new URL(document.baseURI).origin);
+      expect(window.location.pathname).toBe('/account');
+    },
+  );
+
+  it('sends a signed-in visitor of the sign-in page to a safe ?next= only', async () => {
+    renderAt(`/login?next=${encodeURIComponent('/\\evil.com')}`, fakeApi(), user);
+    expect(await screen.findByRole('heading', { name: 'Your account' })).toBeTruthy();
+    expect(window.location.pathname).toBe('/account');
   });
 });
 

@@ -3,8 +3,10 @@ import cookie from '@fastify/cookie';
 import cors from '@fastify/cors';
 import swagger from '@fastify/swagger';
 import swaggerUi from '@fastify/swagger-ui';
+import type { Server } from 'node:http';
 import Fastify, {
   type FastifyBaseLogger,
+  type FastifyHttpOptions,
   type FastifyInstance,
   type FastifyServerOptions,
 } from 'fastify';
@@ -29,7 +31,14 @@ import { rateLimitPlugin } from './plugins/rate-limit.js';
 import { apiHelmetOptions, securityHeadersPlugin } from './plugins/security-headers.js';
 import { sessionPlugin } from './plugins/session.js';
 import { responseSerializerCompiler } from './serializer.js';
-import { problemPlugin, sendProblem } from './problem.js';
+import {
+  clientErrorHandler,
+  expectationFailed,
+  frameworkErrorHandler,
+  problemPlugin,
+  refuseConnect,
+  sendProblem,
+} from './problem.js';
 import { accountRoutes } from './routes/account.js';
 import { activityRoutes, adminRoutes } from './routes/admin.js';
 import { type MetricsOptions, metricsPlugin } from './plugins/metrics.js';
@@ -66,15 +75,31 @@ export interface AppDependencies {
 /** Builds the HTTP app; the server and the tests both use it. */
 export async function buildApp(deps: AppDependencies): Promise<FastifyInstance> {
   const { config } = deps;
-  const options: FastifyServerOptions = {
+  const options: FastifyHttpOptions<Server> = {
     loggerInstance: deps.logger,
     trustProxy: trustedProxies(config.trustProxy),
     bodyLimit: config.bodyLimit,
     genReqId: () => randomUUID(),
     requestIdHeader: false,
     return503OnClosing: true,
+    // Requests refused before any route runs get problem+json too (problem.ts).
+    clientErrorHandler,
+    frameworkErrors: frameworkErrorHandler,
+    // A client must send its whole request within these, or gets a 408 and the connection
+    // closes; otherwise one trickling a byte at a time holds a connection for ever.
+    requestTimeout: config.timeouts.requestMs,
+    http: {
+      requestTimeout: config.timeouts.requestMs,
+      headersTimeout: config.timeouts.headersMs,
+      // Node enforces both on this interval (30 s by default, as long as the timeouts).
+      connectionsCheckingInterval: Math.min(1000, Math.ceil(config.timeouts.headersMs / 4)),
+      // Node's own refusal of a missing Host has no body: the check is in problem.ts.
+      requireHostHeader: false,
+    },
   };
   const app = Fastify(options).withTypeProvider<ZodTypeProvider>();
+  app.server.on('checkExpectation', expectationFailed);
+  app.server.on('connect', refuseConnect);
   app.setValidatorCompiler(validatorCompiler);
   app.setSerializerCompiler(responseSerializerCompiler);
 
@@ -232,7 +257,8 @@ async function registerNotFoundAndMethodNotAllowed(app: FastifyInstance) {
         `${request.method} is not allowed here; use ${[...allowed].sort().join(' or ')}.`,
       );
     }
-    return sendProblem(request, reply, 404, 'not_found', `Nothing at ${request.method} ${path}.`);
+    // The path is not quoted: an answer must never reflect what the client sent.
+    return sendProblem(request, reply, 404, 'not_found', 'Nothing here: check the path.');
   });
 }
 

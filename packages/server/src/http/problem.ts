@@ -1,3 +1,6 @@
+import { randomUUID } from 'node:crypto';
+import type { IncomingMessage, ServerResponse } from 'node:http';
+import type { Socket } from 'node:net';
 import type { FastifyError, FastifyInstance, FastifyReply, FastifyRequest } from 'fastify';
 import fp from 'fastify-plugin';
 import { hasZodFastifySchemaValidationErrors } from 'fastify-type-provider-zod';
@@ -11,10 +14,14 @@ const TITLES: Record<number, string> = {
   403: 'Forbidden',
   404: 'Not Found',
   405: 'Method Not Allowed',
+  408: 'Request Timeout',
   409: 'Conflict',
   413: 'Content Too Large',
+  414: 'URI Too Long',
   415: 'Unsupported Media Type',
+  417: 'Expectation Failed',
   429: 'Too Many Requests',
+  431: 'Request Header Fields Too Large',
   500: 'Internal Server Error',
   503: 'Service Unavailable',
 };
@@ -45,6 +52,110 @@ export function sendProblem(
     .type('application/problem+json')
     .serializer(JSON.stringify)
     .send(body);
+}
+
+/** A problem document for answers written outside Fastify's request cycle. */
+function problemBody(status: number, code: string, detail: string): string {
+  const body: Problem = {
+    type: `urn:latchkey:problem:${code}`,
+    title: TITLES[status] ?? 'Error',
+    status,
+    detail,
+    code,
+    requestId: randomUUID(),
+  };
+  return JSON.stringify(body);
+}
+
+/** Node's parser errors (and its request timeout), which never reach a route. */
+function clientProblem(error: NodeJS.ErrnoException): [number, string, string] {
+  switch (error.code) {
+    case 'ERR_HTTP_REQUEST_TIMEOUT':
+      return [408, 'request_timeout', 'The request did not arrive in time.'];
+    case 'HPE_HEADER_OVERFLOW':
+      return [431, 'headers_too_large', 'The request line and headers are too large.'];
+    case 'HPE_INVALID_CONTENT_LENGTH':
+    case 'HPE_UNEXPECTED_CONTENT_LENGTH':
+      return [400, 'bad_request', 'The Content-Length header is wrong.'];
+    default:
+      return [400, 'malformed_request', 'The request is not valid HTTP/1.1.'];
+  }
+}
+
+/** Writes a problem answer straight on the socket, then closes it, as Node itself would. */
+function answerOnSocket(socket: Socket, status: number, code: string, detail: string) {
+  // Never write into a response that has started: the client would read a corrupt answer.
+  const inFlight = (socket as Socket & { _httpMessage?: ServerResponse | null })._httpMessage;
+  if (socket.writable && !inFlight?.headersSent) {
+    const body = problemBody(status, code, detail);
+    socket.write(
+      `HTTP/1.1 ${status} ${TITLES[status]}\r\nContent-Type: application/problem+json\r\n` +
+        `Content-Length: ${Buffer.byteLength(body)}\r\nConnection: close\r\n\r\n${body}`,
+    );
+  }
+}
+
+/**
+ * Fastify's `clientErrorHandler`: what Node's HTTP parser refuses (and requests that time out)
+ * is answered as problem+json. Only the error code is logged: Node's error carries the raw
+ * bytes received.
+ */
+export function clientErrorHandler(
+  this: FastifyInstance,
+  error: NodeJS.ErrnoException,
+  socket: Socket,
+): void {
+  if (error.code === 'ECONNRESET' || socket.destroyed) return;
+  const [status, code, detail] = clientProblem(error);
+  this.log.debug({ code: error.code, status }, 'client error');
+  answerOnSocket(socket, status, code, detail);
+  socket.destroy(error);
+}
+
+/** CONNECT (a proxy tunnel) is for proxies; Node would close the socket without an answer. */
+export function refuseConnect(_request: IncomingMessage, socket: Socket): void {
+  answerOnSocket(socket, 405, 'method_not_allowed', 'CONNECT is not allowed here.');
+  socket.destroy();
+}
+
+/**
+ * Node answers an `Expect` other than 100-continue with a bare 417 unless the server listens
+ * for it; this listener answers the same status as problem+json.
+ */
+export function expectationFailed(_request: IncomingMessage, response: ServerResponse): void {
+  const body = problemBody(417, 'expectation_failed', 'Only "Expect: 100-continue" is supported.');
+  response.writeHead(417, {
+    'content-type': 'application/problem+json',
+    'content-length': Buffer.byteLength(body),
+    connection: 'close',
+  });
+  response.end(body);
+}
+
+/**
+ * Fastify's `frameworkErrors`: the router's refusals (an undecodable path, an overlong
+ * parameter). Fastify's own answers quote the path; these never do.
+ */
+export function frameworkErrorHandler(
+  error: FastifyError,
+  request: FastifyRequest,
+  reply: FastifyReply,
+) {
+  switch (error.code) {
+    case 'FST_ERR_BAD_URL':
+      return sendProblem(request, reply, 400, 'bad_url', 'The request path is not valid.');
+    case 'FST_ERR_MAX_PARAM_LENGTH':
+      return sendProblem(request, reply, 414, 'uri_too_long', 'A path segment is too long.');
+    default:
+      request.log.error({ code: error.code }, 'router error');
+      return sendProblem(
+        request,
+        reply,
+        500,
+        'internal_error',
+        'Something went wrong on our side. Try again later.',
+      );
+  }
 }
 
 /** Fastify's own errors for bad requests, mapped to our codes and plain messages. */
@@ -116,6 +227,23 @@ export interface ProblemPluginOptions {
  */
 export const problemPlugin = fp(async (app: FastifyInstance, options: ProblemPluginOptions) => {
   const databaseOutage = databaseOutageLog(app, options.probeDatabase);
+  app.addHook('onRequest', async (request, reply) => {
+    // HTTP/1.1 requires Host (RFC 9112, section 3.2); Node's check answers without a body.
+    if (request.raw.httpVersion === '1.1' && request.headers.host === undefined) {
+      return sendProblem(request, reply, 400, 'missing_host', 'Send a Host header.');
+    }
+    // Bodies are read as they come: a compressed one would be parsed as if it were plain.
+    const encoding = request.headers['content-encoding']?.trim().toLowerCase();
+    if (encoding && encoding !== 'identity') {
+      return sendProblem(
+        request,
+        reply,
+        415,
+        'unsupported_encoding',
+        'Send the request body uncompressed, without Content-Encoding.',
+      );
+    }
+  });
   app.setErrorHandler((error: FastifyError, request, reply) => {
     if (error instanceof AuthError) {
       return sendProblem(request, reply, error.status, error.code, error.message, {

@@ -156,3 +156,23 @@ describe('configuration', () => {
     });
   });
 });
+
+describe('request timeouts', () => {
+  it('default to 30 s for a whole request and 10 s for its headers', () => {
+    expect(loadConfig({}).timeouts).toEqual({ requestMs: 30_000, headersMs: 10_000 });
+  });
+
+  it('read REQUEST_TIMEOUT and HEADERS_TIMEOUT as durations', () => {
+    expect(loadConfig({ REQUEST_TIMEOUT: '1m', HEADERS_TIMEOUT: '1500ms' }).timeouts).toEqual({
+      requestMs: 60_000,
+      headersMs: 1500,
+    });
+    expect(() => loadConfig({ REQUEST_TIMEOUT: '0' })).toThrow(/REQUEST_TIMEOUT="0" is invalid/);
+  });
+
+  it('refuse headers allowed longer than the whole request', () => {
+    expect(() => loadConfig({ REQUEST_TIMEOUT: '5s', HEADERS_TIMEOUT: '6s' })).toThrow(
+      /HEADERS_TIMEOUT must not be longer than REQUEST_TIMEOUT/,
+    );
+  });
+});

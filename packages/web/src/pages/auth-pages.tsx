@@ -18,11 +18,7 @@ import {
   resetForm,
 } from '../forms.js';
 import { checkPassword } from '../password-strength.js';
-
-/** Where to go after signing in: only a path of this site. */
-function safeNext(next: string | null): string {
-  return next && next.startsWith('/') && !next.startsWith('//') ? next : '/account';
-}
+import { safeNext } from '../safe-next.js';
 
 /** Reads ?token= once, then removes it from the address bar, history and any Referer. */
 function useLinkToken(): string | null {

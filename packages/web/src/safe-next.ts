@@ -1,0 +1,46 @@
+/** Where to go after signing in when ?next= is missing or refused. */
+const DEFAULT_NEXT = '/account';
+
+// Browsers drop tabs and newlines from URLs and read "\" as "/", so "/\t/evil.com" and
+// "/\evil.com" both mean "//evil.com": another site.
+function hasUnsafeChar(value: string): boolean {
+  for (let i = 0; i < value.length; i++) {
+    const code = value.charCodeAt(i);
+    if (code === 0x5c || code < 0x20 || code === 0x7f) return true;
+  }
+  return false;
+}
+
+function isSafePath(value: string, origin: string): boolean {
+  if (!value.startsWith('/') || value[1] === '/' || hasUnsafeChar(value)) return false;
+  try {
+    return new URL(value, origin).origin === origin;
+  } catch {
+    return false;
+  }
+}
+
+/**
+ * Whether `value` (a ?next= parameter) is a path of this site, the only place the pages send
+ * someone after signing in. Its percent-decoded form must be one too ("/%5Cevil.com"), in case
+ * anything on the way decodes it.
+ */
+export function isSafeNext(
+  value: string | null | undefined,
+  origin: string = window.location.origin,
+): value is string {
+  if (!value || !isSafePath(value, origin)) return false;
+  try {
+    return isSafePath(decodeURIComponent(value), origin);
+  } catch {
+    return false;
+  }
+}
+
+/** The ?next= value when it is safe, else the account page. */
+export function safeNext(
+  value: string | null | undefined,
+  origin: string = window.location.origin,
+): string {
+  return isSafeNext(value, origin) ? value : DEFAULT_NEXT;
+}
