@@ -28,6 +28,8 @@ export type ProblemCode =
   | 'email_not_verified'
   | 'email_taken'
   | 'invalid_token'
+  | 'password_required'
+  | 'password_mismatch'
   | 'invalid_refresh_token'
   | 'unauthenticated'
   | 'csrf_failed'
@@ -168,6 +170,8 @@ export class LatchkeyClient {
   }
 
   /**
+   * A sign-up's link needs `password`, the one chosen at sign-up (`password_required` without
+   * it, `password_mismatch` for one no sign-up of the address chose; the link stays usable).
    * Confirming an email change in a signed-in browser gives that session a new cookie and CSRF
    * token: the client forgets its CSRF token and reads the new one before its next change.
    */

@@ -34,10 +34,27 @@ describe.each(backends)('@latchkey/sdk against a running Latchkey on %s', (backe
     const client = createClient({ baseUrl });
     const registered = await client.register({ email, password: STRONG_PASSWORD, name: 'Ada' });
     expect(registered).toEqual({ message: expect.any(String) });
-    const { user } = await client.verifyEmail({ token: await t.tokenFromLatestMail(email) });
+    const token = await t.tokenFromLatestMail(email);
+    const { user } = await client.verifyEmail({ token, password: STRONG_PASSWORD });
     expect(user).toMatchObject({ email, name: 'Ada', emailVerified: true, roles: [] });
     return email;
   }
+
+  it('verifyEmail reports a missing or wrong sign-up password with its code, and the link stays usable', async () => {
+    const email = uniqueEmail('verify-password');
+    const client = createClient({ baseUrl });
+    await client.register({ email, password: STRONG_PASSWORD });
+    const token = await t.tokenFromLatestMail(email);
+    await expect(client.verifyEmail({ token })).rejects.toMatchObject({
+      status: 400,
+      code: 'password_required',
+    });
+    await expect(
+      client.verifyEmail({ token, password: 'not the password chosen here' }),
+    ).rejects.toMatchObject({ status: 400, code: 'password_mismatch' });
+    const { user } = await client.verifyEmail({ token, password: STRONG_PASSWORD });
+    expect(user).toMatchObject({ email, emailVerified: true });
+  });
 
   describe('cookie mode', () => {
     it('signs in, reads the user, and signs out with the CSRF header handled', async () => {

@@ -173,8 +173,21 @@ describe.skipIf(!hasBrowser && !required)('web pages in Chromium', () => {
     await page.getByRole('button', { name: 'Confirm my email address' }).waitFor();
     expect(page.url()).toBe(`${base}/verify-email`);
     await shot(page, 'verify-email');
+    // A sign-up's link asks for the password chosen at sign-up: a wrong one is explained and the
+    // link stays usable, the right one confirms.
+    await page.getByRole('button', { name: 'Confirm my email address' }).click();
+    await page.getByText('Enter the password you chose when you signed up').waitFor();
+    await page.getByLabel('Password').fill('not the password at all');
+    await page.getByRole('button', { name: 'Confirm my email address' }).click();
+    await page
+      .getByText(/not the password this address was signed up with/)
+      .first()
+      .waitFor();
+    await shot(page, 'verify-email-password');
+    await page.getByLabel('Password').fill(PASSWORD);
     await page.getByRole('button', { name: 'Confirm my email address' }).click();
     await page.getByText(`Your email address ${email} is confirmed.`).waitFor();
+    expect(page.url()).toBe(`${base}/verify-email`);
 
     // Wrong password first: one plain message.
     await page.goto(`${base}/login`);
@@ -284,7 +297,11 @@ describe.skipIf(!hasBrowser && !required)('web pages in Chromium', () => {
       });
       const link = await mailedLink(address, '/verify-email');
       const token = new URL(link).searchParams.get('token');
-      await latchkey.app.inject({ method: 'POST', url: '/auth/verify-email', payload: { token } });
+      await latchkey.app.inject({
+        method: 'POST',
+        url: '/auth/verify-email',
+        payload: { token, password: PASSWORD },
+      });
     }
     const admin = await latchkey.database.db
       .selectFrom('users')

@@ -210,6 +210,66 @@ describe('links from mails', () => {
     expect(await screen.findByText(/ada@example.com is confirmed/)).toBeTruthy();
   });
 
+  it('verify: a sign-up link asks for the password chosen at sign-up and sends it with the token', async () => {
+    const api = fakeApi();
+    api.verifyEmail
+      .mockRejectedValueOnce(
+        problem(400, 'password_required', 'Enter the password you chose when you signed up.'),
+      )
+      .mockResolvedValueOnce({ user });
+    renderAt('/verify-email?token=abc123', api);
+    await waitFor(() => expect(window.location.search).toBe(''));
+    expect(screen.queryByLabelText('Password')).toBeNull();
+    const u = userEvent.setup();
+    await u.click(screen.getByRole('button', { name: 'Confirm my email address' }));
+    const field = await screen.findByLabelText('Password');
+    expect(screen.getByText('Enter the password you chose when you signed up')).toBeTruthy();
+    await u.type(field, STRONG);
+    await u.click(screen.getByRole('button', { name: 'Confirm my email address' }));
+    expect(api.verifyEmail).toHaveBeenLastCalledWith({ token: 'abc123', password: STRONG });
+    expect(await screen.findByText(/ada@example.com is confirmed/)).toBeTruthy();
+    expect(window.location.search).toBe('');
+  });
+
+  it("verify: a password no sign-up chose shows the server's explanation and lets the user retry", async () => {
+    const api = fakeApi();
+    const mismatch =
+      'That is not the password this address was signed up with. If you did not sign up, ignore the mail, or set a password with "Forgot password".';
+    api.verifyEmail
+      .mockRejectedValueOnce(problem(400, 'password_required', 'Enter the password.'))
+      .mockRejectedValueOnce(
+        problem(400, 'password_mismatch', mismatch, {
+          errors: [{ field: 'password', message: mismatch }],
+        }),
+      )
+      .mockResolvedValueOnce({ user });
+    renderAt('/verify-email?token=abc123', api);
+    const u = userEvent.setup();
+    await u.click(await screen.findByRole('button', { name: 'Confirm my email address' }));
+    await u.type(await screen.findByLabelText('Password'), 'a wrong guess');
+    await u.click(screen.getByRole('button', { name: 'Confirm my email address' }));
+    expect((await screen.findAllByText(mismatch)).length).toBeGreaterThan(0);
+    expect(screen.getByRole('link', { name: 'Forgot password' })).toBeTruthy();
+    const field = screen.getByLabelText('Password');
+    await u.clear(field);
+    await u.type(field, STRONG);
+    await u.click(screen.getByRole('button', { name: 'Confirm my email address' }));
+    expect(api.verifyEmail).toHaveBeenLastCalledWith({ token: 'abc123', password: STRONG });
+    expect(await screen.findByText(/ada@example.com is confirmed/)).toBeTruthy();
+  });
+
+  it('verify: the password field does not stand in the way of an empty submit', async () => {
+    const api = fakeApi();
+    api.verifyEmail.mockRejectedValueOnce(problem(400, 'password_required', 'Enter it.'));
+    renderAt('/verify-email?token=abc123', api);
+    const u = userEvent.setup();
+    await u.click(await screen.findByRole('button', { name: 'Confirm my email address' }));
+    await screen.findByLabelText('Password');
+    await u.click(screen.getByRole('button', { name: 'Confirm my email address' }));
+    expect(await screen.findByText('Enter your password.')).toBeTruthy();
+    expect(api.verifyEmail).toHaveBeenCalledTimes(1);
+  });
+
   it('reset: a used link says so; a good one saves the password', async () => {
     const api = fakeApi();
     api.resetPassword.mockRejectedValueOnce(problem(400, 'invalid_token', 'Invalid.'));

@@ -4,12 +4,13 @@ import { recordAuditEvent } from '../store/audit.js';
 import {
   clearSignupPassword,
   consumeEmailToken,
+  findLiveEmailToken,
   insertEmailToken,
   renewEmailToken,
   unusedVerifyTokens,
 } from '../store/email-tokens.js';
 import { enqueueMail } from '../store/outbox.js';
-import type { Database, Queryable } from '../store/schema.js';
+import type { Database, EmailTokenPurpose, Queryable } from '../store/schema.js';
 import {
   findSessionById,
   findSessionByTokenHash,
@@ -263,24 +264,35 @@ export class AuthService {
   }
 
   /**
-   * Follows a link from a mail. `presentedToken` is the session cookie the confirming browser
-   * sent: when it is a live session of the same user and the link changed their email address,
-   * that session is rotated and the answer carries its new cookie.
+   * Follows a link from a mail. Every sign-up's link goes to the same mailbox and the mails look
+   * alike, so a sign-up's link activates nothing by itself: `password` must be the one some
+   * pending sign-up of the address chose, and that sign-up is activated, whichever link was
+   * followed (its follower proved the mailbox and chose the password). A missing or unmatched
+   * password leaves the link usable. Other links (email change, confirm-only) ignore `password`.
+   * `presentedToken` is the session cookie the confirming browser sent: when it is a live
+   * session of the same user and the link changed their email address, that session is rotated
+   * and the answer carries its new cookie.
    */
   async verifyEmail(
     token: string,
+    password: string | undefined,
     ctx: RequestContext,
     presentedToken?: string,
   ): Promise<{ user: PublicUser; session?: RotatedSession }> {
     if (!isWellFormedToken(token)) throw errors.invalidToken();
     const { db, clock } = this.o;
+    // change_email: the second half of an email change (core/account.ts).
+    const purposes: EmailTokenPurpose[] = ['verify_email', 'change_email'];
+    const tokenHash = hashToken(token);
+    const link = await findLiveEmailToken(db, tokenHash, purposes, clock());
+    if (!link) throw errors.invalidToken();
+    const chosen =
+      link.password_hash === null ? undefined : await this.chosenSignup(link, password, ctx);
     const now = clock();
     const presented = presentedToken ? await this.authenticate(presentedToken) : null;
     let session: RotatedSession | undefined;
     const user = await db.transaction().execute(async (trx) => {
-      // change_email: the second half of an email change (core/account.ts).
-      const purposes = ['verify_email', 'change_email'] as const;
-      const row = await consumeEmailToken(trx, hashToken(token), [...purposes], now);
+      const row = await consumeEmailToken(trx, tokenHash, purposes, now);
       if (!row) return undefined;
       const found = await findUserById(trx, row.user_id);
       if (!found || found.disabled_at !== null) return undefined;
@@ -291,14 +303,24 @@ export class AuthService {
         }
         return changed;
       }
-      const signup =
-        row.password_hash === null
-          ? {}
-          : { password_hash: row.password_hash, name: row.name, password_changed_at: now };
-      if (row.password_hash !== null) await clearSignupPassword(trx, row.id);
+      let signup = {};
+      if (row.password_hash !== null) {
+        const attempt =
+          chosen === row.id
+            ? row
+            : (await unusedVerifyTokens(trx, found.id)).find(
+                (t) => t.id === chosen && t.expires_at > now,
+              );
+        // The chosen sign-up's link expired or was used in the meantime: spend nothing.
+        if (!attempt?.password_hash) throw errors.invalidToken();
+        signup = {
+          password_hash: attempt.password_hash,
+          name: attempt.name,
+          password_changed_at: now,
+        };
+        await clearSignupPassword(trx, row.id);
+      }
       if (found.email_verified_at === null) {
-        // The link of one sign-up activates that sign-up's password, and only while nobody has
-        // proved the mailbox yet.
         await updateUser(trx, found.id, { email_verified_at: now, updated_at: now, ...signup });
         Object.assign(found, { email_verified_at: now }, signup);
         // The address is proved: every other sign-up's link stops working.
@@ -313,6 +335,47 @@ export class AuthService {
     if (!user) throw errors.invalidToken();
     this.o.onMailQueued?.(); // an email change tells the old address
     return { user: toPublicUser(user), ...(session ? { session } : {}) };
+  }
+
+  /**
+   * The pending sign-up of the link's user whose password is `password` (the followed link's own
+   * when it is one of several with that password). A wrong password is a failed password of the
+   * account: throttled and audited like a failed login, since only the mailbox can send it.
+   */
+  private async chosenSignup(
+    link: { id: string; user_id: string },
+    password: string | undefined,
+    ctx: RequestContext,
+  ): Promise<string> {
+    const { db, clock } = this.o;
+    const user = await findUserById(db, link.user_id);
+    if (!user || user.disabled_at !== null) throw errors.invalidToken();
+    if (password === undefined) throw errors.passwordRequired();
+    const ticket = await this.o.throttle?.begin(user.email);
+    const now = clock();
+    const pending = (await unusedVerifyTokens(db, user.id)).filter((t) => t.expires_at > now);
+    const matched = await this.matchingPendingSignup(
+      pendingSignupHashes(pending, now),
+      normalizePassword(password),
+      ctx.signal,
+    );
+    if (matched === undefined) {
+      await this.throttleFailed(ticket, user.id, ctx);
+      await recordAuditEvent(
+        db,
+        {
+          type: 'login.failed',
+          userId: user.id,
+          data: { reason: 'wrong_password', flow: 'verify_email' },
+          ...ctx,
+        },
+        now,
+      );
+      throw errors.passwordMismatch();
+    }
+    if (ticket) await this.o.throttle?.succeeded(ticket);
+    const withIt = pending.filter((t) => t.password_hash === matched);
+    return (withIt.find((t) => t.id === link.id) ?? withIt[0])?.id as string;
   }
 
   /**
@@ -419,7 +482,7 @@ export class AuthService {
     const signupOnly =
       !own &&
       pending.length > 0 &&
-      (await this.matchesPendingSignup(pending, password, ctx.signal));
+      (await this.matchingPendingSignup(pending, password, ctx.signal)) !== undefined;
     const ok = own || signupOnly;
     const now = clock();
     if (!ok || user.disabled_at !== null) {
@@ -648,23 +711,23 @@ export class AuthService {
   }
 
   /**
-   * True when `password` is one of the pending sign-ups'. They share a salt (see `register`):
+   * The pending sign-up hash that `password` makes, if any. They share a salt (see `register`):
    * one hash per distinct salt, so the cost does not tell how many sign-ups are pending.
    */
-  private async matchesPendingSignup(
+  private async matchingPendingSignup(
     hashes: string[],
     password: string,
     signal: AbortSignal | undefined,
-  ): Promise<boolean> {
+  ): Promise<string | undefined> {
     const bySalt = new Map<string, string[]>();
     for (const h of hashes) {
       const salted = h.slice(0, h.lastIndexOf('$'));
       bySalt.set(salted, [...(bySalt.get(salted) ?? []), h]);
     }
-    let matched = false;
+    let matched: string | undefined;
     for (const group of bySalt.values()) {
       const computed = await this.o.hasher.hashLike(group[0] as string, password, signal);
-      if (computed !== undefined && group.some((h) => safeEqual(h, computed))) matched = true;
+      if (computed !== undefined && group.some((h) => safeEqual(h, computed))) matched = computed;
     }
     return matched;
   }

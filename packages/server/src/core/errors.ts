@@ -29,6 +29,19 @@ export const errors = {
   unauthenticated: () => new AuthError('unauthenticated', 401, 'Sign in to continue.'),
   invalidToken: () =>
     new AuthError('invalid_token', 400, 'This link is invalid or has expired. Ask for a new one.'),
+  passwordRequired: () => {
+    const message = 'Enter the password you chose when you signed up.';
+    return new AuthError('password_required', 400, message, {
+      errors: [{ field: 'password', message }],
+    });
+  },
+  passwordMismatch: () => {
+    const message =
+      'That is not the password this address was signed up with. If you did not sign up, ignore the mail, or set a password with "Forgot password".';
+    return new AuthError('password_mismatch', 400, message, {
+      errors: [{ field: 'password', message }],
+    });
+  },
   emailTaken: () =>
     new AuthError('email_taken', 409, 'An account with this email address already exists.'),
   weakPassword: (message: string) =>

@@ -35,7 +35,8 @@ export const registerBody = z.strictObject({
   password,
   name: z.string().trim().min(1).max(100).optional(),
 });
-export const verifyEmailBody = z.strictObject({ token });
+/** `password`: the one chosen at sign-up, needed by a sign-up's link and ignored by the others. */
+export const verifyEmailBody = z.strictObject({ token, password: password.optional() });
 export const emailOnlyBody = z.strictObject({ email });
 export const loginBody = z.strictObject({ email, password });
 

@@ -49,10 +49,10 @@ export async function replaceEmailToken(db: Queryable, token: NewEmailToken): Pr
 export function unusedVerifyTokens(
   db: Queryable,
   userId: string,
-): Promise<Pick<EmailTokenRow, 'id' | 'password_hash' | 'expires_at'>[]> {
+): Promise<Pick<EmailTokenRow, 'id' | 'password_hash' | 'name' | 'expires_at'>[]> {
   return db
     .selectFrom('email_tokens')
-    .select(['id', 'password_hash', 'expires_at'])
+    .select(['id', 'password_hash', 'name', 'expires_at'])
     .where('user_id', '=', userId)
     .where('purpose', '=', 'verify_email')
     .where('used_at', 'is', null)
@@ -79,6 +79,23 @@ export async function renewEmailToken(
 /** Erases the password a used sign-up link carried: the user row holds it from now on. */
 export async function clearSignupPassword(db: Queryable, id: string): Promise<void> {
   await db.updateTable('email_tokens').set({ password_hash: null }).where('id', '=', id).execute();
+}
+
+/** A live token, left unused: what following it would need is decided before it is spent. */
+export function findLiveEmailToken(
+  db: Queryable,
+  tokenHash: string,
+  purposes: EmailTokenPurpose[],
+  now: Date,
+): Promise<Pick<EmailTokenRow, 'id' | 'user_id' | 'password_hash'> | undefined> {
+  return db
+    .selectFrom('email_tokens')
+    .select(['id', 'user_id', 'password_hash'])
+    .where('token_hash', '=', tokenHash)
+    .where('purpose', 'in', purposes)
+    .where('used_at', 'is', null)
+    .where('expires_at', '>', now)
+    .executeTakeFirst();
 }
 
 /**

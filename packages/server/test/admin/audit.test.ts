@@ -37,7 +37,9 @@ describe.each(backends)('the audit trail on %s', (backend) => {
     await post('/auth/register', { email, password: STRONG_PASSWORD }); // existing email
     await post('/auth/resend-verification', { email });
     const verifyToken = await t.tokenFromLatestMail(email);
-    const id = (await post('/auth/verify-email', { token: verifyToken })).json().user.id as string;
+    const id = (
+      await post('/auth/verify-email', { token: verifyToken, password: STRONG_PASSWORD })
+    ).json().user.id as string;
 
     const device = await login(t, email, STRONG_PASSWORD, UA);
     const other = await login(t, email, STRONG_PASSWORD, UA);

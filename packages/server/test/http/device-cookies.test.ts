@@ -81,7 +81,7 @@ describe.each(variants)('device cookies on %s', (_name, backend, withRedis) => {
     const verified = await t.app.inject({
       method: 'POST',
       url: '/auth/verify-email',
-      payload: { token },
+      payload: { token, password: STRONG_PASSWORD },
       remoteAddress: ip,
     });
     return { email, id: verified.json().user.id as string };
@@ -271,7 +271,11 @@ describe('device cookies behind https', () => {
       headers: origin,
     });
     const token = await t.tokenFromLatestMail(email);
-    await t.app.inject({ method: 'POST', url: '/auth/verify-email', payload: { token } });
+    await t.app.inject({
+      method: 'POST',
+      url: '/auth/verify-email',
+      payload: { token, password: STRONG_PASSWORD },
+    });
     const res = await t.app.inject({
       method: 'POST',
       url: '/auth/login',

@@ -30,7 +30,7 @@ describe.each(backends)('bearer verification through the session cache on %s', (
     const verified = await t.app.inject({
       method: 'POST',
       url: '/auth/verify-email',
-      payload: { token },
+      payload: { token, password: STRONG_PASSWORD },
     });
     const res = await t.app.inject({
       method: 'POST',

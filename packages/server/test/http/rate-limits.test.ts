@@ -39,7 +39,7 @@ async function verifiedUser(t: TestApp, tag: string) {
   await t.app.inject({
     method: 'POST',
     url: '/auth/verify-email',
-    payload: { token },
+    payload: { token, password: STRONG_PASSWORD },
     remoteAddress: `10.8.${Math.floor(Math.random() * 250)}.${Math.floor(Math.random() * 250)}`,
   });
   return email;

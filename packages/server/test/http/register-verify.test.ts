@@ -36,7 +36,7 @@ describe.each(backends)('register and verify on %s', (backend) => {
     await t.app.inject({
       method: 'POST',
       url: '/auth/verify-email',
-      payload: { token: await t.tokenFromLatestMail(email) },
+      payload: { token: await t.tokenFromLatestMail(email), password: STRONG_PASSWORD },
     });
     const hash = vi.spyOn(t.hasher, 'hash');
     const again = await register({
@@ -103,14 +103,14 @@ describe.each(backends)('register and verify on %s', (backend) => {
     const ok = await t.app.inject({
       method: 'POST',
       url: '/auth/verify-email',
-      payload: { token },
+      payload: { token, password: STRONG_PASSWORD },
     });
     expect(ok.statusCode).toBe(200);
     expect(ok.json().user).toMatchObject({ email, emailVerified: true, roles: [] });
     const again = await t.app.inject({
       method: 'POST',
       url: '/auth/verify-email',
-      payload: { token },
+      payload: { token, password: STRONG_PASSWORD },
     });
     expect(again.statusCode).toBe(400);
     expect(again.json().code).toBe('invalid_token');
@@ -122,7 +122,11 @@ describe.each(backends)('register and verify on %s', (backend) => {
     const token = await t.tokenFromLatestMail(email);
     const results = await Promise.all(
       Array.from({ length: 5 }, () =>
-        t.app.inject({ method: 'POST', url: '/auth/verify-email', payload: { token } }),
+        t.app.inject({
+          method: 'POST',
+          url: '/auth/verify-email',
+          payload: { token, password: STRONG_PASSWORD },
+        }),
       ),
     );
     expect(results.map((r) => r.statusCode).sort()).toEqual([200, 400, 400, 400, 400]);
@@ -146,7 +150,7 @@ describe.each(backends)('register and verify on %s', (backend) => {
     const expired = await t.app.inject({
       method: 'POST',
       url: '/auth/verify-email',
-      payload: { token },
+      payload: { token, password: STRONG_PASSWORD },
     });
     for (const res of [unknown, malformed, expired]) {
       expect(res.statusCode).toBe(400);
@@ -176,13 +180,13 @@ describe.each(backends)('register and verify on %s', (backend) => {
     const old = await t.app.inject({
       method: 'POST',
       url: '/auth/verify-email',
-      payload: { token: oldToken },
+      payload: { token: oldToken, password: STRONG_PASSWORD },
     });
     expect(old.json().code).toBe('invalid_token');
     const fresh = await t.app.inject({
       method: 'POST',
       url: '/auth/verify-email',
-      payload: { token: newToken },
+      payload: { token: newToken, password: STRONG_PASSWORD },
     });
     expect(fresh.statusCode).toBe(200);
   });
@@ -192,7 +196,11 @@ describe.each(backends)('register and verify on %s', (backend) => {
     await register({ email, password: 'attacker chosen passphrase here' });
     await register({ email, password: STRONG_PASSWORD });
     const token = await t.tokenFromLatestMail(email);
-    await t.app.inject({ method: 'POST', url: '/auth/verify-email', payload: { token } });
+    await t.app.inject({
+      method: 'POST',
+      url: '/auth/verify-email',
+      payload: { token, password: STRONG_PASSWORD },
+    });
     expect((await login(email, 'attacker chosen passphrase here')).statusCode).toBe(401);
     expect((await login(email)).statusCode).toBe(200);
   });
@@ -208,7 +216,7 @@ describe.each(backends)('register and verify on %s', (backend) => {
     const ok = await t.app.inject({
       method: 'POST',
       url: '/auth/verify-email',
-      payload: { token },
+      payload: { token, password: STRONG_PASSWORD },
     });
     expect(ok.statusCode).toBe(200);
   });

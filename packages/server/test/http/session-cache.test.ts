@@ -21,7 +21,11 @@ describe.each(backends)('the session cache on %s', (backend) => {
       payload: { email, password: STRONG_PASSWORD },
     });
     const token = await t.tokenFromLatestMail(email);
-    await t.app.inject({ method: 'POST', url: '/auth/verify-email', payload: { token } });
+    await t.app.inject({
+      method: 'POST',
+      url: '/auth/verify-email',
+      payload: { token, password: STRONG_PASSWORD },
+    });
     const res = await t.app.inject({
       method: 'POST',
       url: '/auth/login',

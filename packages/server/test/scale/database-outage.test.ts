@@ -82,7 +82,11 @@ describe.skipIf(!adminUrl)('a PostgreSQL outage', () => {
     });
     await t.worker.runOnce();
     const token = mail.sent.at(-1)?.text.match(/[?&]token=([A-Za-z0-9_-]{43})/)?.[1];
-    await t.app.inject({ method: 'POST', url: '/auth/verify-email', payload: { token } });
+    await t.app.inject({
+      method: 'POST',
+      url: '/auth/verify-email',
+      payload: { token, password: STRONG_PASSWORD },
+    });
     const login = await t.app.inject({
       method: 'POST',
       url: '/auth/login',

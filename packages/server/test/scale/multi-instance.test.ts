@@ -92,7 +92,7 @@ describe.skipIf(!adminUrl).each(variants)('two instances on %s', (variant) => {
     const verified = await b.app.inject({
       method: 'POST',
       url: '/auth/verify-email',
-      payload: { token },
+      payload: { token, password: STRONG_PASSWORD },
     });
     expect(verified.statusCode).toBe(200);
     return { email, userId: verified.json().user.id as string };

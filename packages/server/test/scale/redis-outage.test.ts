@@ -42,7 +42,11 @@ describe.skipIf(!redisUrl)('a Redis outage', () => {
       payload: { email, password: STRONG_PASSWORD },
     });
     const token = await t.tokenFromLatestMail(email);
-    await t.app.inject({ method: 'POST', url: '/auth/verify-email', payload: { token } });
+    await t.app.inject({
+      method: 'POST',
+      url: '/auth/verify-email',
+      payload: { token, password: STRONG_PASSWORD },
+    });
   });
   afterAll(async () => {
     await t?.close();
@@ -184,7 +188,11 @@ describe('a Redis that is not there at start', () => {
         payload: { email, password: STRONG_PASSWORD },
       });
       const token = await t.tokenFromLatestMail(email);
-      await t.app.inject({ method: 'POST', url: '/auth/verify-email', payload: { token } });
+      await t.app.inject({
+        method: 'POST',
+        url: '/auth/verify-email',
+        payload: { token, password: STRONG_PASSWORD },
+      });
       const login = await t.app.inject({
         method: 'POST',
         url: '/auth/login',

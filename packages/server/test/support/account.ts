@@ -29,8 +29,10 @@ export async function verifiedUser(t: TestApp, tag: string, password = STRONG_PA
   const verified = await t.app.inject({
     method: 'POST',
     url: '/auth/verify-email',
-    payload: { token },
+    payload: { token, password },
   });
+  if (verified.statusCode !== 200)
+    throw new Error(`verify: ${verified.statusCode} ${verified.body}`);
   return { email, id: verified.json().user.id as string };
 }
 

@@ -48,7 +48,7 @@ export const authRoutes: FastifyPluginAsyncZod<{
         tags: ['auth'],
         summary: 'Confirm an email address with the token from the mail',
         description:
-          'An email change confirmed in a browser signed in to the same account rotates that session: a new cookie and CSRF token (from GET /auth/me); the old cookie stops working.',
+          "A sign-up's link also needs `password`, the one chosen when signing up: without it the answer is 400 `password_required`, with one that no pending sign-up of the address chose 400 `password_mismatch` (counted as a failed password of the account); the link stays usable after either. The sign-up whose password was typed is activated, whichever of the address's links was followed, and every other link stops working. Email-change links and links that only confirm the address ignore `password`. An email change confirmed in a browser signed in to the same account rotates that session: a new cookie and CSRF token (from GET /auth/me); the old cookie stops working.",
         body: s.verifyEmailBody,
         response: { 200: s.userResponse, ...problems },
       },
@@ -56,6 +56,7 @@ export const authRoutes: FastifyPluginAsyncZod<{
     async (request, reply) => {
       const { user, session } = await auth.verifyEmail(
         request.body.token,
+        request.body.password,
         requestContext(request, reply),
         app.sessionCookie.read(request),
       );
