@@ -198,7 +198,7 @@ export function formatTable(rows) {
   ].join('\n');
 }
 
-/** The performance bars of DESIGN.md, checked against one run. */
+/** The performance bars (docs/performance.md), checked against one run. */
 export function checkBars(rows) {
   const by = Object.fromEntries(rows.map((r) => [r.name, r]));
   const bars = [];

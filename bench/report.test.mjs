@@ -67,7 +67,7 @@ describe('the bench', () => {
     expect(median([0.5, 0.7, 0.6])).toBe(0.6);
   });
 
-  it('checks the bars of DESIGN.md', () => {
+  it('checks the performance bars', () => {
     const rows = [
       row('baseline', null),
       row('me-cookie', 0.61),

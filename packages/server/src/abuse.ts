@@ -21,7 +21,7 @@ import {
   withSessionEvents,
 } from './store/session-events.js';
 
-/** Abuse protection and scale-out, wired from the configuration (issue 4). */
+/** Abuse protection and scale-out, wired from the configuration. */
 export interface AbuseProtection {
   /** Rate-limit windows and throttles: Redis, else PostgreSQL, else memory. */
   counters: CounterStore;

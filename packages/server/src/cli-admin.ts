@@ -11,7 +11,7 @@ import { migrate } from './store/migrate.js';
 import type { Database } from './store/schema.js';
 
 /**
- * `latchkey create-admin` and `latchkey users list|disable|enable|set-roles` (issue 6). The
+ * `latchkey create-admin` and `latchkey users list|disable|enable|set-roles`. The
  * command functions take the database and an output, so tests run them in-process; the
  * commander wiring at the bottom adds the process around them.
  */

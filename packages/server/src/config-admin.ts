@@ -2,7 +2,7 @@ import { z } from 'zod';
 import { duration as durationOf } from './config-values.js';
 
 /**
- * The environment variables of issue 6 (bootstrap admin, audit retention, metrics). Spread into
+ * The environment variables of the admin features (bootstrap admin, audit retention, metrics). Spread into
  * config.ts's one schema, so a bad value names its variable like every other.
  */
 

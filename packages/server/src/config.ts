@@ -93,7 +93,7 @@ const envSchema = z.object({
   ACCESS_TOKEN_TTL: duration.refine((s) => s <= 86400, 'a duration of at most 24h').default(600),
   ACCESS_TOKEN_AUDIENCE: z.string().min(1).optional(),
   REFRESH_REUSE_GRACE_SECONDS: int(0, 300).default(10),
-  // Branding of the web pages (issue 7), read at start: no rebuild needed.
+  // Branding of the web pages, read at start: no rebuild needed.
   BRAND_NAME: z.string().min(1).max(100).optional(),
   BRAND_PRIMARY_COLOR: z
     .string()
@@ -137,14 +137,14 @@ export interface Config {
   bodyLimit: number;
   /** REQUEST_TIMEOUT and HEADERS_TIMEOUT: receiving a request, then its headers, in ms. */
   timeouts: { requestMs: number; headersMs: number };
-  /** The web pages (issue 7): built assets and branding. */
+  /** The web pages: built assets and branding. */
   web: {
     distDir: string | undefined;
     brand: { name: string; primaryColor: string; logoUrl: string | undefined };
   };
   /** Rate limits, the login throttle, Redis and the session cache (config-abuse.ts). */
   abuse: AbuseConfig;
-  /** Bootstrap admin, audit and mail retention, metrics (config-admin.ts, issue 6). */
+  /** Bootstrap admin, audit and mail retention, metrics (config-admin.ts). */
   admin: AdminConfig;
   /** Access JWTs and refresh tokens (token mode). */
   jwt: {

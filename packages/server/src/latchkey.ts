@@ -55,9 +55,9 @@ export interface Latchkey {
   hasher: PasswordHasher;
   worker: OutboxWorker;
   devMailbox: DevMailbox | undefined;
-  /** Rate limits, login throttle (`abuse.throttle.clear(email)`), session cache (issue 4). */
+  /** Rate limits, login throttle (`abuse.throttle.clear(email)`), session cache. */
   abuse: AbuseProtection;
-  /** Roles, user administration, the audit trail, the bootstrap admin (issue 6). */
+  /** Roles, user administration, the audit trail, the bootstrap admin. */
   admin: AdminService;
   /** The audit and mail retention purge (`retention.runOnce()` in tests). */
   retention: RetentionWorker;

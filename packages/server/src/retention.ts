@@ -17,7 +17,7 @@ export interface RetentionOptions {
 }
 
 /**
- * The background purge (issue 6): audit events older than AUDIT_RETENTION and sent or given-up
+ * The background purge: audit events older than AUDIT_RETENTION and sent or given-up
  * mail older than MAIL_RETENTION, a first pass a minute after start, then hourly. Every instance
  * may run it: the deletes are idempotent and batched.
  */

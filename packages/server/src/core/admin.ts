@@ -167,7 +167,7 @@ function page<T extends { id: string }>(rows: T[], limit: number) {
 }
 
 /**
- * Roles, permissions and user administration (issue 6), for the admin API and the CLI alike.
+ * Roles, permissions and user administration, for the admin API and the CLI alike.
  * Framework-free; the SQL is in store/admin.ts and store/rbac.ts. Every change is an audit row
  * naming the acting admin (`actor_id`). Sessions end only through store/sessions.ts.
  */

@@ -143,7 +143,7 @@ export interface AuthServiceOptions {
   throttle?: LoginThrottle;
   /** Signs and checks device cookies: a known browser is not held back by strangers' failures. */
   deviceCookies?: DeviceCookies;
-  /** Validated sessions kept for a few seconds, invalidated on revocation (issue 4). */
+  /** Validated sessions kept for a few seconds, invalidated on revocation. */
   sessionCache?: SessionCache;
 }
 

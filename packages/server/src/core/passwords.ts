@@ -69,7 +69,7 @@ export class PasswordHasher {
     return { active, queued: this.waiting.length };
   }
 
-  /** Receives each hash's duration in seconds, once it had a slot (the metrics, issue 6). */
+  /** Receives each hash's duration in seconds, once it had a slot (the metrics). */
   observe: ((seconds: number) => void) | undefined;
 
   /**

@@ -54,7 +54,7 @@ export interface AppDependencies {
   auth: AuthService;
   /** The device cookies of sign-in (the same signer as the AuthService's). */
   deviceCookies: DeviceCookies;
-  /** Token mode: access JWTs, refresh tokens and the JWKS (issue 5). */
+  /** Token mode: access JWTs, refresh tokens and the JWKS. */
   tokens: { service: TokenService; keys: SigningKeyStore };
   account: AccountService;
   /** Readiness checks by name, e.g. { database: () => handle.ping() }. */
@@ -62,11 +62,11 @@ export interface AppDependencies {
   /** The dev mailbox, served at /dev/mail outside production on a loopback HOST. */
   devMailbox?: DevMailbox | undefined;
   logger: FastifyBaseLogger;
-  /** Per-IP and per-account limits (issue 4); without it, no request limits. */
+  /** Per-IP and per-account limits; without it, no request limits. */
   abuse?: { counters: WindowStore; accountLimits: AccountRateLimiter; clock: Clock };
-  /** Roles, users and the audit trail (issue 6): /admin/*, /auth/activity. */
+  /** Roles, users and the audit trail: /admin/*, /auth/activity. */
   admin?: AdminService;
-  /** GET /metrics and the request metrics (issue 6). */
+  /** GET /metrics and the request metrics. */
   metrics?: MetricsOptions;
   /** Audits the 403s of CSRF, Origin and permission checks; without it they are not recorded. */
   refusals?: RefusedRequestAudit;
@@ -214,7 +214,7 @@ export async function buildApp(deps: AppDependencies): Promise<FastifyInstance> 
     await app.register(adminRoutes, { admin: deps.admin });
     await app.register(activityRoutes, { admin: deps.admin });
   }
-  // The React pages (issue 7), including /verify-email and /reset-password of the mails.
+  // The React pages, including /verify-email and /reset-password of the mails.
   await app.register(webRoutes, {
     ...config.web,
     serviceName: config.serviceName,

@@ -40,7 +40,7 @@ export const verifyEmailBody = z.strictObject({ token, password: password.option
 export const emailOnlyBody = z.strictObject({ email });
 export const loginBody = z.strictObject({ email, password });
 
-// Account flows (issue 3): reset, password and email change, signed-in devices.
+// Account flows: reset, password and email change, signed-in devices.
 export const resetPasswordBody = z.strictObject({ token, password });
 export const changePasswordBody = z.strictObject({
   currentPassword: password,
@@ -89,7 +89,7 @@ export type Problem = z.infer<typeof problem>;
 
 export const noContent = z.null().describe('No content');
 
-// Token mode (issue 5): access JWTs for APIs and other services, rotating refresh tokens.
+// Token mode: access JWTs for APIs and other services, rotating refresh tokens.
 export const tokenBody = z.strictObject({ email, password });
 export const refreshTokenBody = z.strictObject({ refreshToken: token });
 export const tokenPair = z
@@ -121,7 +121,7 @@ export const jwks = z
 export const meResponse = z.object({ user, csrfToken: z.string().nullable() });
 export type TokenPairShape = z.infer<typeof tokenPair>;
 
-// Roles, permissions, the admin API and the audit trail (issue 6).
+// Roles, permissions, the admin API and the audit trail.
 export const adminUser = user
   .extend({ disabled: z.boolean(), disabledAt: z.iso.datetime().nullable() })
   .meta({ id: 'AdminUser' });

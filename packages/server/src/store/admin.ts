@@ -4,7 +4,7 @@ import { announceRevocation } from './session-events.js';
 import { revokeUserSessions } from './sessions.js';
 import type { UserWithRoles } from './users.js';
 
-/** Repositories of the admin API (issue 6): user search, deletion, the audit trail, retention. */
+/** Repositories of the admin API: user search, deletion, the audit trail, retention. */
 
 const rolesOf = sql<string[]>`coalesce(array(
   select ur.role_name from user_roles ur where ur.user_id = users.id order by ur.role_name

@@ -2,7 +2,7 @@ import { uuidv7 } from '../core/ids.js';
 import type { Queryable } from './schema.js';
 
 /**
- * The durable mail outbox (DESIGN.md, "Data"): a mail is a `mail_outbox` row written in the
+ * The durable mail outbox: a mail is a `mail_outbox` row written in the
  * same transaction as the token it carries, and a worker (src/mail/outbox-worker.ts) sends it.
  *
  * Claiming is one statement, `UPDATE … WHERE id IN (SELECT … FOR UPDATE SKIP LOCKED)`, that

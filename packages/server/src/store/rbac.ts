@@ -1,7 +1,7 @@
 import { sql } from 'kysely';
 import type { Queryable } from './schema.js';
 
-/** Roles, permissions and who holds which role (issue 6). */
+/** Roles, permissions and who holds which role. */
 
 export interface RoleRow {
   name: string;

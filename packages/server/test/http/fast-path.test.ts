@@ -8,7 +8,7 @@ import { createTestApp, STRONG_PASSWORD, type TestApp } from '../support/app.js'
 import { backends } from '../support/db.js';
 
 /**
- * The fast path of issue 8 (docs/performance.md) keeps the semantics: bearer requests answered
+ * The fast path (docs/performance.md) keeps the semantics: bearer requests answered
  * from the session cache are still refused the moment their session is revoked, and the
  * security headers computed at start are the ones @fastify/helmet sets per request.
  */

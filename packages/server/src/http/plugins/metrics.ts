@@ -52,7 +52,7 @@ function mirroredCounter(
 }
 
 /**
- * Prometheus metrics at GET /metrics (issue 6): requests and latency by route and status,
+ * Prometheus metrics at GET /metrics: requests and latency by route and status,
  * sign-ins by outcome, 429s, the password-hash queue and hash time, the mail outbox, the
  * session cache, the database pool, and Node's process metrics. One registry per app, so
  * several apps in one process (tests) never share counters.

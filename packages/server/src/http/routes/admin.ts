@@ -5,7 +5,7 @@ import { currentSession, requestContext } from '../plugins/session.js';
 import * as s from '../schemas.js';
 
 /**
- * The admin API (issue 6). Deny by default: every route here declares the permission it needs
+ * The admin API. Deny by default: every route here declares the permission it needs
  * (`config.permission`); see http/plugins/permissions.ts.
  */
 export const adminRoutes: FastifyPluginAsyncZod<{ admin: AdminService }> = async (

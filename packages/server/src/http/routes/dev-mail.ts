@@ -4,7 +4,7 @@ import type { FastifyInstance, FastifyReply } from 'fastify';
 import type { DevMail, DevMailbox } from '../../mail/transport.js';
 
 /**
- * The development mailbox (DESIGN.md, "Running it"): `/dev/mail` shows the mails the server
+ * The development mailbox: `/dev/mail` shows the mails the server
  * "sent", newest first, with clickable links; `/dev/mail.json` is the same for scripts and
  * end-to-end tests. Registered only when NODE_ENV is not production and HOST is a loopback
  * address: these pages show live tokens to anyone who can reach them.

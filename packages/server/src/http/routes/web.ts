@@ -5,7 +5,7 @@ import fastifyStatic from '@fastify/static';
 import type { FastifyInstance, FastifyReply } from 'fastify';
 
 /**
- * The web pages (packages/web, issue 7): the built single-page app at `/`. Every page path
+ * The web pages (packages/web): the built single-page app at `/`. Every page path
  * answers the same index.html, with the branding and the password policy injected as a JSON
  * data block (not a script: the CSP allows no inline script); the hashed bundles under
  * `/assets/` are cached for good. Paths that are not pages keep their problem+json 404.

@@ -1,6 +1,6 @@
 import { type Kysely, sql } from 'kysely';
 
-/** Access-token signing keys and rotating refresh tokens (issue 5). */
+/** Access-token signing keys and rotating refresh tokens. */
 export async function up(db: Kysely<unknown>): Promise<void> {
   await db.schema
     .createTable('signing_keys')

@@ -2,7 +2,7 @@ import type { Kysely } from 'kysely';
 
 /**
  * Shared rate-limit windows and login throttles for several instances on PostgreSQL without
- * Redis (issue 4). With REDIS_URL they live in Redis; on the embedded database in memory.
+ * Redis. With REDIS_URL they live in Redis; on the embedded database in memory.
  */
 export async function up(db: Kysely<unknown>): Promise<void> {
   await db.schema

@@ -9,7 +9,7 @@ export const BUILT_IN_PERMISSIONS = [
   ['roles:write', 'Create roles and give roles to users'],
 ] as const;
 
-/** Roles and permissions (issue 6): `roles` and `user_roles` exist since migration 1. */
+/** Roles and permissions: `roles` and `user_roles` exist since migration 1. */
 export async function up(db: Kysely<unknown>): Promise<void> {
   await db.schema
     .createTable('permissions')
