@@ -1,12 +1,6 @@
-import { compose, linkTo, type MailContext } from './mail-templates.js';
+import { compose, durationText, linkTo, type MailContext } from './mail-templates.js';
 
 /** The mails of the account flows (reset, password and email change). */
-
-function minutesText(seconds: number): string {
-  const minutes = Math.round(seconds / 60);
-  if (minutes < 120) return `${minutes} minutes`;
-  return `${Math.round(minutes / 60)} hours`;
-}
 
 export function resetPasswordMail(ctx: MailContext, to: string, token: string, ttlSeconds: number) {
   return compose({
@@ -14,7 +8,7 @@ export function resetPasswordMail(ctx: MailContext, to: string, token: string, t
     subject: `Reset your ${ctx.serviceName} password`,
     paragraphs: [
       `Someone (hopefully you) asked to reset the password of your ${ctx.serviceName} account.`,
-      `The link works once and expires in ${minutesText(ttlSeconds)}. Setting a new password signs you out everywhere.`,
+      `The link works once and expires in ${durationText(ttlSeconds)}. Setting a new password signs you out everywhere.`,
     ],
     action: { label: 'Choose a new password', url: linkTo(ctx, 'reset-password', token) },
     footer:
@@ -48,7 +42,7 @@ export function confirmNewEmailMail(
     subject: `Confirm your new email address for ${ctx.serviceName}`,
     paragraphs: [
       `Someone asked to use this address for their ${ctx.serviceName} account. Confirm that it is yours to make the change.`,
-      `The link works once and expires in ${minutesText(ttlSeconds)}.`,
+      `The link works once and expires in ${durationText(ttlSeconds)}.`,
     ],
     action: { label: 'Confirm my new email address', url: linkTo(ctx, 'verify-email', token) },
     footer: 'If you did not ask for this, ignore this mail: nothing changes without this link.',

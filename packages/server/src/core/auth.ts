@@ -758,7 +758,7 @@ export class AuthService {
   }
 
   private async mailVerification(trx: Queryable, email: string, token: string, now: Date) {
-    const hours = Math.round(this.o.verifyEmailTtlSeconds / 3600);
-    await enqueueMail(trx, verifyEmailMail(this.o.mail, email, token, hours), now);
+    const mail = verifyEmailMail(this.o.mail, email, token, this.o.verifyEmailTtlSeconds);
+    await enqueueMail(trx, mail, now);
   }
 }

@@ -48,13 +48,20 @@ export function linkTo(ctx: MailContext, path: string, token: string): string {
   return url.href;
 }
 
-export function verifyEmailMail(ctx: MailContext, to: string, token: string, ttlHours: number) {
+/** A link's lifetime as a person reads it: minutes up to two hours, then hours. */
+export function durationText(seconds: number): string {
+  const minutes = Math.max(1, Math.round(seconds / 60));
+  if (minutes < 120) return minutes === 1 ? '1 minute' : `${minutes} minutes`;
+  return `${Math.round(minutes / 60)} hours`;
+}
+
+export function verifyEmailMail(ctx: MailContext, to: string, token: string, ttlSeconds: number) {
   return compose({
     to,
     subject: `Confirm your email address for ${ctx.serviceName}`,
     paragraphs: [
       `Welcome to ${ctx.serviceName}. Confirm that this is your email address to finish setting up your account.`,
-      `The link works once and expires in ${ttlHours} hours.`,
+      `The link works once and expires in ${durationText(ttlSeconds)}.`,
     ],
     action: { label: 'Confirm my email address', url: linkTo(ctx, 'verify-email', token) },
     footer: `If you did not sign up for ${ctx.serviceName}, ignore this mail: no account is activated without this link.`,

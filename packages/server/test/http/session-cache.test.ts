@@ -65,13 +65,12 @@ describe.each(backends)('the session cache on %s', (backend) => {
   it('keeps a session whose revocation rolled back, and does not cache it meanwhile', async () => {
     const { cookie, sessionId } = await signedIn();
     expect((await me(cookie)).statusCode).toBe(200);
-    await t.database.db
-      .transaction()
-      .execute(async (trx) => {
+    await expect(
+      t.database.db.transaction().execute(async (trx) => {
         await revokeSession(trx, sessionId, 'test', new Date());
         throw new Error('roll back');
-      })
-      .catch(() => {});
+      }),
+    ).rejects.toThrow('roll back');
     expect((await me(cookie)).statusCode).toBe(200);
   });
 
