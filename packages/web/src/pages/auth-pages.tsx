@@ -187,7 +187,7 @@ export function CheckEmailPage() {
       <PageTitle>Check your mail</PageTitle>
       <p>
         We sent a confirmation link to {email ? <strong>{email}</strong> : 'your address'}. Open it
-        to finish creating your account. The link works for 24 hours.
+        to finish creating your account; the mail says how long its link works.
       </p>
       <p className="hint">
         Nothing after a few minutes? Look in your spam folder, or ask for a new link.
