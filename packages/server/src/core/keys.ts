@@ -157,7 +157,7 @@ export class SigningKeyStore {
     const found = loaded.published.get(kid);
     if (found) return found.key;
     // Perhaps another instance (or the CLI) rotated: read again, but at most once a second.
-    if (Date.now() - loaded.at < 1000) return undefined;
+    if (this.o.clock().getTime() - loaded.at < 1000) return undefined;
     return (await this.load(true)).published.get(kid)?.key;
   }
 
@@ -172,7 +172,7 @@ export class SigningKeyStore {
   }
 
   private async load(force = false): Promise<Loaded> {
-    const fresh = this.loaded && Date.now() - this.loaded.at < this.cacheMs;
+    const fresh = this.loaded && this.o.clock().getTime() - this.loaded.at < this.cacheMs;
     if (this.loaded && fresh && !force) return this.loaded;
     this.loading ??= this.read().finally(() => {
       this.loading = undefined;
@@ -212,7 +212,7 @@ export class SigningKeyStore {
         };
       }
     }
-    return { at: Date.now(), current, published };
+    return { at: this.o.clock().getTime(), current, published };
   }
 
   private async newKeyRow() {

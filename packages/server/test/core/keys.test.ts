@@ -134,6 +134,16 @@ describe.each(backends)('signing keys in the database on %s', (backend) => {
     expect((await server.jwks()).keys.map((k) => k.kid)).toEqual([kid, before]);
   });
 
+  it("reads the table again when its cache has aged by the server's clock", async () => {
+    let now = Date.now();
+    const server = createSigningKeyStore(config, handle.db, () => new Date(now)).keys;
+    const before = (await server.currentKey()).kid;
+    const { kid } = await rotateSigningKey(config, handle.db, () => new Date(now));
+    expect((await server.currentKey()).kid).toBe(before);
+    now += 61_000; // past the 60 s cache, by the injected clock alone
+    expect((await server.currentKey()).kid).toBe(kid);
+  });
+
   it('refuses to open the keys with another secret', async () => {
     const other = loadConfig({ KEY_ENCRYPTION_SECRET: `${SECRET}-other` });
     const store = createSigningKeyStore(other, handle.db, () => new Date()).keys;
