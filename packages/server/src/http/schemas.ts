@@ -142,9 +142,9 @@ export const adminUsersResponse = z.object({
 });
 /** Any string: a malformed id is the same 404 as an unknown one. */
 export const userIdParams = z.strictObject({ id: z.string() });
-export const adminSession = deviceSession.omit({ current: true }).meta({ id: 'AdminSession' });
+const adminSession = deviceSession.omit({ current: true }).meta({ id: 'AdminSession' });
 export const adminUserDetail = z.object({ user: adminUser, sessions: z.array(adminSession) });
-export const roleName = z
+const roleName = z
   .string()
   .regex(/^[a-z][a-z0-9_-]{0,63}$/, 'Lower-case letters, digits, _ and -, starting with a letter.');
 export const adminUserPatch = z.strictObject({
