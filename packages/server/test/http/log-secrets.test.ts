@@ -36,7 +36,7 @@ describe.each(backends)('no secret reaches the log on %s', (backend) => {
     const verified = await inject({
       method: 'POST',
       url: '/auth/verify-email',
-      payload: { token: secrets.verifyToken },
+      payload: { token: secrets.verifyToken, password: STRONG_PASSWORD },
     });
     expect(verified.statusCode).toBe(200);
 
