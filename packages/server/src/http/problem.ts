@@ -36,12 +36,7 @@ export function sendProblem(
   extra: { errors?: Problem['errors']; retryAfterSeconds?: number | undefined } = {},
 ) {
   const body: Problem = {
-    type: `urn:latchkey:problem:${code}`,
-    title: TITLES[status] ?? 'Error',
-    status,
-    detail,
-    code,
-    requestId: request.id,
+    ...problem(status, code, detail, request.id),
     ...(extra.errors ? { errors: extra.errors } : {}),
   };
   if (extra.retryAfterSeconds !== undefined) {
@@ -54,17 +49,20 @@ export function sendProblem(
     .send(body);
 }
 
-/** A problem document for answers written outside Fastify's request cycle. */
-function problemBody(status: number, code: string, detail: string): string {
-  const body: Problem = {
+function problem(status: number, code: string, detail: string, requestId: string): Problem {
+  return {
     type: `urn:latchkey:problem:${code}`,
     title: TITLES[status] ?? 'Error',
     status,
     detail,
     code,
-    requestId: randomUUID(),
+    requestId,
   };
-  return JSON.stringify(body);
+}
+
+/** A problem document for answers written outside Fastify's request cycle. */
+function problemBody(status: number, code: string, detail: string): string {
+  return JSON.stringify(problem(status, code, detail, randomUUID()));
 }
 
 /** Node's parser errors (and its request timeout), which never reach a route. */
