@@ -19,6 +19,29 @@ export default tseslint.config(
       eqeqeq: ['error', 'always'],
     },
   },
+  // The server's layers point one way, http -> core -> store: nothing imports upward.
+  {
+    files: ['packages/server/src/store/**'],
+    rules: {
+      'no-restricted-imports': [
+        'error',
+        {
+          patterns: [
+            { regex: '^(\\.\\./)+(core|http)/', message: 'store must not import core or http.' },
+          ],
+        },
+      ],
+    },
+  },
+  {
+    files: ['packages/server/src/core/**'],
+    rules: {
+      'no-restricted-imports': [
+        'error',
+        { patterns: [{ regex: '^(\\.\\./)+http/', message: 'core must not import http.' }] },
+      ],
+    },
+  },
   // The web pages run in browsers.
   { files: ['packages/web/src/**'], languageOptions: { globals: { ...globals.browser } } },
   prettier,

@@ -27,7 +27,7 @@ import type { RequestContext, RotatedSession } from './auth.js';
 import { addSeconds, type Clock } from './clock.js';
 import { deviceLabel } from './devices.js';
 import { AuthError, errors } from './errors.js';
-import { uuidv7 } from './ids.js';
+import { uuidv7 } from '../store/ids.js';
 import type { MailContext } from './mail-templates.js';
 import { normalizePassword, type PasswordPolicy } from './password-policy.js';
 import type { PasswordHasher } from './passwords.js';

@@ -33,7 +33,7 @@ import { type PublicUser, type RequestContext, toPublicUser } from './auth.js';
 import type { Clock } from './clock.js';
 import { deviceLabel } from './devices.js';
 import { AuthError, errors } from './errors.js';
-import { uuidv7 } from './ids.js';
+import { uuidv7 } from '../store/ids.js';
 import { normalizePassword, type PasswordPolicy } from './password-policy.js';
 import type { PasswordHasher } from './passwords.js';
 

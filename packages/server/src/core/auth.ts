@@ -32,7 +32,7 @@ import { completeEmailChange } from './account.js';
 import { addSeconds, type Clock } from './clock.js';
 import type { DeviceCookies } from './device-cookies.js';
 import { errors } from './errors.js';
-import { uuidv7 } from './ids.js';
+import { uuidv7 } from '../store/ids.js';
 import type { SessionCache } from './session-cache.js';
 import type { LoginThrottle, ThrottleTicket } from './throttle.js';
 import {

@@ -1,35 +1,7 @@
 import type { RateLimit, RateRule } from '../config-abuse.js';
+import type { WindowHit, WindowStore } from '../store/counter-rules.js';
 import type { Clock } from './clock.js';
 import { accountKey, rateLimited } from './throttle.js';
-
-/** A fixed-window counter: `count` hits so far in the window that ends at `resetAtMs`. */
-export interface WindowHit {
-  count: number;
-  resetAtMs: number;
-}
-
-/** The atomic counter a limiter needs from a (possibly shared) store. */
-export interface WindowStore {
-  hit(
-    key: string,
-    windowMs: number,
-    nowMs: number,
-    opts?: { failClosed?: boolean },
-  ): Promise<WindowHit>;
-}
-
-/**
- * The fixed-window arithmetic every store applies: a hit on a missing or expired window opens
- * a new one; otherwise it counts in the current one.
- */
-export function applyHit(
-  current: WindowHit | undefined,
-  windowMs: number,
-  nowMs: number,
-): WindowHit {
-  if (!current || current.resetAtMs <= nowMs) return { count: 1, resetAtMs: nowMs + windowMs };
-  return { count: current.count + 1, resetAtMs: current.resetAtMs };
-}
 
 /** Whether a hit is within `limit`, and how long to wait if not. */
 export function verdict(hit: WindowHit, limit: RateLimit, nowMs: number) {

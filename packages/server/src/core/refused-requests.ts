@@ -2,7 +2,7 @@ import type { Kysely } from 'kysely';
 import { recordAuditEvent } from '../store/audit.js';
 import type { Database } from '../store/schema.js';
 import type { Clock } from './clock.js';
-import type { WindowStore } from './rate-limits.js';
+import type { WindowStore } from '../store/counter-rules.js';
 
 /** At most this many refusals are written per client IP, and per user, in a minute. */
 export const REFUSALS_AUDITED_PER_MINUTE = 10;

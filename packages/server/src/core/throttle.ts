@@ -1,4 +1,9 @@
 import { createHash } from 'node:crypto';
+import {
+  type ThrottleDecision,
+  type ThrottlePolicy,
+  type ThrottleStore,
+} from '../store/counter-rules.js';
 import type { Clock } from './clock.js';
 import { AuthError } from './errors.js';
 
@@ -17,65 +22,6 @@ import { AuthError } from './errors.js';
  * that device's own record instead, with the same policy: strangers' failures on the account
  * never hold it back, and its own failures hold back only that device.
  */
-export interface ThrottlePolicy {
-  /** The failure count from which a delay applies (5: the 5th failure brings 1 s). */
-  delayFrom: number;
-  baseDelayMs: number;
-  maxDelayMs: number;
-  /** Consecutive failures after which password login is off until a reset. */
-  lockAfter: number;
-}
-
-export interface ThrottleState {
-  failures: number;
-  lastFailureMs: number;
-}
-
-export type ThrottleDecision =
-  | { allowed: true; failures: number }
-  | { allowed: false; failures: number; retryAfterMs: number; locked: boolean };
-
-/** How long after the last of `failures` consecutive failures the next attempt may come. */
-export function throttleDelayMs(failures: number, p: ThrottlePolicy): number {
-  if (failures < p.delayFrom) return 0;
-  const exponent = Math.min(failures - p.delayFrom, 40);
-  return Math.min(p.baseDelayMs * 2 ** exponent, p.maxDelayMs);
-}
-
-/**
- * The decision for an attempt at `nowMs`, and when allowed the state to store (the attempt
- * counted as a failure until it succeeds). Pure: the stores apply it atomically (the Redis
- * store mirrors it in Lua; the shared store tests hold both to the same cases).
- */
-export function decideAttempt(
-  state: ThrottleState | undefined,
-  nowMs: number,
-  p: ThrottlePolicy,
-): ThrottleDecision {
-  const failures = state?.failures ?? 0;
-  if (failures >= p.lockAfter) {
-    return { allowed: false, failures, retryAfterMs: p.maxDelayMs, locked: true };
-  }
-  const readyAt = (state?.lastFailureMs ?? 0) + throttleDelayMs(failures, p);
-  if (nowMs < readyAt) {
-    return { allowed: false, failures, retryAfterMs: readyAt - nowMs, locked: false };
-  }
-  return { allowed: true, failures: failures + 1 };
-}
-
-/** The atomic primitives a throttle needs from a (possibly shared) store. */
-export interface ThrottleStore {
-  /** Decides and, when allowed, records the attempt, atomically across instances. */
-  attempt(
-    key: string,
-    policy: ThrottlePolicy,
-    nowMs: number,
-    ttlMs: number,
-    opts?: { failClosed?: boolean },
-  ): Promise<ThrottleDecision>;
-  clear(key: string): Promise<void>;
-}
-
 /** How long an abandoned throttle record lives after its last failure. */
 export const THROTTLE_TTL_MS = 30 * 86_400_000;
 
@@ -89,14 +35,6 @@ export const rateLimited = (retryAfterMs: number) =>
   new AuthError('rate_limited', 429, 'Too many attempts. Wait a moment, then try again.', {
     retryAfterSeconds: Math.max(1, Math.ceil(retryAfterMs / 1000)),
   });
-
-export const limiterUnavailable = () =>
-  new AuthError(
-    'rate_limiter_unavailable',
-    503,
-    'Sign-in is paused for a moment while a backing service recovers. Try again shortly.',
-    { retryAfterSeconds: 5 },
-  );
 
 /** An attempt that passed the throttle; report its outcome through the throttle. */
 export interface ThrottleTicket {

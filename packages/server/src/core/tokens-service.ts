@@ -30,7 +30,7 @@ import {
 } from './auth.js';
 import { addSeconds, type Clock } from './clock.js';
 import { AuthError } from './errors.js';
-import { uuidv7 } from './ids.js';
+import { uuidv7 } from '../store/ids.js';
 import { ACCESS_TOKEN_ALG, type SigningKey, type SigningKeyStore, seal, unseal } from './keys.js';
 import { isSessionActive, type SessionTimeouts, slideIdleExpiry } from './sessions.js';
 import { generateToken, hashToken, isWellFormedToken } from './tokens.js';

@@ -4,7 +4,7 @@ import { insertUserIfAbsent } from '../store/account.js';
 import { recordAuditEvent } from '../store/audit.js';
 import type { Database } from '../store/schema.js';
 import type { Clock } from './clock.js';
-import { uuidv7 } from './ids.js';
+import { uuidv7 } from '../store/ids.js';
 import { BCRYPT_HASH } from './passwords.js';
 
 /**

@@ -5,6 +5,7 @@ import type { FastifyError, FastifyInstance, FastifyReply, FastifyRequest } from
 import fp from 'fastify-plugin';
 import { hasZodFastifySchemaValidationErrors } from 'fastify-type-provider-zod';
 import { AuthError } from '../core/errors.js';
+import { CounterStoreUnavailableError } from '../store/counters.js';
 import { isDatabaseUnavailable } from '../store/database.js';
 import type { Problem } from './schemas.js';
 
@@ -243,6 +244,16 @@ export const problemPlugin = fp(async (app: FastifyInstance, options: ProblemPlu
     }
   });
   app.setErrorHandler((error: FastifyError, request, reply) => {
+    if (error instanceof CounterStoreUnavailableError) {
+      return sendProblem(
+        request,
+        reply,
+        error.status,
+        error.code,
+        'Sign-in is paused for a moment while a backing service recovers. Try again shortly.',
+        { retryAfterSeconds: 5 },
+      );
+    }
     if (error instanceof AuthError) {
       return sendProblem(request, reply, error.status, error.code, error.message, {
         errors: error.extra.errors,

@@ -1,5 +1,5 @@
 import nodemailer from 'nodemailer';
-import { uuidv7 } from '../core/ids.js';
+import { uuidv7 } from '../store/ids.js';
 
 export interface MailMessage {
   from: string;

@@ -1,4 +1,4 @@
-import { uuidv7 } from '../core/ids.js';
+import { uuidv7 } from './ids.js';
 import type { Queryable } from './schema.js';
 
 export interface AuditEvent {

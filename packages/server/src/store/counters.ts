@@ -1,14 +1,25 @@
 import { type Kysely, sql } from 'kysely';
-import { applyHit, type WindowHit, type WindowStore } from '../core/rate-limits.js';
 import {
+  applyHit,
   decideAttempt,
-  limiterUnavailable,
   type ThrottleDecision,
   type ThrottlePolicy,
   type ThrottleState,
   type ThrottleStore,
-} from '../core/throttle.js';
+  type WindowHit,
+  type WindowStore,
+} from './counter-rules.js';
 import type { Database } from './schema.js';
+
+/** A fail-closed count refused while the shared store is down past its grace (answered 503). */
+export class CounterStoreUnavailableError extends Error {
+  readonly code = 'rate_limiter_unavailable';
+  readonly status = 503;
+  constructor() {
+    super('The shared rate-limit store is unavailable');
+    this.name = 'CounterStoreUnavailableError';
+  }
+}
 
 /**
  * Where rate-limit windows and login throttles live: one interface, three stores.
@@ -257,7 +268,7 @@ export class ResilientCounterStore implements CounterStore {
     const since = this.outageSinceMs ?? this.o.now();
     if (failClosed && this.o.now() - since > this.o.graceMs) {
       this.stats.refusals++;
-      throw limiterUnavailable();
+      throw new CounterStoreUnavailableError();
     }
     this.stats.fallbacks++;
     return local();

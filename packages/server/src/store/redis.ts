@@ -1,6 +1,5 @@
 import { Redis } from 'ioredis';
-import type { WindowHit } from '../core/rate-limits.js';
-import type { ThrottleDecision, ThrottlePolicy } from '../core/throttle.js';
+import type { ThrottleDecision, ThrottlePolicy, WindowHit } from './counter-rules.js';
 import type { CounterStore } from './counters.js';
 
 /**

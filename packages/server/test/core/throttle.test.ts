@@ -1,13 +1,13 @@
 import { describe, expect, it, vi } from 'vitest';
-import { applyHit, verdict } from '../../src/core/rate-limits.js';
+import { verdict } from '../../src/core/rate-limits.js';
 import { SessionCache } from '../../src/core/session-cache.js';
+import { accountKey, LoginThrottle } from '../../src/core/throttle.js';
 import {
-  accountKey,
+  applyHit,
   decideAttempt,
-  LoginThrottle,
   type ThrottlePolicy,
   throttleDelayMs,
-} from '../../src/core/throttle.js';
+} from '../../src/store/counter-rules.js';
 import { MemoryCounterStore, ResilientCounterStore } from '../../src/store/counters.js';
 import type { SessionWithUser } from '../../src/store/sessions.js';
 

@@ -1,6 +1,6 @@
 import { createHash } from 'node:crypto';
 import { describe, expect, it } from 'vitest';
-import { uuidv7 } from '../../src/core/ids.js';
+import { uuidv7 } from '../../src/store/ids.js';
 import { generateToken, hashToken, isWellFormedToken, safeEqual } from '../../src/core/tokens.js';
 
 describe('tokens', () => {

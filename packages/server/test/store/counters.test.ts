@@ -1,5 +1,5 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { decideAttempt, type ThrottlePolicy } from '../../src/core/throttle.js';
+import { decideAttempt, type ThrottlePolicy } from '../../src/store/counter-rules.js';
 import {
   type CounterStore,
   MemoryCounterStore,

@@ -7,11 +7,8 @@ import type { FastifyInstance, FastifyRequest } from 'fastify';
 import fp from 'fastify-plugin';
 import type { AbuseConfig, RateRule } from '../../config-abuse.js';
 import type { Clock } from '../../core/clock.js';
-import {
-  type AccountRateLimiter,
-  FAIL_CLOSED_RULES,
-  type WindowStore,
-} from '../../core/rate-limits.js';
+import { type AccountRateLimiter, FAIL_CLOSED_RULES } from '../../core/rate-limits.js';
+import type { WindowStore } from '../../store/counter-rules.js';
 import { rateLimited } from '../../core/throttle.js';
 
 /**
