@@ -294,7 +294,7 @@ async function main() {
   const logFd = openSync(logFile, 'a');
   const server = spawn(
     process.execPath,
-    [...nodeArgs, join(root, 'packages/server/dist/cli.js'), 'start'],
+    [...nodeArgs, join(root, 'packages/server/dist/cli/main.js'), 'start'],
     { cwd: tmp, env, stdio: ['ignore', logFd, logFd] },
   );
   cleanups.push(() => stopChild(server, 20_000));

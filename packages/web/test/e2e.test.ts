@@ -5,8 +5,8 @@ import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { type Browser, type BrowserContext, chromium, type Page } from 'playwright-core';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { loadConfig } from '../../server/src/config.js';
-import { createLatchkey, type Latchkey } from '../../server/src/latchkey.js';
+import { loadConfig } from '../../server/src/config/config.js';
+import { createLatchkey, type Latchkey } from '../../server/src/app/latchkey.js';
 import { createTestDatabase } from '../../server/test/support/db.js';
 
 /**

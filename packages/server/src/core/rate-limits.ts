@@ -1,4 +1,4 @@
-import type { RateLimit, RateRule } from '../config-abuse.js';
+import type { RateLimit, RateRule } from '../config/abuse.js';
 import type { WindowHit, WindowStore } from '../store/counter-rules.js';
 import type { Clock } from './clock.js';
 import { accountKey, rateLimited } from './throttle.js';

@@ -16,7 +16,7 @@ import {
   validatorCompiler,
   type ZodTypeProvider,
 } from 'fastify-type-provider-zod';
-import { type Config, servesDevMailbox } from '../config.js';
+import { type Config, servesDevMailbox } from '../config/config.js';
 import type { AccountService } from '../core/account.js';
 import type { AuthService } from '../core/auth.js';
 import type { Clock } from '../core/clock.js';

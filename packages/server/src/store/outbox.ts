@@ -3,7 +3,7 @@ import type { Queryable } from './schema.js';
 
 /**
  * The durable mail outbox: a mail is a `mail_outbox` row written in the
- * same transaction as the token it carries, and a worker (src/mail/outbox-worker.ts) sends it.
+ * same transaction as the token it carries, and a worker (src/jobs/outbox-worker.ts) sends it.
  *
  * Claiming is one statement, `UPDATE … WHERE id IN (SELECT … FOR UPDATE SKIP LOCKED)`, that
  * also moves `next_attempt_at` to the end of a lease. Two workers on one PostgreSQL never get

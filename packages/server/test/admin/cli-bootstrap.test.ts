@@ -6,7 +6,7 @@ import {
   setDisabledCommand,
   setRolesCommand,
   usersListCommand,
-} from '../../src/cli-admin.js';
+} from '../../src/cli/admin.js';
 import type { AdminService } from '../../src/core/admin.js';
 import {
   ACCOUNT_TEST_ENV,
@@ -19,8 +19,8 @@ import {
 } from '../support/account.js';
 import { createTestApp, STRONG_PASSWORD, type TestApp } from '../support/app.js';
 import { backends, createTestDatabase } from '../support/db.js';
-import { loadConfig } from '../../src/config.js';
-import { createLatchkey } from '../../src/latchkey.js';
+import { loadConfig } from '../../src/config/config.js';
+import { createLatchkey } from '../../src/app/latchkey.js';
 
 describe.each(backends)('the admin commands on %s', (backend) => {
   let t: TestApp;

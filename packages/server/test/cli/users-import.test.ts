@@ -5,7 +5,7 @@ import { hash as argon2Hash } from '@node-rs/argon2';
 import { hash as bcryptHash } from '@node-rs/bcrypt';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { parseImportLine } from '../../src/core/user-import.js';
-import { runUsersImport } from '../../src/users-import.js';
+import { runUsersImport } from '../../src/cli/users-import.js';
 import { ACCOUNT_TEST_ENV, loginStatus, uniqueEmail } from '../support/account.js';
 import { createTestApp, STRONG_PASSWORD, type TestApp } from '../support/app.js';
 import { backends } from '../support/db.js';

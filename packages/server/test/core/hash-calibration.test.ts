@@ -1,8 +1,8 @@
 import { describe, expect, it } from 'vitest';
-import { loadConfig } from '../../src/config.js';
+import { loadConfig } from '../../src/config/config.js';
 import { calibrate, candidates } from '../../src/core/hash-calibration.js';
 import { type Argon2Params, OWASP_MINIMUM } from '../../src/core/passwords.js';
-import { runHashCalibrate } from '../../src/hash-calibrate.js';
+import { runHashCalibrate } from '../../src/cli/hash-calibrate.js';
 
 /** A machine where a hash costs 1 ms per MiB-iteration. */
 const fakeMachine = async (p: Argon2Params) => (p.memoryCost / 1024) * p.timeCost;

@@ -2,11 +2,11 @@ import { chmodSync, mkdtempSync, readFileSync, rmSync, statSync, writeFileSync }
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { ConfigError, loadConfig } from '../../src/config.js';
+import { ConfigError, loadConfig } from '../../src/config/config.js';
 import { deriveEncryptionKeys, seal, unseal } from '../../src/core/keys.js';
-import { KEY_FILE_NAME, resolveKeyEncryptionSecret } from '../../src/key-file.js';
+import { KEY_FILE_NAME, resolveKeyEncryptionSecret } from '../../src/config/key-file.js';
 import type { DatabaseHandle } from '../../src/store/database.js';
-import { createSigningKeyStore, rotateSigningKey } from '../../src/token-mode.js';
+import { createSigningKeyStore, rotateSigningKey } from '../../src/app/token-mode.js';
 import { backends, createTestDatabase } from '../support/db.js';
 
 const SECRET = 'a-test-secret-of-at-least-thirty-two-chars';

@@ -1,7 +1,7 @@
 import { randomUUID } from 'node:crypto';
 import type { LightMyRequestResponse } from 'fastify';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import type { Env } from '../../src/config.js';
+import type { Env } from '../../src/config/config.js';
 import { createTestApp as createApp, STRONG_PASSWORD, type TestApp } from '../support/app.js';
 import { type Backend, backends } from '../support/db.js';
 import { cleanupPrefix, redisUrl, uniquePrefix } from '../support/redis.js';

@@ -1,6 +1,6 @@
 import { PassThrough } from 'node:stream';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { createLogger } from '../../src/logger.js';
+import { createLogger } from '../../src/app/logger.js';
 import { cookieFrom, createTestApp, STRONG_PASSWORD, type TestApp } from '../support/app.js';
 import { OTHER_PASSWORD, forgotPassword, resetPassword, uniqueEmail } from '../support/account.js';
 import { backends } from '../support/db.js';

@@ -1,7 +1,7 @@
 import { PassThrough } from 'node:stream';
 import { afterEach, describe, expect, it } from 'vitest';
-import { ConfigError, loadConfig } from '../../src/config.js';
-import { createLatchkey, type Latchkey } from '../../src/latchkey.js';
+import { ConfigError, loadConfig } from '../../src/config/config.js';
+import { createLatchkey, type Latchkey } from '../../src/app/latchkey.js';
 import type { DatabaseHandle } from '../../src/store/database.js';
 import { STRONG_PASSWORD } from '../support/app.js';
 import { backends, createTestDatabase } from '../support/db.js';

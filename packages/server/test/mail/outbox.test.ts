@@ -10,7 +10,7 @@ import {
   describeError,
   OutboxWorker,
   type OutboxWorkerOptions,
-} from '../../src/mail/outbox-worker.js';
+} from '../../src/jobs/outbox-worker.js';
 import {
   createSmtpTransport,
   DevMailbox,

@@ -12,7 +12,7 @@ import { STRONG_PASSWORD } from '../support/app.js';
  * lock a second process meets, and a graceful SIGTERM.
  */
 const serverDir = resolve(import.meta.dirname, '../..');
-const cli = join(serverDir, 'dist/cli.js');
+const cli = join(serverDir, 'dist/cli/main.js');
 
 function freePort(): Promise<number> {
   return new Promise((resolvePort, reject) => {

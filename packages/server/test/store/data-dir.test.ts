@@ -2,9 +2,9 @@ import { chmodSync, lstatSync, mkdirSync, mkdtempSync, readdirSync, rmSync } fro
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { loadConfig } from '../../src/config.js';
-import { KEY_FILE_NAME } from '../../src/key-file.js';
-import { createLatchkey } from '../../src/latchkey.js';
+import { loadConfig } from '../../src/config/config.js';
+import { KEY_FILE_NAME } from '../../src/config/key-file.js';
+import { createLatchkey } from '../../src/app/latchkey.js';
 import { DataDirError, secureDataDir } from '../../src/store/data-dir.js';
 
 /** Every path under `dir` (itself included) with its permission bits. */

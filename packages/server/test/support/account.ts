@@ -1,5 +1,5 @@
 import { randomUUID } from 'node:crypto';
-import type { Env } from '../../src/config.js';
+import type { Env } from '../../src/config/config.js';
 import { cookieFrom, STRONG_PASSWORD, type TestApp } from './app.js';
 
 /** Helpers of the account-flow tests (test/http/account-*.test.ts). */

@@ -1,6 +1,6 @@
 import { PassThrough } from 'node:stream';
-import { type Env, loadConfig } from '../../src/config.js';
-import { createLatchkey, type Latchkey } from '../../src/latchkey.js';
+import { type Env, loadConfig } from '../../src/config/config.js';
+import { createLatchkey, type Latchkey } from '../../src/app/latchkey.js';
 import type { MailMessage, MailTransport } from '../../src/mail/transport.js';
 import { type Backend, createTestDatabase } from './db.js';
 

@@ -5,7 +5,7 @@ import rateLimit, {
 import { isIPv4, isIPv6 } from 'node:net';
 import type { FastifyInstance, FastifyRequest } from 'fastify';
 import fp from 'fastify-plugin';
-import type { AbuseConfig, RateRule } from '../../config-abuse.js';
+import type { AbuseConfig, RateRule } from '../../config/abuse.js';
 import type { Clock } from '../../core/clock.js';
 import { type AccountRateLimiter, FAIL_CLOSED_RULES } from '../../core/rate-limits.js';
 import type { WindowStore } from '../../store/counter-rules.js';

@@ -1,15 +1,15 @@
 #!/usr/bin/env node
 import { existsSync } from 'node:fs';
 import { Command, InvalidArgumentError } from 'commander';
-import { registerAdminCommands } from './cli-admin.js';
-import { type Config, ConfigError, loadConfig } from './config.js';
-import { OWASP_MINIMUM } from './core/passwords.js';
+import { registerAdminCommands } from './admin.js';
+import { type Config, ConfigError, loadConfig } from '../config/config.js';
+import { OWASP_MINIMUM } from '../core/passwords.js';
 import { runHashCalibrate } from './hash-calibrate.js';
-import { startServer } from './server.js';
-import { DataDirError } from './store/data-dir.js';
-import { DatabaseInUseError, openDatabase } from './store/database.js';
-import { migrate } from './store/migrate.js';
-import { rotateSigningKey } from './token-mode.js';
+import { startServer } from '../app/server.js';
+import { DataDirError } from '../store/data-dir.js';
+import { DatabaseInUseError, openDatabase } from '../store/database.js';
+import { migrate } from '../store/migrate.js';
+import { rotateSigningKey } from '../app/token-mode.js';
 import { runUsersImport } from './users-import.js';
 
 /** Reads `.env` from the working directory (variables already set win), then the config. */

@@ -1,8 +1,8 @@
 import type { Kysely } from 'kysely';
-import type { Clock } from './core/clock.js';
-import { addSeconds } from './core/clock.js';
-import { purgeOlderThan } from './store/admin.js';
-import type { Database } from './store/schema.js';
+import type { Clock } from '../core/clock.js';
+import { addSeconds } from '../core/clock.js';
+import { purgeOlderThan } from '../store/admin.js';
+import type { Database } from '../store/schema.js';
 
 export interface RetentionOptions {
   db: Kysely<Database>;

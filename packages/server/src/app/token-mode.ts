@@ -1,11 +1,11 @@
 import type { Kysely } from 'kysely';
-import type { Config } from './config.js';
-import type { AuthService } from './core/auth.js';
-import type { Clock } from './core/clock.js';
-import { deriveEncryptionKeys, SigningKeyStore } from './core/keys.js';
-import { CLOCK_LEEWAY_SECONDS, TokenService } from './core/tokens-service.js';
-import { resolveKeyEncryptionSecret } from './key-file.js';
-import type { Database } from './store/schema.js';
+import type { Config } from '../config/config.js';
+import type { AuthService } from '../core/auth.js';
+import type { Clock } from '../core/clock.js';
+import { deriveEncryptionKeys, SigningKeyStore } from '../core/keys.js';
+import { CLOCK_LEEWAY_SECONDS, TokenService } from '../core/tokens-service.js';
+import { resolveKeyEncryptionSecret } from '../config/key-file.js';
+import type { Database } from '../store/schema.js';
 
 export interface TokenMode {
   service: TokenService;

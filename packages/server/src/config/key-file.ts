@@ -1,7 +1,7 @@
 import { randomBytes } from 'node:crypto';
 import { chmodSync, readFileSync, statSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
-import { secureDataDir } from './store/data-dir.js';
+import { secureDataDir } from '../store/data-dir.js';
 
 export const KEY_FILE_NAME = 'key-encryption.key';
 

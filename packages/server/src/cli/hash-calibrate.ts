@@ -1,6 +1,6 @@
-import type { Config } from './config.js';
-import { calibrate } from './core/hash-calibration.js';
-import { type Argon2Params, PasswordHasher } from './core/passwords.js';
+import type { Config } from '../config/config.js';
+import { calibrate } from '../core/hash-calibration.js';
+import { type Argon2Params, PasswordHasher } from '../core/passwords.js';
 
 export interface HashCalibrateOptions {
   targetMs: number;

@@ -1,34 +1,34 @@
 import type { FastifyInstance } from 'fastify';
 import { type AbuseProtection, startAbuseProtection } from './abuse.js';
-import { type Config, ConfigError, servesDevMailbox } from './config.js';
-import { AccountService } from './core/account.js';
-import { AdminService } from './core/admin.js';
-import { AuthError } from './core/errors.js';
-import { RefusedRequestAudit } from './core/refused-requests.js';
-import { KeyDecryptionError } from './core/keys.js';
-import { RetentionWorker } from './retention.js';
-import { countMailsByStatus } from './store/admin.js';
-import { AuthService } from './core/auth.js';
-import { type Clock, systemClock } from './core/clock.js';
-import { DeviceCookies } from './core/device-cookies.js';
-import { deriveEncryptionKeys } from './core/keys.js';
-import { configuredPasswordPolicy } from './core/password-policy.js';
-import { PasswordHasher } from './core/passwords.js';
-import { buildApp } from './http/app.js';
-import { OutboxWorker } from './mail/outbox-worker.js';
+import { type Config, ConfigError, servesDevMailbox } from '../config/config.js';
+import { AccountService } from '../core/account.js';
+import { AdminService } from '../core/admin.js';
+import { AuthError } from '../core/errors.js';
+import { RefusedRequestAudit } from '../core/refused-requests.js';
+import { KeyDecryptionError } from '../core/keys.js';
+import { RetentionWorker } from '../jobs/retention.js';
+import { countMailsByStatus } from '../store/admin.js';
+import { AuthService } from '../core/auth.js';
+import { type Clock, systemClock } from '../core/clock.js';
+import { DeviceCookies } from '../core/device-cookies.js';
+import { deriveEncryptionKeys } from '../core/keys.js';
+import { configuredPasswordPolicy } from '../core/password-policy.js';
+import { PasswordHasher } from '../core/passwords.js';
+import { buildApp } from '../http/app.js';
+import { OutboxWorker } from '../jobs/outbox-worker.js';
 import {
   createSmtpTransport,
   DevMailbox,
   heldMailTransport,
   type MailTransport,
-} from './mail/transport.js';
-import { resolveKeyEncryptionSecret } from './key-file.js';
+} from '../mail/transport.js';
+import { resolveKeyEncryptionSecret } from '../config/key-file.js';
 import { createLogger } from './logger.js';
-import { secureDataDir } from './store/data-dir.js';
-import { type DatabaseHandle, openDatabase } from './store/database.js';
-import { MemoryCounterStore } from './store/counters.js';
-import { migrate } from './store/migrate.js';
-import { releaseAllPendingMails } from './store/outbox.js';
+import { secureDataDir } from '../store/data-dir.js';
+import { type DatabaseHandle, openDatabase } from '../store/database.js';
+import { MemoryCounterStore } from '../store/counters.js';
+import { migrate } from '../store/migrate.js';
+import { releaseAllPendingMails } from '../store/outbox.js';
 import { createTokenMode, type TokenMode } from './token-mode.js';
 
 export interface LatchkeyOptions {

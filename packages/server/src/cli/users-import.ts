@@ -1,9 +1,9 @@
 import { createReadStream } from 'node:fs';
 import { createInterface } from 'node:readline';
 import type { Kysely } from 'kysely';
-import type { Clock } from './core/clock.js';
-import { type ImportCounts, importUsers } from './core/user-import.js';
-import type { Database } from './store/schema.js';
+import type { Clock } from '../core/clock.js';
+import { type ImportCounts, importUsers } from '../core/user-import.js';
+import type { Database } from '../store/schema.js';
 
 export interface ImportOutput {
   /** Progress and the summary. */

@@ -1,25 +1,25 @@
 import type { Redis } from 'ioredis';
-import type { Config } from './config.js';
-import type { Clock } from './core/clock.js';
-import { AccountRateLimiter } from './core/rate-limits.js';
-import { SessionCache } from './core/session-cache.js';
-import { LoginThrottle } from './core/throttle.js';
+import type { Config } from '../config/config.js';
+import type { Clock } from '../core/clock.js';
+import { AccountRateLimiter } from '../core/rate-limits.js';
+import { SessionCache } from '../core/session-cache.js';
+import { LoginThrottle } from '../core/throttle.js';
 import type { Logger } from 'pino';
 import {
   type CounterStore,
   MemoryCounterStore,
   PostgresCounterStore,
   ResilientCounterStore,
-} from './store/counters.js';
-import type { DatabaseHandle } from './store/database.js';
-import { connectRedis, createRedis, RedisCounterStore } from './store/redis.js';
+} from '../store/counters.js';
+import type { DatabaseHandle } from '../store/database.js';
+import { connectRedis, createRedis, RedisCounterStore } from '../store/redis.js';
 import {
   parseRevocation,
   type RevocationSink,
   SESSION_CHANNEL,
   type SessionRevocation,
   withSessionEvents,
-} from './store/session-events.js';
+} from '../store/session-events.js';
 
 /** Abuse protection and scale-out, wired from the configuration. */
 export interface AbuseProtection {

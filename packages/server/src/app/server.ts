@@ -1,4 +1,4 @@
-import type { Config } from './config.js';
+import type { Config } from '../config/config.js';
 import { createLatchkey } from './latchkey.js';
 
 /** Runs the service until SIGTERM/SIGINT, then drains requests and closes the database. */

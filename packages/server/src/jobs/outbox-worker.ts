@@ -8,7 +8,7 @@ import {
   releaseMail,
 } from '../store/outbox.js';
 import type { Database } from '../store/schema.js';
-import { type MailTransport, MailTransportError, SMTP_SEND_TIMEOUT_MS } from './transport.js';
+import { type MailTransport, MailTransportError, SMTP_SEND_TIMEOUT_MS } from '../mail/transport.js';
 
 /** The subset of a pino logger the worker writes to. */
 export interface OutboxWorkerLogger {

@@ -1,14 +1,14 @@
 import type { Command } from 'commander';
 import type { Kysely } from 'kysely';
-import type { Config } from './config.js';
-import { type Actor, type AdminUser, AdminService } from './core/admin.js';
-import type { Clock } from './core/clock.js';
-import { AuthError } from './core/errors.js';
-import { configuredPasswordPolicy } from './core/password-policy.js';
-import { PasswordHasher } from './core/passwords.js';
-import { openDatabase } from './store/database.js';
-import { migrate } from './store/migrate.js';
-import type { Database } from './store/schema.js';
+import type { Config } from '../config/config.js';
+import { type Actor, type AdminUser, AdminService } from '../core/admin.js';
+import type { Clock } from '../core/clock.js';
+import { AuthError } from '../core/errors.js';
+import { configuredPasswordPolicy } from '../core/password-policy.js';
+import { PasswordHasher } from '../core/passwords.js';
+import { openDatabase } from '../store/database.js';
+import { migrate } from '../store/migrate.js';
+import type { Database } from '../store/schema.js';
 
 /**
  * `latchkey create-admin` and `latchkey users list|disable|enable|set-roles`. The
@@ -183,7 +183,7 @@ const console_: CommandOutput = {
   error: (line) => console.error(line),
 };
 
-/** Adds the commands to the CLI; `config` and `fail` are cli.ts's. */
+/** Adds the commands to the CLI; `config` and `fail` are main.ts's. */
 export function registerAdminCommands(
   program: Command,
   users: Command,

@@ -2,10 +2,10 @@ import { availableParallelism } from 'node:os';
 import { isIP } from 'node:net';
 import { resolve } from 'node:path';
 import { z } from 'zod';
-import { type AbuseConfig, abuseConfig, abuseEnvShape } from './config-abuse.js';
-import { type AdminConfig, adminConfig, adminEnvShape } from './config-admin.js';
-import { duration as durationOf, isLoopbackHost } from './config-values.js';
-import { OWASP_MINIMUM } from './core/passwords.js';
+import { type AbuseConfig, abuseConfig, abuseEnvShape } from './abuse.js';
+import { type AdminConfig, adminConfig, adminEnvShape } from './admin.js';
+import { duration as durationOf, isLoopbackHost } from './values.js';
+import { OWASP_MINIMUM } from '../core/passwords.js';
 
 const duration = durationOf();
 
@@ -142,9 +142,9 @@ export interface Config {
     distDir: string | undefined;
     brand: { name: string; primaryColor: string; logoUrl: string | undefined };
   };
-  /** Rate limits, the login throttle, Redis and the session cache (config-abuse.ts). */
+  /** Rate limits, the login throttle, Redis and the session cache (abuse.ts). */
   abuse: AbuseConfig;
-  /** Bootstrap admin, audit and mail retention, metrics (config-admin.ts). */
+  /** Bootstrap admin, audit and mail retention, metrics (admin.ts). */
   admin: AdminConfig;
   /** Access JWTs and refresh tokens (token mode). */
   jwt: {

@@ -1,5 +1,5 @@
 import { z } from 'zod';
-import { duration as durationOf } from './config-values.js';
+import { duration as durationOf } from './values.js';
 
 /**
  * The environment variables of the admin features (bootstrap admin, audit retention, metrics). Spread into

@@ -1,5 +1,5 @@
 import { z } from 'zod';
-import { duration, parseDuration } from './config-values.js';
+import { duration, parseDuration } from './values.js';
 
 /**
  * The environment variables of abuse protection and scale-out (rate limits, the login throttle,
@@ -75,7 +75,7 @@ export interface AbuseConfig {
   sessionCacheTtlMs: number;
   /**
    * SESSION_CACHE_TTL was set. Unset, the cache is off on PostgreSQL without Redis, where a
-   * revocation reaches other instances only after the logout has answered (abuse.ts).
+   * revocation reaches other instances only after the logout has answered (app/abuse.ts).
    */
   sessionCacheTtlSet: boolean;
 }
