@@ -32,8 +32,7 @@ export const adminEnvShape = {
   METRICS_TOKEN: documented(z.string().min(16, 'a token of at least 16 characters').optional(), {
     group: 'admin',
     description:
-      '16+ characters: `GET /metrics` then needs `Authorization: Bearer <token>`. Required in production unless `METRICS_PUBLIC=true`.',
-    example: '$(openssl rand -hex 16)',
+      '16+ characters (`openssl rand -hex 16`): `GET /metrics` then needs `Authorization: Bearer <token>`. Required in production unless `METRICS_PUBLIC=true`.',
   }),
   // Production refuses an open /metrics unless this says it is meant to be.
   METRICS_PUBLIC: documented(boolean().prefault('false'), {

@@ -214,8 +214,8 @@ const envShape = {
   KEY_ENCRYPTION_SECRET: doc(
     z.string().min(32, 'a secret of at least 32 characters (openssl rand -base64 32)').optional(),
     'tokens',
-    '32+ characters; encrypts the JWT signing keys at rest. Required in production with `DATABASE_URL`, and the same on every instance; keep it safe.',
-    { default: 'generated into `DATA_DIR`', example: '$(openssl rand -base64 32)' },
+    '32+ characters (`openssl rand -base64 32`); encrypts the JWT signing keys at rest. Required in production with `DATABASE_URL`, and the same on every instance; keep it safe.',
+    { default: 'generated into `DATA_DIR`' },
   ),
   ACCESS_TOKEN_TTL: doc(
     duration({ max: 86400 }).prefault('10m'),
@@ -271,6 +271,9 @@ export type Env = z.input<typeof envSchema>;
 
 /** The parsed configuration: its type is whatever `buildConfig` makes of the schema's output. */
 export type Config = ReturnType<typeof buildConfig>;
+
+/** Every variable's schema, with its documentation attached. */
+export const configVariables: Readonly<Record<string, Documented>> = envShape;
 
 /** docs/configuration.md before formatting, from the schema's own documentation. */
 export function configurationDoc(): string {

@@ -1,5 +1,5 @@
 import { z } from 'zod';
-import { BOOLEAN_GRAMMAR, DURATION_GRAMMAR } from './values.js';
+import { BOOLEAN_GRAMMAR, DURATION_FORMS } from './values.js';
 
 /**
  * Every configuration variable carries its own documentation next to its schema, and
@@ -125,7 +125,7 @@ export function renderConfigurationDoc(shape: Record<string, z.ZodType>): string
     'Every variable shares these grammars:',
     '',
     `- **Booleans**: ${BOOLEAN_GRAMMAR}. Anything else is refused.`,
-    `- **Durations**: ${DURATION_GRAMMAR}. Units are lower case.`,
+    `- **Durations**: ${DURATION_FORMS}. Units are lower case.`,
     '',
     'In production (`NODE_ENV=production`) the start also requires an https `PUBLIC_URL` (unless loopback), `SMTP_URL`, `METRICS_TOKEN` (or `METRICS_PUBLIC=true`) and, with `DATABASE_URL`, `KEY_ENCRYPTION_SECRET`.',
     '',

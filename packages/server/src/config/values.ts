@@ -39,8 +39,9 @@ const UNITS = { ms: 0.001, s: 1, m: 60, h: 3600, d: 86400 } as const;
 // Units are lower case only: an upper-case M could as well mean months.
 const DURATION = /^(\d+)\s*(ms|s|m|h|d)?$/;
 
-export const DURATION_GRAMMAR =
-  'a duration: whole seconds (900) or a whole number with ms, s, m, h or d (500ms, 30s, 15m, 24h, 7d)';
+export const DURATION_FORMS =
+  'whole seconds (900) or a whole number with ms, s, m, h or d (500ms, 30s, 15m, 24h, 7d)';
+export const DURATION_GRAMMAR = `a duration: ${DURATION_FORMS}`;
 
 /** "900" (seconds), "500ms", "30s", "15m", "24h", "7d" → seconds; NaN when malformed. */
 export function parseDuration(value: string): number {
