@@ -2,20 +2,15 @@ import { availableParallelism } from 'node:os';
 import { isIP } from 'node:net';
 import { resolve } from 'node:path';
 import { z } from 'zod';
-import { type AbuseConfig, abuseConfig, abuseEnvShape } from './abuse.js';
-import { type AdminConfig, adminConfig, adminEnvShape } from './admin.js';
-import { duration as durationOf, isLoopbackHost } from './values.js';
+import { abuseConfig, abuseEnvShape } from './abuse.js';
+import { adminConfig, adminEnvShape } from './admin.js';
+import { type Documented, type VariableDoc, documented, renderConfigurationDoc } from './docs.js';
+import { boolean, duration, isLoopbackHost, isOffWord } from './values.js';
 import { OWASP_MINIMUM } from '../core/passwords.js';
-
-const duration = durationOf();
-
-const bool = z
-  .enum(['true', 'false', '1', '0', 'yes', 'no', 'on', 'off'], 'true or false')
-  .transform((value) => ['true', '1', 'yes', 'on'].includes(value));
 
 const int = (min: number, max: number) => z.coerce.number().int().min(min).max(max);
 
-const httpUrl = z.url({ protocol: /^https?$/, error: 'an http(s) URL' });
+const httpUrl = () => z.url({ protocol: /^https?$/, error: 'an http(s) URL' });
 
 /** A proxy address or CIDR, or one of proxy-addr's named ranges. */
 function isProxyAddress(value: string): boolean {
@@ -28,15 +23,15 @@ function isProxyAddress(value: string): boolean {
 }
 
 /**
- * TRUST_PROXY: "false" (default), a hop count ("1": the address the nearest proxy saw), or a
- * comma list of the proxies' addresses/CIDRs. "true" (trust every hop) is refused: the
- * left-most X-Forwarded-For entry is whatever the client wrote there.
+ * TRUST_PROXY: off (default; "false", "0" or another false word), a hop count ("1": the address
+ * the nearest proxy saw), or a comma list of the proxies' addresses/CIDRs. "true" (trust every
+ * hop) is refused: the left-most X-Forwarded-For entry is whatever the client wrote there.
  */
 const trustProxy = z
   .string()
   .transform((value): false | number | string[] => {
-    if (value === 'false' || value === '0') return false;
-    if (/^\d+$/.test(value)) return Number(value);
+    if (isOffWord(value)) return false;
+    if (/^\d+$/.test(value.trim())) return Number(value);
     return value
       .split(',')
       .map((part) => part.trim())
@@ -47,114 +42,242 @@ const trustProxy = z
     'a hop count such as 1 (the number of proxies in front of Latchkey), or the addresses/CIDRs of your proxies such as 10.0.0.0/8,192.168.1.7; "true" is not accepted, since it would believe the client-written left end of X-Forwarded-For',
   );
 
-const envSchema = z.object({
-  NODE_ENV: z
-    .enum(['development', 'production', 'test'], 'development, production or test')
-    .default('development'),
-  PORT: int(0, 65535).default(3000),
-  HOST: z.string().min(1).default('127.0.0.1'),
-  LOG_LEVEL: z.enum(['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent']).default('info'),
-  DATA_DIR: z.string().min(1).default('./data'),
-  DATABASE_URL: z.url({ protocol: /^postgres(ql)?$/, error: 'a postgres:// URL' }).optional(),
+const doc = <T extends z.ZodType>(
+  schema: T,
+  group: VariableDoc['group'],
+  description: string,
+  more: Omit<VariableDoc, 'group' | 'description'> = {},
+) => documented(schema, { group, description, ...more });
+
+const envShape = {
+  NODE_ENV: doc(
+    z
+      .enum(['development', 'production', 'test'], 'development, production or test')
+      .default('development'),
+    'server',
+    '`development`, `production` or `test`. `production` hides `/dev/mail` and refuses to start on an http `PUBLIC_URL` (unless loopback), without `SMTP_URL`, or with `/metrics` open.',
+  ),
+  PORT: doc(int(0, 65535).default(3000), 'server', 'HTTP port.'),
+  HOST: doc(
+    z.string().min(1).default('127.0.0.1'),
+    'server',
+    'Interface to listen on; `0.0.0.0` in containers or behind a proxy on another host. The dev mailbox is only served on a loopback `HOST`.',
+  ),
+  LOG_LEVEL: doc(
+    z.enum(['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent']).default('info'),
+    'server',
+    '`fatal`, `error`, `warn`, `info`, `debug`, `trace` or `silent`. Logs are JSON (pino) and never hold passwords, tokens or cookies.',
+  ),
+  DATA_DIR: doc(
+    z.string().min(1).default('./data'),
+    'database',
+    'Where the embedded database and the generated key-encryption secret live (the database is unused with `DATABASE_URL`). Kept `0700`/`0600`; a `DATA_DIR` owned by another user is refused.',
+  ),
+  DATABASE_URL: doc(
+    z.url({ protocol: /^postgres(ql)?$/, error: 'a postgres:// URL' }).optional(),
+    'database',
+    'Use PostgreSQL 14+ instead of the embedded database.',
+    { example: 'postgres://user:pass@host:5432/db' },
+  ),
   // How long a request waits on PostgreSQL before answering 503 (a frozen or stopped server).
-  DATABASE_STATEMENT_TIMEOUT: durationOf({ hint: '5s or 1500ms' }).default(5),
-  DATABASE_POOL_TIMEOUT: durationOf({ hint: '3s or 500ms' }).default(3),
-  PUBLIC_URL: httpUrl.optional(),
-  CORS_ORIGINS: z.string().default(''),
-  TRUST_PROXY: trustProxy.default(false),
-  SERVICE_NAME: z.string().min(1).max(100).default('Latchkey'),
-  SMTP_URL: z.url({ protocol: /^smtps?$/, error: 'an smtp:// or smtps:// URL' }).optional(),
-  MAIL_FROM: z.string().min(3).default('Latchkey <no-reply@localhost>'),
-  REQUIRE_EMAIL_VERIFICATION: bool.default(true),
-  PASSWORD_MIN_LENGTH: int(8, 256).default(15),
-  PASSWORD_MIN_SCORE: int(0, 4).default(3),
+  DATABASE_STATEMENT_TIMEOUT: doc(
+    duration().prefault('5s'),
+    'database',
+    'PostgreSQL: the longest a statement may run; beyond it the request answers 503 `service_unavailable`.',
+  ),
+  DATABASE_POOL_TIMEOUT: doc(
+    duration().prefault('3s'),
+    'database',
+    'PostgreSQL: the longest wait for a pooled connection; beyond it the request answers 503 `service_unavailable`.',
+  ),
+  PUBLIC_URL: doc(
+    httpUrl().optional(),
+    'server',
+    'The service’s public address: base of mailed links, the allowed `Origin`, the JWT issuer; https there turns on `Secure`/`__Host-` cookies and HSTS.',
+    { default: '`http://localhost:$PORT`', example: 'https://auth.example.com' },
+  ),
+  CORS_ORIGINS: doc(
+    z.string().default(''),
+    'server',
+    'Comma list of other origins (your front ends) allowed to call the API with credentials.',
+    { default: '—', example: 'https://app.example.com,https://admin.example.com' },
+  ),
+  TRUST_PROXY: doc(
+    trustProxy.prefault('false'),
+    'server',
+    'Read the client IP from `X-Forwarded-For`: a hop count (`1` behind one load balancer) or a comma list of proxy addresses/CIDRs. `true` is refused ([why](security.md#client-ip-behind-proxies)).',
+    { example: '1' },
+  ),
+  SERVICE_NAME: doc(
+    z.string().min(1).max(100).default('Latchkey'),
+    'mail',
+    'Shown in mails (and the pages, unless `BRAND_NAME` is set); passwords built from it are refused.',
+  ),
+  SMTP_URL: doc(
+    z.url({ protocol: /^smtps?$/, error: 'an smtp:// or smtps:// URL' }).optional(),
+    'mail',
+    '`smtp://user:pass@host:587` or `smtps://…:465`; required in production. Without it, mail goes to the log and the dev mailbox (loopback `HOST` only; elsewhere it waits in the outbox).',
+  ),
+  MAIL_FROM: doc(
+    z.string().min(3).default('Latchkey <no-reply@localhost>'),
+    'mail',
+    'Sender of every mail; mail from `no-reply@localhost` rarely arrives.',
+    { example: 'Example <no-reply@example.com>' },
+  ),
+  REQUIRE_EMAIL_VERIFICATION: doc(
+    boolean().prefault('true'),
+    'accounts',
+    '`false`: sign-up signs in at once (201) and answers 409 `email_taken` for a taken email.',
+  ),
+  PASSWORD_MIN_LENGTH: doc(
+    int(8, 256).default(15),
+    'accounts',
+    'Minimum length in code points, 8–256 (15 per NIST for a password as the only factor).',
+  ),
+  PASSWORD_MIN_SCORE: doc(
+    int(0, 4).default(3),
+    'accounts',
+    'Minimum zxcvbn score 0–4 (0 turns the strength check off).',
+  ),
   // Optional breached-password lookup (k-anonymity range API such as Pwned Passwords).
-  HIBP_URL: httpUrl.optional(),
-  HIBP_TIMEOUT: duration.default(2),
-  ARGON2_MEMORY_KIB: int(8 * 1024, 4 * 1024 * 1024).default(OWASP_MINIMUM.memoryCost),
-  ARGON2_ITERATIONS: int(1, 100).default(OWASP_MINIMUM.timeCost),
-  ARGON2_PARALLELISM: int(1, 16).default(OWASP_MINIMUM.parallelism),
-  HASH_CONCURRENCY: int(1, 256).default(availableParallelism()),
-  HASH_QUEUE_MAX: int(0, 100_000).default(256),
-  SESSION_IDLE_TIMEOUT: duration.default(7 * 86400),
-  SESSION_ABSOLUTE_TIMEOUT: duration.default(30 * 86400),
-  VERIFY_TOKEN_TTL: duration.default(24 * 3600),
-  RESET_TOKEN_TTL: duration.default(30 * 60),
-  BODY_LIMIT: int(1024, 10 * 1024 * 1024).default(64 * 1024),
+  HIBP_URL: doc(
+    httpUrl().optional(),
+    'accounts',
+    'A Pwned Passwords range endpoint: refuse passwords found in breaches (k-anonymity: only a hash prefix leaves). Off when unset.',
+    { example: 'https://api.pwnedpasswords.com/range/' },
+  ),
+  HIBP_TIMEOUT: doc(
+    duration().prefault('2s'),
+    'accounts',
+    'How long that lookup may take; when it fails, the password is judged without it (logged as a warning).',
+  ),
+  ARGON2_MEMORY_KIB: doc(
+    int(8 * 1024, 4 * 1024 * 1024).default(OWASP_MINIMUM.memoryCost),
+    'hashing',
+    'argon2id memory cost in KiB (OWASP’s minimum by default); older hashes are upgraded at the next login.',
+  ),
+  ARGON2_ITERATIONS: doc(
+    int(1, 100).default(OWASP_MINIMUM.timeCost),
+    'hashing',
+    'argon2id iterations (time cost).',
+  ),
+  ARGON2_PARALLELISM: doc(
+    int(1, 16).default(OWASP_MINIMUM.parallelism),
+    'hashing',
+    'argon2id lanes.',
+  ),
+  HASH_CONCURRENCY: doc(
+    int(1, 256).default(availableParallelism()),
+    'hashing',
+    'Password hashes computed at once.',
+    { default: 'CPU count' },
+  ),
+  HASH_QUEUE_MAX: doc(
+    int(0, 100_000).default(256),
+    'hashing',
+    'Hashes allowed to wait; beyond it login and register answer 503 `server_busy` with `Retry-After`.',
+  ),
+  SESSION_IDLE_TIMEOUT: doc(
+    duration().prefault('7d'),
+    'sessions',
+    'Sign-out after this much inactivity (at most `SESSION_ABSOLUTE_TIMEOUT`).',
+  ),
+  SESSION_ABSOLUTE_TIMEOUT: doc(
+    duration().prefault('30d'),
+    'sessions',
+    'Sign-out this long after login, however active.',
+  ),
+  VERIFY_TOKEN_TTL: doc(
+    duration().prefault('24h'),
+    'accounts',
+    'Lifetime of email verification (and email-change) links.',
+  ),
+  RESET_TOKEN_TTL: doc(duration().prefault('30m'), 'accounts', 'Lifetime of password reset links.'),
+  BODY_LIMIT: doc(
+    int(1024, 10 * 1024 * 1024).default(64 * 1024),
+    'server',
+    'Largest request body in bytes, 1024–10485760 (413 `body_too_large` beyond).',
+  ),
   // How long a client may take to send a whole request, and its headers (slow-client floods).
-  REQUEST_TIMEOUT: duration.default(30),
-  HEADERS_TIMEOUT: duration.default(10),
+  REQUEST_TIMEOUT: doc(
+    duration().prefault('30s'),
+    'server',
+    'Time a client has to send a whole request, body included; then `408` and the connection closes.',
+  ),
+  HEADERS_TIMEOUT: doc(
+    duration().prefault('10s'),
+    'server',
+    'Time a client has to send the request line and headers (at most `REQUEST_TIMEOUT`).',
+  ),
   ...abuseEnvShape,
   ...adminEnvShape,
-  KEY_ENCRYPTION_SECRET: z
-    .string()
-    .min(32, 'a secret of at least 32 characters (openssl rand -base64 32)')
-    .optional(),
-  ACCESS_TOKEN_TTL: duration.refine((s) => s <= 86400, 'a duration of at most 24h').default(600),
-  ACCESS_TOKEN_AUDIENCE: z.string().min(1).optional(),
-  REFRESH_REUSE_GRACE_SECONDS: int(0, 300).default(10),
+  KEY_ENCRYPTION_SECRET: doc(
+    z.string().min(32, 'a secret of at least 32 characters (openssl rand -base64 32)').optional(),
+    'tokens',
+    '32+ characters (`openssl rand -base64 32`); encrypts the JWT signing keys at rest. Required in production with `DATABASE_URL`, and the same on every instance; keep it safe.',
+    { default: 'generated into `DATA_DIR`' },
+  ),
+  ACCESS_TOKEN_TTL: doc(
+    duration({ max: 86400 }).prefault('10m'),
+    'tokens',
+    'Lifetime of access JWTs (at most `24h`); also how long a revoked session’s token stays valid where it is verified locally.',
+  ),
+  ACCESS_TOKEN_AUDIENCE: doc(
+    z.string().min(1).optional(),
+    'tokens',
+    'The `aud` claim of access JWTs: the API(s) that accept them.',
+    { default: '`PUBLIC_URL`', example: 'https://api.example.com' },
+  ),
+  REFRESH_REUSE_GRACE_SECONDS: doc(
+    int(0, 300).default(10),
+    'tokens',
+    'A refresh token used again within this many seconds (0–300) gets the same new pair (racing tabs); 0 turns it off.',
+  ),
   // Branding of the web pages, read at start: no rebuild needed.
-  BRAND_NAME: z.string().min(1).max(100).optional(),
-  BRAND_PRIMARY_COLOR: z
-    .string()
-    .regex(/^#[0-9a-fA-F]{3}([0-9a-fA-F]{3})?$/, 'a hex colour such as #1d4ed8')
-    .default('#1d4ed8'),
-  BRAND_LOGO_URL: z
-    .string()
-    .regex(/^(https?:\/\/|\/)[^\s"'<>]*$/, 'an http(s) URL or a path starting with /')
-    .optional(),
-  WEB_DIST_DIR: z.string().min(1).optional(),
-});
+  BRAND_NAME: doc(
+    z.string().min(1).max(100).optional(),
+    'web',
+    'Product name in the header and the page titles.',
+    { default: '`SERVICE_NAME`' },
+  ),
+  BRAND_PRIMARY_COLOR: doc(
+    z
+      .string()
+      .regex(/^#[0-9a-fA-F]{3}([0-9a-fA-F]{3})?$/, 'a hex colour such as #1d4ed8')
+      .default('#1d4ed8'),
+    'web',
+    'Buttons, links and focus rings (`#rgb` or `#rrggbb`).',
+  ),
+  BRAND_LOGO_URL: doc(
+    z
+      .string()
+      .regex(/^(https?:\/\/|\/)[^\s"'<>]*$/, 'an http(s) URL or a path starting with /')
+      .optional(),
+    'web',
+    'Logo in the header: an http(s) URL or a path starting at `/`.',
+    { example: '/brand/logo.svg' },
+  ),
+  WEB_DIST_DIR: doc(
+    z.string().min(1).optional(),
+    'web',
+    'Where the built pages are (`npm run build` makes them).',
+    { default: '`packages/web/dist`' },
+  ),
+} satisfies Record<string, Documented>;
+
+const envSchema = z.object(envShape);
 
 export type Env = z.input<typeof envSchema>;
 
-export interface Config {
-  env: 'development' | 'production' | 'test';
-  port: number;
-  host: string;
-  logLevel: string;
-  dataDir: string;
-  databaseUrl: string | undefined;
-  /** DATABASE_STATEMENT_TIMEOUT and DATABASE_POOL_TIMEOUT (PostgreSQL only). */
-  databaseTimeouts: { statementTimeoutMs: number; poolTimeoutMs: number };
-  publicUrl: URL;
-  corsOrigins: string[];
-  trustProxy: false | number | string[];
-  serviceName: string;
-  smtpUrl: string | undefined;
-  mailFrom: string;
-  requireEmailVerification: boolean;
-  password: {
-    minLength: number;
-    minScore: number;
-    /** HIBP_URL (ending in /) and HIBP_TIMEOUT: the breached-password lookup, when set. */
-    breachCheck: { url: string; timeoutMs: number } | undefined;
-  };
-  argon2: { memoryCost: number; timeCost: number; parallelism: number };
-  hashing: { concurrency: number; queueMax: number };
-  session: { idleTimeoutSeconds: number; absoluteTimeoutSeconds: number; secureCookie: boolean };
-  tokens: { verifyEmailTtlSeconds: number; resetPasswordTtlSeconds: number };
-  bodyLimit: number;
-  /** REQUEST_TIMEOUT and HEADERS_TIMEOUT: receiving a request, then its headers, in ms. */
-  timeouts: { requestMs: number; headersMs: number };
-  /** The web pages: built assets and branding. */
-  web: {
-    distDir: string | undefined;
-    brand: { name: string; primaryColor: string; logoUrl: string | undefined };
-  };
-  /** Rate limits, the login throttle, Redis and the session cache (abuse.ts). */
-  abuse: AbuseConfig;
-  /** Bootstrap admin, audit and mail retention, metrics (admin.ts). */
-  admin: AdminConfig;
-  /** Access JWTs and refresh tokens (token mode). */
-  jwt: {
-    issuer: string;
-    audience: string;
-    accessTtlSeconds: number;
-    reuseGraceSeconds: number;
-    /** Undefined: generated once into DATA_DIR (see key-file.ts). */
-    keyEncryptionSecret: string | undefined;
-  };
+/** The parsed configuration: its type is whatever `buildConfig` makes of the schema's output. */
+export type Config = ReturnType<typeof buildConfig>;
+
+/** Every variable's schema, with its documentation attached. */
+export const configVariables: Readonly<Record<string, Documented>> = envShape;
+
+/** docs/configuration.md before formatting, from the schema's own documentation. */
+export function configurationDoc(): string {
+  return renderConfigurationDoc(envShape);
 }
 
 export class ConfigError extends Error {
@@ -187,8 +310,14 @@ export function loadConfig(env: Record<string, string | undefined> = process.env
       }),
     );
   }
-  const e = parsed.data;
   const problems: string[] = [];
+  const config = buildConfig(parsed.data, problems);
+  if (problems.length > 0) throw new ConfigError(problems);
+  return config;
+}
+
+/** The nested object the app reads, from the parsed variables; notes what does not fit together. */
+function buildConfig(e: z.output<typeof envSchema>, problems: string[]) {
   const publicUrl = new URL(e.PUBLIC_URL ?? `http://localhost:${e.PORT}`);
   const corsOrigins = e.CORS_ORIGINS.split(',')
     .map((origin) => origin.trim())
@@ -215,16 +344,22 @@ export function loadConfig(env: Record<string, string | undefined> = process.env
       'KEY_ENCRYPTION_SECRET is required in production with DATABASE_URL (every instance must decrypt the signing keys): set the same 32+ character secret on each instance',
     );
   }
-  const admin = adminConfig(e, problems);
-  if (problems.length > 0) throw new ConfigError(problems);
+  const logLevel: string = e.LOG_LEVEL;
+  const breachCheck: { url: string; timeoutMs: number } | undefined = e.HIBP_URL
+    ? {
+        url: e.HIBP_URL.endsWith('/') ? e.HIBP_URL : `${e.HIBP_URL}/`,
+        timeoutMs: Math.round(e.HIBP_TIMEOUT * 1000),
+      }
+    : undefined;
 
   return {
     env: e.NODE_ENV,
     port: e.PORT,
     host: e.HOST,
-    logLevel: e.LOG_LEVEL,
+    logLevel,
     dataDir: resolve(e.DATA_DIR),
     databaseUrl: e.DATABASE_URL,
+    /** DATABASE_STATEMENT_TIMEOUT and DATABASE_POOL_TIMEOUT (PostgreSQL only). */
     databaseTimeouts: {
       statementTimeoutMs: Math.round(e.DATABASE_STATEMENT_TIMEOUT * 1000),
       poolTimeoutMs: Math.round(e.DATABASE_POOL_TIMEOUT * 1000),
@@ -239,12 +374,8 @@ export function loadConfig(env: Record<string, string | undefined> = process.env
     password: {
       minLength: e.PASSWORD_MIN_LENGTH,
       minScore: e.PASSWORD_MIN_SCORE,
-      breachCheck: e.HIBP_URL
-        ? {
-            url: e.HIBP_URL.endsWith('/') ? e.HIBP_URL : `${e.HIBP_URL}/`,
-            timeoutMs: Math.round(e.HIBP_TIMEOUT * 1000),
-          }
-        : undefined,
+      /** HIBP_URL (ending in /) and HIBP_TIMEOUT: the breached-password lookup, when set. */
+      breachCheck,
     },
     argon2: {
       memoryCost: e.ARGON2_MEMORY_KIB,
@@ -262,10 +393,12 @@ export function loadConfig(env: Record<string, string | undefined> = process.env
       resetPasswordTtlSeconds: e.RESET_TOKEN_TTL,
     },
     bodyLimit: e.BODY_LIMIT,
+    /** REQUEST_TIMEOUT and HEADERS_TIMEOUT: receiving a request, then its headers, in ms. */
     timeouts: {
       requestMs: Math.round(e.REQUEST_TIMEOUT * 1000),
       headersMs: Math.round(e.HEADERS_TIMEOUT * 1000),
     },
+    /** The web pages: built assets and branding. */
     web: {
       distDir: e.WEB_DIST_DIR ? resolve(e.WEB_DIST_DIR) : undefined,
       brand: {
@@ -274,13 +407,17 @@ export function loadConfig(env: Record<string, string | undefined> = process.env
         logoUrl: e.BRAND_LOGO_URL,
       },
     },
+    /** Rate limits, the login throttle, Redis and the session cache (abuse.ts). */
     abuse: abuseConfig(e),
-    admin,
+    /** Bootstrap admin, audit and mail retention, metrics (admin.ts). */
+    admin: adminConfig(e, problems),
+    /** Access JWTs and refresh tokens (token mode). */
     jwt: {
       issuer: publicUrl.href.replace(/\/$/, ''),
       audience: e.ACCESS_TOKEN_AUDIENCE ?? publicUrl.href.replace(/\/$/, ''),
       accessTtlSeconds: e.ACCESS_TOKEN_TTL,
       reuseGraceSeconds: e.REFRESH_REUSE_GRACE_SECONDS,
+      /** Undefined: generated once into DATA_DIR (see key-file.ts). */
       keyEncryptionSecret: e.KEY_ENCRYPTION_SECRET,
     },
   };
