@@ -1,3 +1,4 @@
+// Just over 400 lines: the self-service flows share one password check and one policy check.
 import type { Kysely } from 'kysely';
 import { recordAuditEvent } from '../store/audit.js';
 import {

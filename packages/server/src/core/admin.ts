@@ -1,3 +1,5 @@
+// Over 400 lines on purpose: one AdminService serves both /admin and the CLI, and its user,
+// role and audit methods share the last-admin lock and the audit writes; a split is not yet done.
 import type { Kysely } from 'kysely';
 import { type AuditRow, recordAuditEvent, searchAuditEvents } from '../store/audit.js';
 import { voidEmailTokens } from '../store/email-tokens.js';

@@ -1,3 +1,5 @@
+// Over 400 lines on purpose: sign-up, verification and login share the pending-sign-up
+// password checks, the throttle bookkeeping and the verification mail kept private here.
 import type { Kysely } from 'kysely';
 import { recordAuditEvent } from '../store/audit.js';
 import {
