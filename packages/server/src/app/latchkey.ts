@@ -7,7 +7,6 @@ import { AuthError } from '../core/errors.js';
 import { RefusedRequestAudit } from '../core/refused-requests.js';
 import { KeyDecryptionError } from '../core/keys.js';
 import { RetentionWorker } from '../jobs/retention.js';
-import { countMailsByStatus } from '../store/admin.js';
 import { AuthService } from '../core/auth.js';
 import { type Clock, systemClock } from '../core/clock.js';
 import { DeviceCookies } from '../core/device-cookies.js';
@@ -28,8 +27,10 @@ import { secureDataDir } from '../store/data-dir.js';
 import { type DatabaseHandle, openDatabase } from '../store/database.js';
 import { MemoryCounterStore } from '../store/counters.js';
 import { migrate } from '../store/migrate.js';
-import { releaseAllPendingMails } from '../store/outbox.js';
+import { countMailsByStatus, releaseAllPendingMails } from '../store/outbox.js';
 import { createTokenMode, type TokenMode } from './token-mode.js';
+import { SessionIssuer } from '../core/session-issuer.js';
+import type { TokenServiceOptions } from '../core/tokens-service.js';
 
 export interface LatchkeyOptions {
   /** An open database to use (tests); otherwise one is opened from the config and owned. */
@@ -65,35 +66,92 @@ export interface Latchkey {
   close(): Promise<void>;
 }
 
+/**
+ * What a start has opened so far, closed in the reverse order: by `close()`, and by a start
+ * that fails part-way, so that a refused start leaves no open database, pool or timer behind.
+ */
+class OpenedResources {
+  private readonly closers: (() => Promise<void>)[] = [];
+
+  /** Registers how to close what was just opened. */
+  add(close: () => Promise<void> | void): void {
+    this.closers.push(async () => close());
+  }
+
+  /** Closes everything, newest first, even when one fails; then rethrows the first failure. */
+  async closeAll(): Promise<void> {
+    let failure: { error: unknown } | undefined;
+    for (const close of this.closers.splice(0).reverse()) {
+      try {
+        await close();
+      } catch (error) {
+        failure ??= { error };
+      }
+    }
+    if (failure) throw failure.error;
+  }
+}
+
+/** The start error an operator can act on, for the failures that a setting explains. */
+function explainStartError(config: Config, error: unknown): unknown {
+  if (error instanceof KeyDecryptionError) {
+    const source = config.jwt.keyEncryptionSecret
+      ? 'KEY_ENCRYPTION_SECRET'
+      : `${config.dataDir}/key-encryption.key (KEY_ENCRYPTION_SECRET is not set)`;
+    return new ConfigError([
+      `KEY_ENCRYPTION_SECRET does not match the signing keys in the database: the current key ${error.kid} cannot be decrypted with ${source}. Set KEY_ENCRYPTION_SECRET to the secret the keys were encrypted with (the same on every instance). If that secret is lost, run \`latchkey keys rotate\` with the new secret: it makes a new signing key, and tokens signed by the old one keep verifying until they expire.`,
+    ]);
+  }
+  if (error instanceof BootstrapRefused) {
+    return new ConfigError([`BOOTSTRAP_ADMIN_PASSWORD is refused: ${error.cause.message}`]);
+  }
+  return error;
+}
+
+/** The bootstrap admin's password was refused by the policy (a configuration error). */
+class BootstrapRefused extends Error {
+  constructor(override readonly cause: AuthError) {
+    super(cause.message);
+  }
+}
+
 /** The composition root: wires store, core, mail and http from one configuration. */
 export async function createLatchkey(
   config: Config,
   options: LatchkeyOptions = {},
 ): Promise<Latchkey> {
-  // A copy: startAbuseProtection swaps in its `db` (revocations reach the session cache).
-  const database = { ...(options.database ?? (await openDatabase(config))) };
+  const opened = new OpenedResources();
   try {
-    await migrate(database.db);
+    return await start(config, options, opened);
   } catch (error) {
-    if (!options.database) await database.close();
-    throw error;
+    await opened.closeAll().catch(() => {});
+    throw explainStartError(config, error);
   }
-  const clock = options.clock ?? systemClock;
+}
+
+/** Opens the database, then builds every part on it; `opened` learns each thing to close. */
+async function openStore(
+  config: Config,
+  options: LatchkeyOptions,
+  opened: OpenedResources,
+  clock: Clock,
+): Promise<DatabaseHandle> {
+  const handle = options.database ?? (await openDatabase(config));
+  if (!options.database) opened.add(() => handle.close());
+  await migrate(handle.db);
   // The embedded database is this process's alone (pid lock): leases in it are a dead run's.
-  if (database.kind === 'pglite') await releaseAllPendingMails(database.db, clock());
-  const hasher = new PasswordHasher(config.argon2, config.hashing);
-  const log = createLogger(config.logLevel, options.logStream);
-  const policy = configuredPasswordPolicy(config.password, config.serviceName, (message) =>
-    log.warn(message),
-  );
-  const abuse = await startAbuseProtection(config, database, { clock, log });
-  // Read once: the signing keys and the device cookies both derive their keys from it, so a
-  // device cookie checks on every instance and after a restart.
-  const secret = resolveKeyEncryptionSecret(config);
-  const deviceCookies = new DeviceCookies({
-    key: deriveEncryptionKeys(secret.secret).deviceCookies,
-    clock,
-  });
+  if (handle.kind === 'pglite') await releaseAllPendingMails(handle.db, clock());
+  return handle;
+}
+
+/** The mail transport and the outbox worker that drains into it. */
+function createMail(
+  config: Config,
+  options: LatchkeyOptions,
+  opened: OpenedResources,
+  o: { db: DatabaseHandle['db']; clock: Clock; log: ReturnType<typeof createLogger> },
+) {
+  const { log } = o;
   const devMailbox = servesDevMailbox(config)
     ? new DevMailbox({ logger: log, logBodies: config.env !== 'production' })
     : undefined;
@@ -108,20 +166,76 @@ export async function createLatchkey(
   const transport: MailTransport =
     options.mailTransport ??
     (config.smtpUrl ? createSmtpTransport(config.smtpUrl) : (devMailbox ?? heldMailTransport));
+  opened.add(() => transport.close?.());
   const worker = new OutboxWorker({
-    db: database.db,
+    db: o.db,
     transport,
     from: config.mailFrom,
-    clock,
+    clock: o.clock,
     logger: log,
     ...(options.mailPollIntervalMs ? { pollIntervalMs: options.mailPollIntervalMs } : {}),
   });
+  opened.add(() => worker.stop());
+  return { devMailbox, holdMail, worker };
+}
+
+/** Creates the bootstrap admin when configured; a refused password is a configuration error. */
+async function bootstrapAdmin(
+  config: Config,
+  admin: AdminService,
+  log: { info: (m: string) => void; warn: (m: string) => void },
+) {
+  const wanted = config.admin.bootstrapAdmin;
+  if (!wanted) return;
+  let outcome: Awaited<ReturnType<AdminService['bootstrap']>>;
+  try {
+    outcome = await admin.bootstrap(wanted);
+  } catch (error) {
+    if (error instanceof AuthError) throw new BootstrapRefused(error);
+    throw error;
+  }
+  if (outcome === 'created') log.info(`Created the bootstrap admin ${wanted.email}`);
+  if (outcome === 'account_exists') {
+    log.warn(
+      `BOOTSTRAP_ADMIN_EMAIL: ${wanted.email} already has an account, which was left as it is (no admin was created). Use latchkey users set-roles to make it an admin.`,
+    );
+  }
+}
+
+async function start(
+  config: Config,
+  options: LatchkeyOptions,
+  opened: OpenedResources,
+): Promise<Latchkey> {
+  const clock = options.clock ?? systemClock;
+  const handle = await openStore(config, options, opened, clock);
+  const hasher = new PasswordHasher(config.argon2, config.hashing);
+  opened.add(() => hasher.close());
+  const log = createLogger(config.logLevel, options.logStream);
+  const policy = configuredPasswordPolicy(config.password, config.serviceName, (message) =>
+    log.warn(message),
+  );
+  const abuse = await startAbuseProtection(config, handle, { clock, log });
+  opened.add(() => abuse.close());
+  // Every service uses the handle whose revocations reach the session cache.
+  const database: DatabaseHandle = { ...handle, db: abuse.db };
+  const db = database.db;
+  // Read once: the signing keys and the device cookies both derive their keys from it, so a
+  // device cookie checks on every instance and after a restart.
+  const secret = resolveKeyEncryptionSecret(config);
+  const deviceCookies = new DeviceCookies({
+    key: deriveEncryptionKeys(secret.secret).deviceCookies,
+    clock,
+  });
+  const { devMailbox, holdMail, worker } = createMail(config, options, opened, { db, clock, log });
+  const mail = { serviceName: config.serviceName, publicUrl: config.publicUrl };
+  const sessionIssuer = new SessionIssuer(config.session);
   const auth = new AuthService({
-    db: database.db,
+    db,
     hasher,
     policy,
     clock,
-    mail: { serviceName: config.serviceName, publicUrl: config.publicUrl },
+    mail,
     sessions: config.session,
     requireEmailVerification: config.requireEmailVerification,
     verifyEmailTtlSeconds: config.tokens.verifyEmailTtlSeconds,
@@ -129,79 +243,59 @@ export async function createLatchkey(
     throttle: abuse.throttle,
     deviceCookies,
     sessionCache: abuse.sessionCache,
+    issuer: sessionIssuer,
   });
+  const verifyCredentials: TokenServiceOptions['verifyCredentials'] = (input, ctx) =>
+    auth.verifyCredentials(input, ctx);
   const account = new AccountService({
-    db: database.db,
+    db,
     hasher,
     policy,
     clock,
-    mail: { serviceName: config.serviceName, publicUrl: config.publicUrl },
+    mail,
     resetPasswordTtlSeconds: config.tokens.resetPasswordTtlSeconds,
     changeEmailTtlSeconds: config.tokens.verifyEmailTtlSeconds,
-    verifyCredentials: (input, ctx) => auth.verifyCredentials(input, ctx),
+    verifyCredentials,
     rotateSession: (trx, sessionId, reason, ctx, now) =>
-      auth.rotateSession(trx, sessionId, reason, ctx, now),
+      sessionIssuer.rotate(trx, sessionId, reason, ctx, now),
     onMailQueued: () => worker.nudge(),
     onBackgroundError: (err, message) => log.error({ err }, message),
     throttle: abuse.throttle,
   });
-  /** Undoes what was started so far, for a start refused after this point. */
-  const abandon = async () => {
-    await abuse.close();
-    await hasher.close();
-    if (!options.database) await database.close();
-  };
-  let tokens: TokenMode;
-  try {
-    tokens = await createTokenMode(config, { db: database.db, auth, clock, secret });
-  } catch (error) {
-    await abandon();
-    if (!(error instanceof KeyDecryptionError)) throw error;
-    const source = config.jwt.keyEncryptionSecret
-      ? 'KEY_ENCRYPTION_SECRET'
-      : `${config.dataDir}/key-encryption.key (KEY_ENCRYPTION_SECRET is not set)`;
-    throw new ConfigError([
-      `KEY_ENCRYPTION_SECRET does not match the signing keys in the database: the current key ${error.kid} cannot be decrypted with ${source}. Set KEY_ENCRYPTION_SECRET to the secret the keys were encrypted with (the same on every instance). If that secret is lost, run \`latchkey keys rotate\` with the new secret: it makes a new signing key, and tokens signed by the old one keep verifying until they expire.`,
-    ]);
-  }
+  opened.add(() => account.settled()); // reset links still being written
+  const tokens = await createTokenMode(config, {
+    db,
+    verifyCredentials,
+    sessionIssuer,
+    sessionCache: abuse.sessionCache,
+    clock,
+    secret,
+  });
   const admin = new AdminService({
-    db: database.db,
+    db,
     clock,
     hasher,
     policy,
     resetLinks: account,
     onMailQueued: () => worker.nudge(),
   });
-  if (config.admin.bootstrapAdmin) {
-    try {
-      const outcome = await admin.bootstrap(config.admin.bootstrapAdmin);
-      const email = config.admin.bootstrapAdmin.email;
-      if (outcome === 'created') log.info(`Created the bootstrap admin ${email}`);
-      if (outcome === 'account_exists') {
-        log.warn(
-          `BOOTSTRAP_ADMIN_EMAIL: ${email} already has an account, which was left as it is (no admin was created). Use latchkey users set-roles to make it an admin.`,
-        );
-      }
-    } catch (error) {
-      if (!(error instanceof AuthError)) throw error;
-      await abandon();
-      throw new ConfigError([`BOOTSTRAP_ADMIN_PASSWORD is refused: ${error.message}`]);
-    }
-  }
+  await bootstrapAdmin(config, admin, log);
   // The migrations just added table files, which PGlite made world-readable.
   if (database.kind === 'pglite' && !options.database) secureDataDir(config.dataDir);
   const retention = new RetentionWorker({
-    db: database.db,
+    db,
     clock,
     auditRetentionSeconds: config.admin.auditRetentionSeconds,
     mailRetentionSeconds: config.admin.mailRetentionSeconds,
     log,
   });
+  opened.add(() => retention.stop());
   // Counted per instance, not in the shared store: the bound only has to keep a flood out of
   // the audit table, and shared counters would make every refused request of the flood a
   // database write (or a Redis round trip) again.
   const refusalCounters = new MemoryCounterStore();
-  const refusals = new RefusedRequestAudit({ db: database.db, clock, counters: refusalCounters });
+  opened.add(() => refusalCounters.close());
+  const refusals = new RefusedRequestAudit({ db, clock, counters: refusalCounters });
   const app = await buildApp({
     config,
     auth,
@@ -218,13 +312,14 @@ export async function createLatchkey(
       token: config.admin.metricsToken,
       hasher,
       sessionCache: abuse.sessionCache,
-      mailStatus: () => countMailsByStatus(database.db),
+      mailStatus: () => countMailsByStatus(db),
       pool: database.poolStats,
       onHashObserver: (observe) => {
         hasher.observe = observe;
       },
     },
   });
+  opened.add(() => app.close());
   if ((options.startMailWorker ?? true) && !holdMail) worker.start();
   if (options.startRetention ?? true) retention.start();
 
@@ -240,16 +335,6 @@ export async function createLatchkey(
     abuse,
     admin,
     retention,
-    async close() {
-      await app.close();
-      await retention.stop();
-      await account.settled(); // reset links still being written
-      await abuse.close();
-      await refusalCounters.close();
-      await worker.stop();
-      await transport.close?.();
-      await hasher.close();
-      if (!options.database) await database.close();
-    },
+    close: () => opened.closeAll(),
   };
 }

@@ -1,7 +1,9 @@
 import type { Kysely } from 'kysely';
 import type { Config } from '../config/config.js';
-import type { AuthService } from '../core/auth.js';
 import type { Clock } from '../core/clock.js';
+import type { SessionCache } from '../core/session-cache.js';
+import type { SessionIssuer } from '../core/session-issuer.js';
+import type { TokenServiceOptions } from '../core/tokens-service.js';
 import { deriveEncryptionKeys, SigningKeyStore } from '../core/keys.js';
 import { CLOCK_LEEWAY_SECONDS, TokenService } from '../core/tokens-service.js';
 import { resolveKeyEncryptionSecret } from '../config/key-file.js';
@@ -37,7 +39,14 @@ export function createSigningKeyStore(
 
 export async function createTokenMode(
   config: Config,
-  deps: { db: Kysely<Database>; auth: AuthService; clock: Clock; secret?: ResolvedSecret },
+  deps: {
+    db: Kysely<Database>;
+    verifyCredentials: TokenServiceOptions['verifyCredentials'];
+    sessionIssuer: SessionIssuer;
+    sessionCache?: SessionCache | undefined;
+    clock: Clock;
+    secret?: ResolvedSecret;
+  },
 ): Promise<TokenMode> {
   const { keys, sealKey, secretSource } = createSigningKeyStore(
     config,
@@ -50,7 +59,9 @@ export async function createTokenMode(
   await keys.currentKey();
   const service = new TokenService({
     db: deps.db,
-    auth: deps.auth,
+    verifyCredentials: deps.verifyCredentials,
+    sessionIssuer: deps.sessionIssuer,
+    sessionCache: deps.sessionCache,
     keys,
     clock: deps.clock,
     issuer: config.jwt.issuer,

@@ -1,15 +1,10 @@
+// Over 400 lines on purpose: one AdminService serves both /admin and the CLI, and its user,
+// role and audit methods share the last-admin lock and the audit writes; a split is not yet done.
 import type { Kysely } from 'kysely';
-import {
-  type AuditRow,
-  deleteUserAndData,
-  refreshCachedUser,
-  revokeEverything,
-  searchAuditEvents,
-  searchUsers,
-} from '../store/admin.js';
-import { voidEmailTokens } from '../store/account.js';
-import { recordAuditEvent } from '../store/audit.js';
-import { listLiveSessions } from '../store/sessions.js';
+import { type AuditRow, recordAuditEvent, searchAuditEvents } from '../store/audit.js';
+import { voidEmailTokens } from '../store/email-tokens.js';
+import { revokeUserRefreshTokens } from '../store/refresh-tokens.js';
+import { listLiveSessions, refreshCachedUser, revokeUserSessions } from '../store/sessions.js';
 import {
   countOtherEnabledAdmins,
   existingRoles,
@@ -22,20 +17,38 @@ import {
 } from '../store/rbac.js';
 import type { Database, Queryable } from '../store/schema.js';
 import {
+  deleteUserAndData,
   findUserByEmail,
   findUserById,
   insertUser,
   isUniqueViolation,
+  searchUsers,
   updateUser,
   type UserWithRoles,
 } from '../store/users.js';
-import { type PublicUser, type RequestContext, toPublicUser } from './auth.js';
+import { type PublicUser, type RequestContext, toPublicUser } from './request.js';
 import type { Clock } from './clock.js';
 import { deviceLabel } from './devices.js';
 import { AuthError, errors } from './errors.js';
 import { uuidv7 } from '../store/ids.js';
 import { normalizePassword, type PasswordPolicy } from './password-policy.js';
 import type { PasswordHasher } from './passwords.js';
+
+/**
+ * Ends every session and every refresh family of a user at once (disable, delete, revoke, forced
+ * reset); returns how many sessions were live. Sessions go through `revokeUserSessions`, so every
+ * instance's session cache drops them.
+ */
+async function revokeEverything(
+  trx: Queryable,
+  userId: string,
+  reason: string,
+  now: Date,
+): Promise<number> {
+  const revoked = await revokeUserSessions(trx, userId, reason, now);
+  await revokeUserRefreshTokens(trx, userId, now);
+  return revoked.length;
+}
 
 /** Every permission an `/admin` route can ask for; the built-in `admin` role has them all. */
 export const PERMISSIONS = [

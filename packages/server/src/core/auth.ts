@@ -1,5 +1,6 @@
+// Over 400 lines on purpose: sign-up, verification and login share the pending-sign-up
+// password checks, the throttle bookkeeping and the verification mail kept private here.
 import type { Kysely } from 'kysely';
-import { lockUser, voidEmailTokens } from '../store/account.js';
 import { recordAuditEvent } from '../store/audit.js';
 import {
   clearSignupPassword,
@@ -8,13 +9,12 @@ import {
   insertEmailToken,
   renewEmailToken,
   unusedVerifyTokens,
+  voidEmailTokens,
 } from '../store/email-tokens.js';
 import { enqueueMail } from '../store/outbox.js';
 import type { Database, EmailTokenPurpose, Queryable } from '../store/schema.js';
 import {
-  findSessionById,
   findSessionByTokenHash,
-  insertSessionWithAudit,
   revokeSession,
   revokeUserSessions,
   type SessionWithUser,
@@ -25,10 +25,11 @@ import {
   findUserById,
   insertUser,
   isUniqueViolation,
+  lockUser,
   type UserWithRoles,
   updateUser,
 } from '../store/users.js';
-import { completeEmailChange } from './account.js';
+import { completeEmailChange } from './email-change.js';
 import { addSeconds, type Clock } from './clock.js';
 import type { DeviceCookies } from './device-cookies.js';
 import { errors } from './errors.js';
@@ -44,11 +45,15 @@ import {
 import { normalizePassword, type PasswordPolicy } from './password-policy.js';
 import type { PasswordHasher } from './passwords.js';
 import {
-  isSessionActive,
-  newSessionExpiry,
-  type SessionTimeouts,
-  slideIdleExpiry,
-} from './sessions.js';
+  type AuthenticatedSession,
+  type IssuedSession,
+  type PublicUser,
+  type RequestContext,
+  type RotatedSession,
+  toPublicUser,
+} from './request.js';
+import { SessionIssuer } from './session-issuer.js';
+import { isSessionActive, type SessionTimeouts, slideIdleExpiry } from './sessions.js';
 import { generateToken, hashToken, isWellFormedToken, safeEqual } from './tokens.js';
 
 /**
@@ -68,66 +73,6 @@ function pendingSignupHashes(
   );
 }
 
-/** What the API shows of a user. */
-export interface PublicUser {
-  id: string;
-  email: string;
-  name: string | null;
-  emailVerified: boolean;
-  roles: string[];
-  createdAt: string;
-}
-
-// A row answered from the session cache is shown on every request for seconds: its public form
-// (toISOString above all) is made once. Rows are read fresh for every change, never edited after
-// being shown.
-const publicForms = new WeakMap<UserWithRoles, PublicUser>();
-
-export function toPublicUser(user: UserWithRoles): PublicUser {
-  let shown = publicForms.get(user);
-  if (!shown) {
-    shown = {
-      id: user.id,
-      email: user.email,
-      name: user.name,
-      emailVerified: user.email_verified_at !== null,
-      roles: user.roles,
-      createdAt: user.created_at.toISOString(),
-    };
-    publicForms.set(user, shown);
-  }
-  return shown;
-}
-
-/** Who is asking: recorded on sessions and audit events. */
-export interface RequestContext {
-  ip: string | null;
-  userAgent: string | null;
-  /** Aborted when the client hangs up: password hashing still queued for it is dropped. */
-  signal?: AbortSignal;
-}
-
-/** A new session: `token` goes to the browser (cookie) and nowhere else. */
-export interface IssuedSession {
-  token: string;
-  csrfToken: string;
-  sessionId: string;
-  user: PublicUser;
-}
-
-/** The new cookie and CSRF token of a session that replaced another (see `rotateSession`). */
-export interface RotatedSession {
-  token: string;
-  csrfToken: string;
-  sessionId: string;
-}
-
-export interface AuthenticatedSession {
-  sessionId: string;
-  csrfToken: string;
-  user: PublicUser;
-}
-
 export interface AuthServiceOptions {
   db: Kysely<Database>;
   hasher: PasswordHasher;
@@ -145,6 +90,8 @@ export interface AuthServiceOptions {
   deviceCookies?: DeviceCookies;
   /** Validated sessions kept for a few seconds, invalidated on revocation. */
   sessionCache?: SessionCache;
+  /** Opens and rotates sessions; made from `sessions` when not given. */
+  issuer?: SessionIssuer;
 }
 
 /** A cookie sign-in: the session, and the device cookie that marks this browser as known. */
@@ -159,7 +106,11 @@ export type RegisterResult = { kind: 'accepted' } | { kind: 'signed_in'; session
  * onto responses; the store does the SQL.
  */
 export class AuthService {
-  constructor(private readonly o: AuthServiceOptions) {}
+  private readonly issuer: SessionIssuer;
+
+  constructor(private readonly o: AuthServiceOptions) {
+    this.issuer = o.issuer ?? new SessionIssuer(o.sessions);
+  }
 
   async register(
     input: { email: string; password: string; name?: string | undefined },
@@ -572,39 +523,15 @@ export class AuthService {
     });
   }
 
-  /**
-   * Replaces a live session by a new one (new token and CSRF token) inside the caller's
-   * transaction, once the credentials behind it changed: a copy of the old token taken before
-   * the change is worth nothing after it. The new session keeps the old one's absolute expiry
-   * (a rotation is no new sign-in). Undefined when the old session is no longer live.
-   */
-  async rotateSession(
+  /** A new token for a session whose credentials changed (see SessionIssuer.rotate). */
+  rotateSession(
     trx: Queryable,
     previousSessionId: string,
     reason: string,
     ctx: RequestContext,
     now: Date,
   ): Promise<RotatedSession | undefined> {
-    const previous = await findSessionById(trx, previousSessionId);
-    if (!previous || !(await revokeSession(trx, previousSessionId, 'rotated', now))) {
-      return undefined;
-    }
-    const { session } = previous;
-    if (now >= session.absolute_expires_at) return undefined;
-    const { token, csrfToken, sessionId } = await this.insertNewSession(
-      trx,
-      session.user_id,
-      ctx,
-      now,
-      { previousSessionId, reason },
-      { auditType: 'session.rotated', absoluteExpiresAt: session.absolute_expires_at },
-    );
-    return { token, csrfToken, sessionId };
-  }
-
-  /** The cache of validated sessions, shared with bearer verification (core/tokens-service.ts). */
-  get sessionCache(): SessionCache | undefined {
-    return this.o.sessionCache;
+    return this.issuer.rotate(trx, previousSessionId, reason, ctx, now);
   }
 
   /** The lookup of `authenticate`, through the session cache when there is one. */
@@ -649,64 +576,12 @@ export class AuthService {
     return findSessionByTokenHash(this.o.db, hashToken(token));
   }
 
-  /**
-   * Opens a session: a fresh random token (only its hash is stored) and CSRF token, the idle and
-   * absolute expiry, and its `login.succeeded` audit event (with `auditData`) in the same
-   * statement. Every way of signing in (cookie login, token endpoint) opens its session here.
-   */
-  async insertNewSession(
-    db: Queryable,
-    userId: string,
-    ctx: RequestContext,
-    now: Date,
-    auditData: Record<string, unknown> = {},
-    options: { auditType?: string; absoluteExpiresAt?: Date } = {},
-  ) {
-    const token = generateToken();
-    const csrfToken = generateToken();
-    const sessionId = uuidv7(now.getTime());
-    const expiry = newSessionExpiry(now, this.o.sessions);
-    if (options.absoluteExpiresAt && options.absoluteExpiresAt < expiry.absoluteExpiresAt) {
-      expiry.absoluteExpiresAt = options.absoluteExpiresAt;
-      if (expiry.idleExpiresAt > expiry.absoluteExpiresAt) {
-        expiry.idleExpiresAt = options.absoluteExpiresAt;
-      }
-    }
-    await insertSessionWithAudit(
-      db,
-      {
-        id: sessionId,
-        user_id: userId,
-        token_hash: hashToken(token),
-        csrf_token: csrfToken,
-        created_at: now,
-        last_seen_at: now,
-        idle_expires_at: expiry.idleExpiresAt,
-        absolute_expires_at: expiry.absoluteExpiresAt,
-        ip: ctx.ip,
-        user_agent: ctx.userAgent?.slice(0, 512) ?? null,
-      },
-      {
-        type: options.auditType ?? 'login.succeeded',
-        userId,
-        data: { sessionId, ...auditData },
-        ...ctx,
-      },
-    );
-    return { token, csrfToken, sessionId, expiry };
-  }
-
   private async startSession(
     user: UserWithRoles,
     ctx: RequestContext,
     now: Date,
   ): Promise<IssuedSession> {
-    const { token, csrfToken, sessionId } = await this.insertNewSession(
-      this.o.db,
-      user.id,
-      ctx,
-      now,
-    );
+    const { token, csrfToken, sessionId } = await this.issuer.open(this.o.db, user.id, ctx, now);
     return { token, csrfToken, sessionId, user: toPublicUser(user) };
   }
 

@@ -1,7 +1,16 @@
-import type { RateLimit, RateRule } from '../config/abuse.js';
 import type { WindowHit, WindowStore } from '../store/counter-rules.js';
 import type { Clock } from './clock.js';
 import { accountKey, rateLimited } from './throttle.js';
+
+/** At most `max` requests per `windowSeconds`. */
+export interface RateLimit {
+  max: number;
+  windowSeconds: number;
+}
+
+/** One family of protected requests; login and token share `signin`. */
+export type RateRule =
+  'signin' | 'register' | 'verify' | 'resend' | 'forgot' | 'reset' | 'change_email';
 
 /** Whether a hit is within `limit`, and how long to wait if not. */
 export function verdict(hit: WindowHit, limit: RateLimit, nowMs: number) {

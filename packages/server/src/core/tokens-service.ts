@@ -22,17 +22,14 @@ import {
   touchSession,
 } from '../store/sessions.js';
 import type { UserWithRoles } from '../store/users.js';
-import {
-  type AuthenticatedSession,
-  type AuthService,
-  type RequestContext,
-  toPublicUser,
-} from './auth.js';
 import { addSeconds, type Clock } from './clock.js';
 import { AuthError } from './errors.js';
 import { uuidv7 } from '../store/ids.js';
 import { ACCESS_TOKEN_ALG, type SigningKey, type SigningKeyStore, seal, unseal } from './keys.js';
 import { isSessionActive, type SessionTimeouts, slideIdleExpiry } from './sessions.js';
+import { type AuthenticatedSession, type RequestContext, toPublicUser } from './request.js';
+import type { SessionCache } from './session-cache.js';
+import type { SessionIssuer } from './session-issuer.js';
 import { generateToken, hashToken, isWellFormedToken } from './tokens.js';
 
 /** What POST /auth/token and /auth/refresh answer. */
@@ -66,7 +63,15 @@ export const invalidRefreshToken = () =>
 
 export interface TokenServiceOptions {
   db: Kysely<Database>;
-  auth: AuthService;
+  /** The password check of the cookie login (AuthService.verifyCredentials). */
+  verifyCredentials: (
+    input: { email: string; password: string },
+    ctx: RequestContext,
+  ) => Promise<UserWithRoles>;
+  /** Opens the session behind a token pair, as every sign-in does. */
+  sessionIssuer: SessionIssuer;
+  /** The cookie sessions' cache of validated sessions, shared by bearer verification. */
+  sessionCache?: SessionCache | undefined;
   keys: SigningKeyStore;
   clock: Clock;
   issuer: string;
@@ -97,12 +102,12 @@ export class TokenService {
 
   /** POST /auth/token: the same credential checks as the cookie login, then a new session. */
   async issue(input: { email: string; password: string }, ctx: RequestContext): Promise<TokenPair> {
-    const user = await this.o.auth.verifyCredentials(input, ctx);
+    const user = await this.o.verifyCredentials(input, ctx);
     const now = this.o.clock();
     const refreshToken = generateToken();
     const sessionId = await this.o.db.transaction().execute(async (trx) => {
       // A token session has no cookie: the cookie token it gets is dropped here, unsent.
-      const { sessionId, expiry } = await this.o.auth.insertNewSession(trx, user.id, ctx, now, {
+      const { sessionId, expiry } = await this.o.sessionIssuer.open(trx, user.id, ctx, now, {
         method: 'token',
       });
       await insertRefreshToken(trx, {
@@ -300,7 +305,7 @@ export class TokenService {
    * the disabled flag are still checked on every answer (`isLive`).
    */
   private async sessionById(sessionId: string): Promise<SessionWithUser | undefined> {
-    const cache = this.o.auth.sessionCache;
+    const cache = this.o.sessionCache;
     const cached = cache?.getById(sessionId);
     if (cached) return cached;
     const generation = cache?.generation ?? 0;

@@ -1,8 +1,8 @@
 import type { Kysely } from 'kysely';
 import { z } from 'zod';
-import { insertUserIfAbsent } from '../store/account.js';
 import { recordAuditEvent } from '../store/audit.js';
 import type { Database } from '../store/schema.js';
+import { insertUserIfAbsent } from '../store/users.js';
 import type { Clock } from './clock.js';
 import { uuidv7 } from '../store/ids.js';
 import { BCRYPT_HASH } from './passwords.js';

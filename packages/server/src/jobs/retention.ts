@@ -1,7 +1,8 @@
 import type { Kysely } from 'kysely';
 import type { Clock } from '../core/clock.js';
 import { addSeconds } from '../core/clock.js';
-import { purgeOlderThan } from '../store/admin.js';
+import { purgeAuditEvents } from '../store/audit.js';
+import { purgeFinishedMails } from '../store/outbox.js';
 import type { Database } from '../store/schema.js';
 
 export interface RetentionOptions {
@@ -30,14 +31,12 @@ export class RetentionWorker {
   /** One purge now; returns the rows deleted. */
   async runOnce(): Promise<{ auditEvents: number; mails: number }> {
     const now = this.o.clock();
-    const auditEvents = await purgeOlderThan(
+    const auditEvents = await purgeAuditEvents(
       this.o.db,
-      'audit_events',
       addSeconds(now, -this.o.auditRetentionSeconds),
     );
-    const mails = await purgeOlderThan(
+    const mails = await purgeFinishedMails(
       this.o.db,
-      'mail_outbox',
       addSeconds(now, -this.o.mailRetentionSeconds),
     );
     return { auditEvents, mails };

@@ -1,5 +1,9 @@
+import type { Selectable } from 'kysely';
+import { deleteInBatches } from './batches.js';
 import { uuidv7 } from './ids.js';
-import type { Queryable } from './schema.js';
+import type { AuditEventsTable, Queryable } from './schema.js';
+
+export type AuditRow = Selectable<AuditEventsTable>;
 
 export interface AuditEvent {
   type: string;
@@ -26,4 +30,37 @@ export function auditEventRow(event: AuditEvent, now: Date) {
 
 export async function recordAuditEvent(db: Queryable, event: AuditEvent, now: Date): Promise<void> {
   await db.insertInto('audit_events').values(auditEventRow(event, now)).execute();
+}
+
+export interface AuditSearch {
+  userId?: string | undefined;
+  types?: string[] | undefined;
+  from?: Date | undefined;
+  to?: Date | undefined;
+  beforeId?: string | undefined;
+  limit: number;
+}
+
+/** Audit events newest first, keyset-paginated on the (time-ordered UUIDv7) id. */
+export async function searchAuditEvents(db: Queryable, search: AuditSearch): Promise<AuditRow[]> {
+  let query = db.selectFrom('audit_events').selectAll();
+  if (search.userId) query = query.where('user_id', '=', search.userId);
+  if (search.types && search.types.length > 0) query = query.where('type', 'in', search.types);
+  if (search.from) query = query.where('created_at', '>=', search.from);
+  if (search.to) query = query.where('created_at', '<', search.to);
+  if (search.beforeId) query = query.where('id', '<', search.beforeId);
+  return query.orderBy('id', 'desc').limit(search.limit).execute();
+}
+
+/** Deletes audit events created before `before`, in batches; returns how many. */
+export function purgeAuditEvents(db: Queryable, before: Date, batch = 5000): Promise<number> {
+  return deleteInBatches(async (limit) => {
+    const result = await db
+      .deleteFrom('audit_events')
+      .where('id', 'in', (eb) =>
+        eb.selectFrom('audit_events').select('id').where('created_at', '<', before).limit(limit),
+      )
+      .executeTakeFirst();
+    return Number(result.numDeletedRows);
+  }, batch);
 }

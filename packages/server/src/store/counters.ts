@@ -1,4 +1,4 @@
-import { type Kysely, sql } from 'kysely';
+import type { Kysely } from 'kysely';
 import {
   applyHit,
   decideAttempt,
@@ -112,24 +112,42 @@ export class PostgresCounterStore implements CounterStore {
 
   constructor(private readonly db: Kysely<Database>) {
     this.sweeper = setInterval(() => {
-      void sql`delete from abuse_counters where expires_ms < ${Date.now()}`
-        .execute(this.db)
+      void this.db
+        .deleteFrom('abuse_counters')
+        .where('expires_ms', '<', Date.now())
+        .execute()
         .catch(() => {});
     }, 600_000);
     this.sweeper.unref();
   }
 
   async hit(key: string, windowMs: number, nowMs: number): Promise<WindowHit> {
-    const result = await sql<{ count: number; expires_ms: string }>`
-      insert into abuse_counters as c (key, count, touched_ms, expires_ms)
-      values (${key}, 1, ${nowMs}, ${nowMs + windowMs})
-      on conflict (key) do update set
-        count = case when c.expires_ms <= ${nowMs} then 1 else c.count + 1 end,
-        expires_ms = case when c.expires_ms <= ${nowMs} then excluded.expires_ms else c.expires_ms end,
-        touched_ms = ${nowMs}
-      returning count, expires_ms`.execute(this.db);
-    const row = result.rows[0];
-    if (!row) throw new Error('abuse_counters upsert returned nothing');
+    // One atomic upsert: a window that has ended starts again at 1.
+    const row = await this.db
+      .insertInto('abuse_counters')
+      .values({ key, count: 1, touched_ms: nowMs, expires_ms: nowMs + windowMs })
+      .onConflict((oc) =>
+        oc.column('key').doUpdateSet((eb) => {
+          const ended = eb('abuse_counters.expires_ms', '<=', nowMs);
+          return {
+            count: eb
+              .case()
+              .when(ended)
+              .then(1)
+              .else(eb('abuse_counters.count', '+', 1))
+              .end(),
+            expires_ms: eb
+              .case()
+              .when(ended)
+              .then(eb.ref('excluded.expires_ms'))
+              .else(eb.ref('abuse_counters.expires_ms'))
+              .end(),
+            touched_ms: nowMs,
+          };
+        }),
+      )
+      .returning(['count', 'expires_ms'])
+      .executeTakeFirstOrThrow();
     return { count: row.count, resetAtMs: Number(row.expires_ms) };
   }
 
@@ -141,29 +159,35 @@ export class PostgresCounterStore implements CounterStore {
   ): Promise<ThrottleDecision> {
     return this.db.transaction().execute(async (trx) => {
       // The row lock serialises concurrent attempts on one account across instances.
-      await sql`insert into abuse_counters (key, count, touched_ms, expires_ms)
-        values (${key}, 0, 0, 0) on conflict (key) do nothing`.execute(trx);
-      const found = await sql<{ count: number; touched_ms: string; expires_ms: string }>`
-        select count, touched_ms, expires_ms from abuse_counters where key = ${key} for update`.execute(
-        trx,
-      );
-      const row = found.rows[0];
+      await trx
+        .insertInto('abuse_counters')
+        .values({ key, count: 0, touched_ms: 0, expires_ms: 0 })
+        .onConflict((oc) => oc.column('key').doNothing())
+        .execute();
+      const row = await trx
+        .selectFrom('abuse_counters')
+        .select(['count', 'touched_ms', 'expires_ms'])
+        .where('key', '=', key)
+        .forUpdate()
+        .executeTakeFirst();
       const state =
         row && Number(row.expires_ms) > nowMs
           ? { failures: row.count, lastFailureMs: Number(row.touched_ms) }
           : undefined;
       const decision = decideAttempt(state, nowMs, policy);
       if (decision.allowed) {
-        await sql`update abuse_counters
-          set count = ${decision.failures}, touched_ms = ${nowMs}, expires_ms = ${nowMs + ttlMs}
-          where key = ${key}`.execute(trx);
+        await trx
+          .updateTable('abuse_counters')
+          .set({ count: decision.failures, touched_ms: nowMs, expires_ms: nowMs + ttlMs })
+          .where('key', '=', key)
+          .execute();
       }
       return decision;
     });
   }
 
   async clear(key: string): Promise<void> {
-    await sql`delete from abuse_counters where key = ${key}`.execute(this.db);
+    await this.db.deleteFrom('abuse_counters').where('key', '=', key).execute();
   }
 
   async close(): Promise<void> {

@@ -118,3 +118,18 @@ export function consumeEmailToken(
     .returningAll()
     .executeTakeFirst();
 }
+
+/** Deletes a user's unused tokens of the given purposes (a password change voids them). */
+export async function voidEmailTokens(
+  db: Queryable,
+  userId: string,
+  purposes: EmailTokenPurpose[],
+): Promise<number> {
+  const result = await db
+    .deleteFrom('email_tokens')
+    .where('user_id', '=', userId)
+    .where('purpose', 'in', purposes)
+    .where('used_at', 'is', null)
+    .executeTakeFirst();
+  return Number(result.numDeletedRows);
+}

@@ -1,3 +1,5 @@
+import { sql } from 'kysely';
+import { deleteInBatches } from './batches.js';
 import { uuidv7 } from './ids.js';
 import type { Queryable } from './schema.js';
 
@@ -185,4 +187,40 @@ export async function countPendingMails(db: Queryable): Promise<number> {
     .where('status', '=', 'pending')
     .executeTakeFirstOrThrow();
   return Number(row.count);
+}
+
+/** Outbox rows by status (metrics). */
+export async function countMailsByStatus(db: Queryable): Promise<Record<string, number>> {
+  const rows = await db
+    .selectFrom('mail_outbox')
+    .select(['status', (eb) => eb.fn.countAll().as('count')])
+    .groupBy('status')
+    .execute();
+  return Object.fromEntries(rows.map((r) => [r.status, Number(r.count)]));
+}
+
+/** Deletes the mail queued for an address (a deleted user's), whatever its state. */
+export async function deleteMailsTo(db: Queryable, address: string): Promise<void> {
+  await db
+    .deleteFrom('mail_outbox')
+    .where(sql`lower(to_address)`, '=', address.toLowerCase())
+    .execute();
+}
+
+/** Deletes sent and given-up mail created before `before`, in batches; returns how many. */
+export function purgeFinishedMails(db: Queryable, before: Date, batch = 5000): Promise<number> {
+  return deleteInBatches(async (limit) => {
+    const result = await db
+      .deleteFrom('mail_outbox')
+      .where('id', 'in', (eb) =>
+        eb
+          .selectFrom('mail_outbox')
+          .select('id')
+          .where('status', 'in', ['sent', 'failed'])
+          .where('created_at', '<', before)
+          .limit(limit),
+      )
+      .executeTakeFirst();
+    return Number(result.numDeletedRows);
+  }, batch);
 }

@@ -3,6 +3,17 @@ import type { Queryable } from './schema.js';
 
 /** Roles, permissions and who holds which role. */
 
+/**
+ * A user's role names, sorted, as a column of a query over users: `userId` names the outer
+ * query's user id column. The one place this sub-query is written.
+ */
+export function rolesOf(userId: 'users.id' | 'u.id') {
+  return sql<string[]>`coalesce(array(
+    select ur.role_name from user_roles ur where ur.user_id = ${sql.ref(userId)}
+    order by ur.role_name
+  ), '{}')`;
+}
+
 export interface RoleRow {
   name: string;
   description: string;

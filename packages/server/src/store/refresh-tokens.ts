@@ -68,3 +68,17 @@ export async function eraseExpiredSuccessors(db: Queryable, usedBefore: Date): P
     .where('used_at', '<', usedBefore)
     .execute();
 }
+
+/** Revokes every live refresh token of a user (disable, delete) and erases their successors. */
+export async function revokeUserRefreshTokens(
+  db: Queryable,
+  userId: string,
+  now: Date,
+): Promise<void> {
+  await db
+    .updateTable('refresh_tokens')
+    .set({ revoked_at: now, successor_sealed: null })
+    .where('user_id', '=', userId)
+    .where('revoked_at', 'is', null)
+    .execute();
+}

@@ -22,6 +22,7 @@ export interface Database {
   refresh_tokens: RefreshTokensTable;
   permissions: PermissionsTable;
   role_permissions: RolePermissionsTable;
+  abuse_counters: AbuseCountersTable;
 }
 
 type Timestamp = ColumnType<Date, Date, Date>;
@@ -147,6 +148,17 @@ export interface RefreshTokensTable {
   successor_id: string | null;
   successor_sealed: string | null;
   revoked_at: Timestamp | null;
+}
+
+/** Epoch milliseconds in a bigint column: pg reads int8 as a string, so readers use Number(). */
+type EpochMs = ColumnType<string | number, number, number>;
+
+/** Rate-limit windows and login throttles shared through PostgreSQL (store/counters.ts). */
+export interface AbuseCountersTable {
+  key: string;
+  count: number;
+  touched_ms: EpochMs;
+  expires_ms: EpochMs;
 }
 
 export type UserRow = Selectable<UsersTable>;

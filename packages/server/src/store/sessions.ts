@@ -1,5 +1,5 @@
 import { type AuditEvent, auditEventRow } from './audit.js';
-import { sql } from 'kysely';
+import { rolesOf } from './rbac.js';
 import type { Queryable, SessionRow, UserRow } from './schema.js';
 import { announceRevocation } from './session-events.js';
 
@@ -71,9 +71,7 @@ async function findSessionWithUser(
       'u.password_changed_at',
       'u.created_at as user_created_at',
       'u.updated_at as user_updated_at',
-      sql<string[]>`coalesce(array(
-        select ur.role_name from user_roles ur where ur.user_id = u.id order by ur.role_name
-      ), '{}')`.as('roles'),
+      rolesOf('u.id').as('roles'),
     ])
     .where(by === 'token' ? 's.token_hash' : 's.id', '=', value)
     .executeTakeFirst();
@@ -174,4 +172,31 @@ export function listLiveSessions(
     .orderBy('last_seen_at', 'desc')
     .orderBy('id', 'desc')
     .execute();
+}
+
+/** True when `sessionId` is a live session of `userId` (and not someone else's). */
+export async function isLiveSessionOf(
+  db: Queryable,
+  userId: string,
+  sessionId: string,
+  now: Date,
+): Promise<boolean> {
+  const row = await db
+    .selectFrom('sessions')
+    .select('id')
+    .where('id', '=', sessionId)
+    .where('user_id', '=', userId)
+    .where('revoked_at', 'is', null)
+    .where('idle_expires_at', '>', now)
+    .where('absolute_expires_at', '>', now)
+    .executeTakeFirst();
+  return row !== undefined;
+}
+
+/**
+ * Evicts a user's cached sessions on every instance without revoking them: a change of roles or
+ * of the disabled flag then shows on the very next request.
+ */
+export function refreshCachedUser(db: Queryable, userId: string): Promise<void> {
+  return announceRevocation(db, { userId });
 }

@@ -1,17 +1,15 @@
-import { sql } from 'kysely';
-import type { NewUser, Queryable, UserRow, UserUpdate } from './schema.js';
+import { sql, type Transaction } from 'kysely';
+import { deleteMailsTo } from './outbox.js';
+import { rolesOf } from './rbac.js';
+import type { Database, NewUser, Queryable, UserRow, UserUpdate } from './schema.js';
 
 export type UserWithRoles = UserRow & { roles: string[] };
-
-const rolesOf = sql<string[]>`coalesce(array(
-  select ur.role_name from user_roles ur where ur.user_id = users.id order by ur.role_name
-), '{}')`;
 
 export function findUserByEmail(db: Queryable, email: string): Promise<UserWithRoles | undefined> {
   return db
     .selectFrom('users')
     .selectAll()
-    .select(rolesOf.as('roles'))
+    .select(rolesOf('users.id').as('roles'))
     .where(sql`lower(email)`, '=', email.toLowerCase())
     .executeTakeFirst();
 }
@@ -20,7 +18,7 @@ export function findUserById(db: Queryable, id: string): Promise<UserWithRoles |
   return db
     .selectFrom('users')
     .selectAll()
-    .select(rolesOf.as('roles'))
+    .select(rolesOf('users.id').as('roles'))
     .where('id', '=', id)
     .executeTakeFirst();
 }
@@ -32,6 +30,97 @@ export async function insertUser(db: Queryable, user: NewUser): Promise<UserWith
 
 export async function updateUser(db: Queryable, id: string, changes: UserUpdate): Promise<void> {
   await db.updateTable('users').set(changes).where('id', '=', id).execute();
+}
+
+/** Locks the user's row until the transaction ends (serialises token issuing per user). */
+export async function lockUser(db: Queryable, userId: string): Promise<void> {
+  await db.selectFrom('users').select('id').where('id', '=', userId).forUpdate().execute();
+}
+
+/** Inserts a user unless one with the same email (case-insensitively) exists; true if inserted. */
+export async function insertUserIfAbsent(db: Queryable, user: NewUser): Promise<boolean> {
+  const row = await db
+    .insertInto('users')
+    .values(user)
+    .onConflict((oc) => oc.doNothing())
+    .returning('id')
+    .executeTakeFirst();
+  return row !== undefined;
+}
+
+/**
+ * Gives the user a new, verified address inside the caller's transaction; false when another
+ * account holds it. The savepoint keeps the transaction usable after the unique index refuses
+ * the address (a sign-up may take it between the caller's check and this update).
+ */
+export async function changeUserEmail(
+  trx: Transaction<Database>,
+  id: string,
+  email: string,
+  now: Date,
+): Promise<boolean> {
+  await sql`savepoint email_change`.execute(trx);
+  try {
+    await updateUser(trx, id, { email, email_verified_at: now, updated_at: now });
+    return true;
+  } catch (error) {
+    if (!isUniqueViolation(error)) throw error;
+    await sql`rollback to savepoint email_change`.execute(trx);
+    return false;
+  }
+}
+
+/** Deletes the user and, by cascade, their sessions, tokens and roles; their queued mail too. */
+export async function deleteUserAndData(
+  db: Queryable,
+  user: { id: string; email: string },
+): Promise<void> {
+  await deleteMailsTo(db, user.email);
+  await db.deleteFrom('users').where('id', '=', user.id).execute();
+}
+
+export interface UserSearch {
+  /** Email prefix, case-insensitive. */
+  q?: string | undefined;
+  verified?: boolean | undefined;
+  disabled?: boolean | undefined;
+  role?: string | undefined;
+  /** Users with an id below this one (the previous page's last): newest first. */
+  beforeId?: string | undefined;
+  limit: number;
+}
+
+/** Escapes LIKE's wildcards so that a search for `a_b` finds only `a_b…`. */
+function likePrefix(value: string): string {
+  return `${value.toLowerCase().replace(/[\\%_]/g, (c) => `\\${c}`)}%`;
+}
+
+/**
+ * Users newest first (ids are UUIDv7, so id order is creation order), keyset-paginated on the
+ * id: rows inserted meanwhile never shift a page, they only appear before the first one.
+ */
+export async function searchUsers(db: Queryable, search: UserSearch): Promise<UserWithRoles[]> {
+  let query = db.selectFrom('users').selectAll().select(rolesOf('users.id').as('roles'));
+  if (search.q) query = query.where(sql<boolean>`lower(email) like ${likePrefix(search.q)}`);
+  if (search.verified !== undefined) {
+    query = query.where('email_verified_at', search.verified ? 'is not' : 'is', null);
+  }
+  if (search.disabled !== undefined) {
+    query = query.where('disabled_at', search.disabled ? 'is not' : 'is', null);
+  }
+  if (search.role) {
+    const role = search.role;
+    query = query.where(({ exists, selectFrom }) =>
+      exists(
+        selectFrom('user_roles as ur')
+          .select('ur.user_id')
+          .whereRef('ur.user_id', '=', 'users.id')
+          .where('ur.role_name', '=', role),
+      ),
+    );
+  }
+  if (search.beforeId) query = query.where('id', '<', search.beforeId);
+  return query.orderBy('id', 'desc').limit(search.limit).execute();
 }
 
 /** True when `error` is PostgreSQL's unique_violation (e.g. two sign-ups racing for one email). */

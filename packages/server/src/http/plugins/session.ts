@@ -1,6 +1,7 @@
 import type { FastifyInstance, FastifyReply, FastifyRequest } from 'fastify';
 import fp from 'fastify-plugin';
-import type { AuthenticatedSession, AuthService, RequestContext } from '../../core/auth.js';
+import type { AuthService } from '../../core/auth.js';
+import type { AuthenticatedSession, RequestContext } from '../../core/request.js';
 import { errors } from '../../core/errors.js';
 import type { RefusedRequest } from '../../core/refused-requests.js';
 import { safeEqual } from '../../core/tokens.js';

@@ -1,0 +1,92 @@
+import { uuidv7 } from '../store/ids.js';
+import type { Queryable } from '../store/schema.js';
+import { findSessionById, insertSessionWithAudit, revokeSession } from '../store/sessions.js';
+import type { RequestContext, RotatedSession } from './request.js';
+import { newSessionExpiry, type SessionTimeouts } from './sessions.js';
+import { generateToken, hashToken } from './tokens.js';
+
+/**
+ * Opens and rotates sessions. Every way of signing in (cookie login, sign-up, token endpoint)
+ * and every credential change that keeps the caller signed in goes through here, so the flows
+ * share it instead of reaching into each other.
+ */
+export class SessionIssuer {
+  constructor(private readonly timeouts: SessionTimeouts) {}
+
+  /**
+   * Opens a session: a fresh random token (only its hash is stored) and CSRF token, the idle and
+   * absolute expiry, and its `login.succeeded` audit event (with `auditData`) in the same
+   * statement.
+   */
+  async open(
+    db: Queryable,
+    userId: string,
+    ctx: RequestContext,
+    now: Date,
+    auditData: Record<string, unknown> = {},
+    options: { auditType?: string; absoluteExpiresAt?: Date } = {},
+  ) {
+    const token = generateToken();
+    const csrfToken = generateToken();
+    const sessionId = uuidv7(now.getTime());
+    const expiry = newSessionExpiry(now, this.timeouts);
+    if (options.absoluteExpiresAt && options.absoluteExpiresAt < expiry.absoluteExpiresAt) {
+      expiry.absoluteExpiresAt = options.absoluteExpiresAt;
+      if (expiry.idleExpiresAt > expiry.absoluteExpiresAt) {
+        expiry.idleExpiresAt = options.absoluteExpiresAt;
+      }
+    }
+    await insertSessionWithAudit(
+      db,
+      {
+        id: sessionId,
+        user_id: userId,
+        token_hash: hashToken(token),
+        csrf_token: csrfToken,
+        created_at: now,
+        last_seen_at: now,
+        idle_expires_at: expiry.idleExpiresAt,
+        absolute_expires_at: expiry.absoluteExpiresAt,
+        ip: ctx.ip,
+        user_agent: ctx.userAgent?.slice(0, 512) ?? null,
+      },
+      {
+        type: options.auditType ?? 'login.succeeded',
+        userId,
+        data: { sessionId, ...auditData },
+        ...ctx,
+      },
+    );
+    return { token, csrfToken, sessionId, expiry };
+  }
+
+  /**
+   * Replaces a live session by a new one (new token and CSRF token) inside the caller's
+   * transaction, once the credentials behind it changed: a copy of the old token taken before
+   * the change is worth nothing after it. The new session keeps the old one's absolute expiry
+   * (a rotation is no new sign-in). Undefined when the old session is no longer live.
+   */
+  async rotate(
+    trx: Queryable,
+    previousSessionId: string,
+    reason: string,
+    ctx: RequestContext,
+    now: Date,
+  ): Promise<RotatedSession | undefined> {
+    const previous = await findSessionById(trx, previousSessionId);
+    if (!previous || !(await revokeSession(trx, previousSessionId, 'rotated', now))) {
+      return undefined;
+    }
+    const { session } = previous;
+    if (now >= session.absolute_expires_at) return undefined;
+    const { token, csrfToken, sessionId } = await this.open(
+      trx,
+      session.user_id,
+      ctx,
+      now,
+      { previousSessionId, reason },
+      { auditType: 'session.rotated', absoluteExpiresAt: session.absolute_expires_at },
+    );
+    return { token, csrfToken, sessionId };
+  }
+}
