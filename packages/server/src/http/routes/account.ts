@@ -1,5 +1,6 @@
 import type { FastifyPluginAsyncZod } from 'fastify-type-provider-zod';
 import type { AccountService } from '../../core/account.js';
+import type { PerIpLimit } from '../plugins/rate-limit.js';
 import { currentSession, requestContext } from '../plugins/session.js';
 import * as s from '../schemas.js';
 
@@ -9,10 +10,10 @@ const CHANGE_ACCEPTED =
   'If the new address can receive mail, a confirmation link is on its way: the change happens when you follow it.';
 
 /** Self-service account routes: reset, password and email change, signed-in devices. */
-export const accountRoutes: FastifyPluginAsyncZod<{ account: AccountService }> = async (
-  app,
-  { account },
-) => {
+export const accountRoutes: FastifyPluginAsyncZod<{
+  account: AccountService;
+  perIpLimit: PerIpLimit;
+}> = async (app, { account, perIpLimit }) => {
   const problems = {
     400: s.problem,
     401: s.problem,
@@ -25,6 +26,10 @@ export const accountRoutes: FastifyPluginAsyncZod<{ account: AccountService }> =
   app.post(
     '/auth/forgot-password',
     {
+      config: {
+        rateLimit: perIpLimit('forgot'),
+        accountLimit: { rule: 'forgot', field: 'email' },
+      },
       schema: {
         tags: ['account'],
         summary: 'Mail a password reset link (always 202)',
@@ -43,6 +48,9 @@ export const accountRoutes: FastifyPluginAsyncZod<{ account: AccountService }> =
   app.post(
     '/auth/reset-password',
     {
+      config: {
+        rateLimit: perIpLimit('reset'),
+      },
       schema: {
         tags: ['account'],
         summary: 'Set a new password with the token from the reset mail',
@@ -88,6 +96,10 @@ export const accountRoutes: FastifyPluginAsyncZod<{ account: AccountService }> =
   app.post(
     '/auth/change-email',
     {
+      config: {
+        rateLimit: perIpLimit('change_email'),
+        accountLimit: { rule: 'change_email', field: 'newEmail' },
+      },
       schema: {
         tags: ['account'],
         summary: 'Ask to change the email address (confirmed from the new address)',
