@@ -1,5 +1,6 @@
 import { sql } from 'kysely';
 import type { NewUser, Queryable, UserRow, UserUpdate } from './schema.js';
+import { announceRevocation } from './session-events.js';
 
 export type UserWithRoles = UserRow & { roles: string[] };
 
@@ -32,6 +33,28 @@ export async function insertUser(db: Queryable, user: NewUser): Promise<UserWith
 
 export async function updateUser(db: Queryable, id: string, changes: UserUpdate): Promise<void> {
   await db.updateTable('users').set(changes).where('id', '=', id).execute();
+}
+
+/**
+ * Sets a user's display name; the updated user, or undefined for an unknown id. Cached sessions
+ * carry the user, so they are evicted on every instance (as a revocation would, without
+ * revoking anything): the new name shows on the very next request.
+ */
+export async function updateUserName(
+  db: Queryable,
+  id: string,
+  name: string,
+  now: Date,
+): Promise<UserWithRoles | undefined> {
+  const user = await db
+    .updateTable('users')
+    .set({ name, updated_at: now })
+    .where('id', '=', id)
+    .returningAll()
+    .returning(rolesOf.as('roles'))
+    .executeTakeFirst();
+  if (user) await announceRevocation(db, { userId: id });
+  return user;
 }
 
 /** True when `error` is PostgreSQL's unique_violation (e.g. two sign-ups racing for one email). */

@@ -9,7 +9,9 @@ const RESET_ACCEPTED =
 const CHANGE_ACCEPTED =
   'If the new address can receive mail, a confirmation link is on its way: the change happens when you follow it.';
 
-/** Self-service account routes: reset, password and email change, signed-in devices. */
+/**
+ * Self-service account routes: reset, password and email change, the profile, signed-in devices.
+ */
 export const accountRoutes: FastifyPluginAsyncZod<{
   account: AccountService;
   perIpLimit: PerIpLimit;
@@ -117,6 +119,29 @@ export const accountRoutes: FastifyPluginAsyncZod<{
         requestContext(request, reply),
       );
       return reply.status(202).send({ message: CHANGE_ACCEPTED });
+    },
+  );
+
+  app.patch(
+    '/auth/me',
+    {
+      preHandler: app.requireSession,
+      schema: {
+        tags: ['account'],
+        summary: 'Change your own profile (the display name)',
+        description:
+          'The name follows the rules of the sign-up form (trimmed, 1 to 100 characters). With the session cookie it needs the X-CSRF-Token header, like every state-changing request. Answers with the updated user, as GET /auth/me shows it from then on.',
+        body: s.updateMeBody,
+        response: { 200: s.userResponse, ...problems },
+      },
+    },
+    async (request, reply) => {
+      const user = await account.updateProfile(
+        currentSession(request),
+        request.body,
+        requestContext(request, reply),
+      );
+      return { user };
     },
   );
 
