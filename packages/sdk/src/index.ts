@@ -225,6 +225,16 @@ export class LatchkeyClient {
     return result;
   }
 
+  /** Changes the signed-in user's own profile (the display name); returns the updated user. */
+  async updateMe(input: z.input<typeof s.updateMeBody>): Promise<User> {
+    const { user } = await this.call('PATCH', '/auth/me', {
+      body: input,
+      schema: s.userResponse,
+      auth: true,
+    });
+    return user;
+  }
+
   // ---- token mode ----
 
   /** POST /auth/token: a new pair, kept in the token store. */

@@ -109,6 +109,31 @@ describe.each(backends)('@latchkey/sdk against a running Latchkey on %s', (backe
     expect((await client.me()).user.email).toBe(email);
   });
 
+  it('updateMe renames the user in cookie and token mode, and reports a refused name', async () => {
+    const email = await verifiedUser('update-me');
+    // Cookie mode on a fresh page: the client fetches the CSRF token by itself first.
+    const jar = memoryCookieJar();
+    await createClient({ baseUrl, cookieJar: jar }).login({ email, password: STRONG_PASSWORD });
+    const cookie = createClient({ baseUrl, cookieJar: jar });
+    const renamed = await cookie.updateMe({ name: ' Ada King ' });
+    expect(renamed).toMatchObject({ email, name: 'Ada King' });
+    expect((await cookie.me()).user).toEqual(renamed);
+
+    const token = createClient({ baseUrl, mode: 'token', tokenStore: memoryTokenStore() });
+    await token.login({ email, password: STRONG_PASSWORD });
+    expect(await token.updateMe({ name: 'Countess' })).toMatchObject({ name: 'Countess' });
+    expect((await cookie.me()).user.name).toBe('Countess');
+
+    const refused = (await token.updateMe({ name: ' ' }).catch((e: unknown) => e)) as LatchkeyError;
+    expect(refused).toBeInstanceOf(LatchkeyError);
+    expect(refused).toMatchObject({ status: 400, code: 'validation_failed' });
+    expect(refused.fieldErrors.map((f) => f.field)).toEqual(['name']);
+    await expect(createClient({ baseUrl }).updateMe({ name: 'Nobody' })).rejects.toMatchObject({
+      status: 401,
+      code: 'unauthenticated',
+    });
+  });
+
   describe('typed errors', () => {
     it('carry the status, the problem code and per-field errors', async () => {
       const client = createClient({ baseUrl });

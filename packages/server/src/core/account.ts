@@ -21,6 +21,7 @@ import {
   lockUser,
   type UserWithRoles,
   updateUser,
+  updateUserName,
 } from '../store/users.js';
 import { confirmNewEmailMail, passwordChangedMail, resetPasswordMail } from './account-mails.js';
 import { addSeconds, type Clock } from './clock.js';
@@ -30,7 +31,12 @@ import { uuidv7 } from '../store/ids.js';
 import type { MailContext } from './mail-templates.js';
 import { normalizePassword, type PasswordPolicy } from './password-policy.js';
 import type { PasswordHasher } from './passwords.js';
-import type { RequestContext, RotatedSession } from './request.js';
+import {
+  type PublicUser,
+  type RequestContext,
+  type RotatedSession,
+  toPublicUser,
+} from './request.js';
 import { generateToken, hashToken, isWellFormedToken } from './tokens.js';
 
 /** A signed-in caller, as the http layer knows it from the session. */
@@ -104,6 +110,39 @@ export class AccountService {
   private readonly background = new Set<Promise<void>>();
 
   constructor(private readonly o: AccountServiceOptions) {}
+
+  /**
+   * The caller's own profile change (the display name): audited as `user.updated` with the
+   * fields that changed. The same name again changes nothing and records nothing.
+   */
+  async updateProfile(
+    caller: SignedIn,
+    changes: { name: string },
+    ctx: RequestContext,
+  ): Promise<PublicUser> {
+    const now = this.o.clock();
+    const user = await this.o.db.transaction().execute(async (trx) => {
+      // Locked, so that of two racing changes each event names the name it replaced.
+      await lockUser(trx, caller.user.id);
+      const before = await findUserById(trx, caller.user.id);
+      if (!before) throw errors.unauthenticated();
+      if (before.name === changes.name) return before;
+      const after = await updateUserName(trx, before.id, changes.name, now);
+      if (!after) throw errors.unauthenticated();
+      await recordAuditEvent(
+        trx,
+        {
+          type: 'user.updated',
+          userId: before.id,
+          data: { changed: ['name'], name: { from: before.name, to: after.name } },
+          ...ctx,
+        },
+        now,
+      );
+      return after;
+    });
+    return toPublicUser(user);
+  }
 
   /**
    * Queues a reset link for an existing, enabled account; does nothing visible otherwise. The

@@ -28,7 +28,7 @@ import type { SigningKeyStore } from '../core/keys.js';
 import type { TokenService } from '../core/tokens-service.js';
 import type { DevMailbox } from '../mail/transport.js';
 import { deviceCookieJar } from './device-cookie.js';
-import { rateLimitPlugin } from './plugins/rate-limit.js';
+import { perIpLimits, rateLimitPlugin } from './plugins/rate-limit.js';
 import { apiHelmetOptions, securityHeadersPlugin } from './plugins/security-headers.js';
 import { sessionPlugin } from './plugins/session.js';
 import { responseSerializerCompiler } from './serializer.js';
@@ -204,13 +204,16 @@ export async function buildApp(deps: AppDependencies): Promise<FastifyInstance> 
   app.get('/openapi.json', { schema: { hide: true } }, async () => app.swagger());
 
   await app.register(healthRoutes, { checks: deps.readiness });
-  await app.register(authRoutes, { auth: deps.auth, deviceCookie });
+  // Each protected route declares its per-IP limit (and per-account one) in its own config.
+  const perIpLimit = perIpLimits(config.abuse);
+  await app.register(authRoutes, { auth: deps.auth, deviceCookie, perIpLimit });
   await app.register(tokenRoutes, {
     tokens: deps.tokens.service,
     keys: deps.tokens.keys,
     jwksMaxAgeSeconds: 300,
+    perIpLimit,
   });
-  await app.register(accountRoutes, { account: deps.account });
+  await app.register(accountRoutes, { account: deps.account, perIpLimit });
   if (deps.admin) {
     await app.register(adminRoutes, { admin: deps.admin });
     await app.register(activityRoutes, { admin: deps.admin });

@@ -30,10 +30,13 @@ export const user = z
   })
   .meta({ id: 'User' });
 
+/** A display name: sign-up's, and the one PATCH /auth/me sets. */
+const name = z.string().trim().min(1).max(100);
+
 export const registerBody = z.strictObject({
   email,
   password,
-  name: z.string().trim().min(1).max(100).optional(),
+  name: name.optional(),
 });
 /** `password`: the one chosen at sign-up, needed by a sign-up's link and ignored by the others. */
 export const verifyEmailBody = z.strictObject({ token, password: password.optional() });
@@ -119,6 +122,8 @@ export const jwks = z
   .meta({ id: 'JWKS' });
 /** GET /auth/me: `csrfToken` is null for bearer requests, which need none. */
 export const meResponse = z.object({ user, csrfToken: z.string().nullable() });
+/** PATCH /auth/me: the caller's own profile. */
+export const updateMeBody = z.strictObject({ name });
 export type TokenPairShape = z.infer<typeof tokenPair>;
 
 // Roles, permissions, the admin API and the audit trail.

@@ -2,6 +2,7 @@ import { sql, type Transaction } from 'kysely';
 import { deleteMailsTo } from './outbox.js';
 import { rolesOf } from './rbac.js';
 import type { Database, NewUser, Queryable, UserRow, UserUpdate } from './schema.js';
+import { announceRevocation } from './session-events.js';
 
 export type UserWithRoles = UserRow & { roles: string[] };
 
@@ -121,6 +122,28 @@ export async function searchUsers(db: Queryable, search: UserSearch): Promise<Us
   }
   if (search.beforeId) query = query.where('id', '<', search.beforeId);
   return query.orderBy('id', 'desc').limit(search.limit).execute();
+}
+
+/**
+ * Sets a user's display name; the updated user, or undefined for an unknown id. Cached sessions
+ * carry the user, so they are evicted on every instance (as a revocation would, without
+ * revoking anything): the new name shows on the very next request.
+ */
+export async function updateUserName(
+  db: Queryable,
+  id: string,
+  name: string,
+  now: Date,
+): Promise<UserWithRoles | undefined> {
+  const user = await db
+    .updateTable('users')
+    .set({ name, updated_at: now })
+    .where('id', '=', id)
+    .returningAll()
+    .returning(rolesOf('users.id').as('roles'))
+    .executeTakeFirst();
+  if (user) await announceRevocation(db, { userId: id });
+  return user;
 }
 
 /** True when `error` is PostgreSQL's unique_violation (e.g. two sign-ups racing for one email). */

@@ -121,6 +121,30 @@ describe.each(variants)('rate limits and the login throttle on %s', (_name, back
       },
     );
 
+    it('does not limit routes that declare no limit', async () => {
+      const ip = '192.0.2.200';
+      const unlimited: [string, string, object | undefined][] = [
+        ['POST', '/auth/refresh', { refreshToken: fakeToken }],
+        ['POST', '/auth/revoke', { refreshToken: fakeToken }],
+        ['POST', '/auth/logout', undefined],
+        ['GET', '/auth/me', undefined],
+        ['PATCH', '/auth/me', { name: 'Ada' }],
+        ['GET', '/healthz', undefined],
+      ];
+      for (const [method, url, payload] of unlimited) {
+        for (let n = 0; n < 4; n++) {
+          const res = await t.app.inject({
+            method: method as 'GET',
+            url,
+            remoteAddress: ip,
+            ...(payload ? { payload } : {}),
+          });
+          expect(res.statusCode, `${method} ${url}`).not.toBe(429);
+          expect(res.headers['x-ratelimit-limit'], `${method} ${url}`).toBeUndefined();
+        }
+      }
+    });
+
     it('counts login and token in one sign-in bucket per IP', async () => {
       const ip = '192.0.2.100';
       await post(t, '/auth/login', { email: uniqueEmail('x'), password: WRONG }, ip);
@@ -160,6 +184,43 @@ describe.each(variants)('rate limits and the login throttle on %s', (_name, back
         expectRateLimited(await post(t, url, { email }, '203.0.114.3'));
       }
     });
+  });
+
+  describe('per-account limits of each route that declares one', () => {
+    let t: TestApp;
+    beforeAll(async () => {
+      t = await createTestApp(backend, {
+        RATE_LIMITS: 'on',
+        RATE_LIMIT_SIGNIN_ACCOUNT: '1/1m',
+        RATE_LIMIT_REGISTER_ACCOUNT: '1/1m',
+        RATE_LIMIT_RESEND_ACCOUNT: '1/1m',
+        RATE_LIMIT_FORGOT_ACCOUNT: '1/1m',
+        RATE_LIMIT_CHANGE_EMAIL_ACCOUNT: '1/1m',
+      });
+    });
+    afterAll(() => t.close());
+
+    // The account is named by the body's email (newEmail for change-email), whoever asks: the
+    // second request for one account is refused, from another address too.
+    const cases: [string, (email: string) => object][] = [
+      ['/auth/login', (email) => ({ email, password: WRONG })],
+      ['/auth/token', (email) => ({ email, password: WRONG })],
+      ['/auth/register', (email) => ({ email, password: STRONG_PASSWORD })],
+      ['/auth/resend-verification', (email) => ({ email })],
+      ['/auth/forgot-password', (email) => ({ email })],
+      ['/auth/change-email', (email) => ({ newEmail: email, password: WRONG })],
+    ];
+    it.each(cases.map(([url, body], i) => [url, body, i] as const))(
+      'answers 429 on %s past the per-account limit, across IPs',
+      async (url, body, i) => {
+        const email = uniqueEmail('acct-route');
+        expect((await post(t, url, body(email), `192.0.2.${i + 20}`)).statusCode).not.toBe(429);
+        expectRateLimited(await post(t, url, body(email), `198.51.100.${i + 20}`));
+        // Another account is not affected.
+        const other = await post(t, url, body(uniqueEmail('acct-other')), `192.0.2.${i + 20}`);
+        expect(other.statusCode).not.toBe(429);
+      },
+    );
   });
 
   describe('the login throttle', () => {

@@ -1,5 +1,6 @@
 import rateLimit, {
   type FastifyRateLimitStore,
+  type RateLimitOptions,
   type RateLimitPluginOptions as PluginOptions,
 } from '@fastify/rate-limit';
 import { isIPv4, isIPv6 } from 'node:net';
@@ -12,24 +13,37 @@ import type { WindowStore } from '../../store/counter-rules.js';
 import { rateLimited } from '../../core/throttle.js';
 
 /**
- * The protected requests: their rule, the body field that names the account, and whether a
+ * A route's per-account limit: its rule, the body field that names the account, and whether a
  * device cookie of that account moves the request to the device's own window.
  */
-export const PROTECTED_ROUTES: {
-  url: string;
+export interface AccountLimit {
   rule: RateRule;
-  accountField?: 'email' | 'newEmail';
-  deviceCookie?: true;
-}[] = [
-  { url: '/auth/login', rule: 'signin', accountField: 'email', deviceCookie: true },
-  { url: '/auth/token', rule: 'signin', accountField: 'email' },
-  { url: '/auth/register', rule: 'register', accountField: 'email' },
-  { url: '/auth/verify-email', rule: 'verify' },
-  { url: '/auth/resend-verification', rule: 'resend', accountField: 'email' },
-  { url: '/auth/forgot-password', rule: 'forgot', accountField: 'email' },
-  { url: '/auth/reset-password', rule: 'reset' },
-  { url: '/auth/change-email', rule: 'change_email', accountField: 'newEmail' },
-];
+  field: 'email' | 'newEmail';
+  deviceCookie?: boolean;
+}
+
+declare module 'fastify' {
+  interface FastifyContextConfig {
+    /** Counted per account (the body's `field`) before the handler runs; see `AccountLimit`. */
+    accountLimit?: AccountLimit;
+  }
+}
+
+/**
+ * The per-IP limits routes declare as `config.rateLimit`: a rule's configured limit, or `false`
+ * when it is off (RATE_LIMITS=off, or `off` for that rule). `groupId` is the rule, so routes of
+ * one rule (login and token) share a bucket, and the store knows which rules fail closed.
+ */
+export function perIpLimits(abuse: AbuseConfig) {
+  return (rule: RateRule): RateLimitOptions | false => {
+    const limit = abuse.rateLimitsEnabled ? abuse.limits[rule].ip : null;
+    if (!limit) return false;
+    return { max: limit.max, timeWindow: limit.windowSeconds * 1000, groupId: rule };
+  };
+}
+
+/** What the route plugins get to declare their per-IP limit. */
+export type PerIpLimit = ReturnType<typeof perIpLimits>;
 
 export interface RateLimitPluginOptions {
   abuse: AbuseConfig;
@@ -46,8 +60,9 @@ const FORWARDING_HEADERS = ['x-forwarded-for', 'forwarded', 'x-real-ip'];
 /**
  * Per-IP limits (@fastify/rate-limit over our shared store, so every instance counts in one
  * window), per-account limits (core's AccountRateLimiter, keyed by the email in the body), and
- * the once-only warning about forwarding headers that TRUST_PROXY does not trust. Must be
- * registered before the routes it protects.
+ * the once-only warning about forwarding headers that TRUST_PROXY does not trust. Each route
+ * declares its own limits in its `config` (`rateLimit` from `perIpLimits`, `accountLimit`); a
+ * route that declares none is not limited. Must be registered before the routes it protects.
  */
 export const rateLimitPlugin = fp(
   async (app: FastifyInstance, opts: RateLimitPluginOptions) => {
@@ -65,21 +80,6 @@ export const rateLimitPlugin = fp(
       });
     }
     if (!opts.abuse.rateLimitsEnabled) return;
-
-    const byUrl = new Map(PROTECTED_ROUTES.map((r) => [r.url, r]));
-
-    // Attach each protected route's per-IP limit before @fastify/rate-limit sees the route.
-    app.addHook('onRoute', (route) => {
-      const methods = [route.method].flat();
-      const entry = byUrl.get(route.url);
-      if (!entry || !methods.includes('POST')) return;
-      const limit = opts.abuse.limits[entry.rule].ip;
-      if (!limit) return;
-      route.config = {
-        ...route.config,
-        rateLimit: { max: limit.max, timeWindow: limit.windowSeconds * 1000, groupId: entry.rule },
-      };
-    });
 
     const { store, clock } = opts;
     class SharedStore implements FastifyRateLimitStore {
@@ -112,13 +112,12 @@ export const rateLimitPlugin = fp(
     });
 
     app.addHook('preHandler', async (request: FastifyRequest) => {
-      if (request.method !== 'POST') return;
-      const entry = byUrl.get(request.routeOptions.url ?? '');
-      if (!entry?.accountField) return;
-      const value = (request.body as Record<string, unknown> | undefined)?.[entry.accountField];
+      const limit = request.routeOptions.config?.accountLimit;
+      if (!limit) return;
+      const value = (request.body as Record<string, unknown> | undefined)?.[limit.field];
       if (typeof value === 'string' && value.length > 0) {
-        const device = entry.deviceCookie ? opts.trustedDevice(request, value) : null;
-        await opts.accountLimits.consume(entry.rule, value, device);
+        const device = limit.deviceCookie ? opts.trustedDevice(request, value) : null;
+        await opts.accountLimits.consume(limit.rule, value, device);
       }
     });
   },

@@ -1,5 +1,6 @@
 import type { FastifyPluginAsyncZod } from 'fastify-type-provider-zod';
 import type { AccountService } from '../../core/account.js';
+import type { PerIpLimit } from '../plugins/rate-limit.js';
 import { currentSession, requestContext } from '../plugins/session.js';
 import * as s from '../schemas.js';
 
@@ -8,11 +9,13 @@ const RESET_ACCEPTED =
 const CHANGE_ACCEPTED =
   'If the new address can receive mail, a confirmation link is on its way: the change happens when you follow it.';
 
-/** Self-service account routes: reset, password and email change, signed-in devices. */
-export const accountRoutes: FastifyPluginAsyncZod<{ account: AccountService }> = async (
-  app,
-  { account },
-) => {
+/**
+ * Self-service account routes: reset, password and email change, the profile, signed-in devices.
+ */
+export const accountRoutes: FastifyPluginAsyncZod<{
+  account: AccountService;
+  perIpLimit: PerIpLimit;
+}> = async (app, { account, perIpLimit }) => {
   const problems = {
     400: s.problem,
     401: s.problem,
@@ -25,6 +28,10 @@ export const accountRoutes: FastifyPluginAsyncZod<{ account: AccountService }> =
   app.post(
     '/auth/forgot-password',
     {
+      config: {
+        rateLimit: perIpLimit('forgot'),
+        accountLimit: { rule: 'forgot', field: 'email' },
+      },
       schema: {
         tags: ['account'],
         summary: 'Mail a password reset link (always 202)',
@@ -43,6 +50,9 @@ export const accountRoutes: FastifyPluginAsyncZod<{ account: AccountService }> =
   app.post(
     '/auth/reset-password',
     {
+      config: {
+        rateLimit: perIpLimit('reset'),
+      },
       schema: {
         tags: ['account'],
         summary: 'Set a new password with the token from the reset mail',
@@ -88,6 +98,10 @@ export const accountRoutes: FastifyPluginAsyncZod<{ account: AccountService }> =
   app.post(
     '/auth/change-email',
     {
+      config: {
+        rateLimit: perIpLimit('change_email'),
+        accountLimit: { rule: 'change_email', field: 'newEmail' },
+      },
       schema: {
         tags: ['account'],
         summary: 'Ask to change the email address (confirmed from the new address)',
@@ -105,6 +119,29 @@ export const accountRoutes: FastifyPluginAsyncZod<{ account: AccountService }> =
         requestContext(request, reply),
       );
       return reply.status(202).send({ message: CHANGE_ACCEPTED });
+    },
+  );
+
+  app.patch(
+    '/auth/me',
+    {
+      preHandler: app.requireSession,
+      schema: {
+        tags: ['account'],
+        summary: 'Change your own profile (the display name)',
+        description:
+          'The name follows the rules of the sign-up form (trimmed, 1 to 100 characters). With the session cookie it needs the X-CSRF-Token header, like every state-changing request. Answers with the updated user, as GET /auth/me shows it from then on.',
+        body: s.updateMeBody,
+        response: { 200: s.userResponse, ...problems },
+      },
+    },
+    async (request, reply) => {
+      const user = await account.updateProfile(
+        currentSession(request),
+        request.body,
+        requestContext(request, reply),
+      );
+      return { user };
     },
   );
 

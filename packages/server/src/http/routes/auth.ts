@@ -1,6 +1,7 @@
 import type { FastifyPluginAsyncZod } from 'fastify-type-provider-zod';
 import type { AuthService } from '../../core/auth.js';
 import type { DeviceCookieJar } from '../device-cookie.js';
+import type { PerIpLimit } from '../plugins/rate-limit.js';
 import { currentSession, requestContext } from '../plugins/session.js';
 import * as s from '../schemas.js';
 
@@ -9,7 +10,8 @@ const ACCEPTED = 'If the address can receive mail, a message is on its way. Chec
 export const authRoutes: FastifyPluginAsyncZod<{
   auth: AuthService;
   deviceCookie: DeviceCookieJar;
-}> = async (app, { auth, deviceCookie }) => {
+  perIpLimit: PerIpLimit;
+}> = async (app, { auth, deviceCookie, perIpLimit }) => {
   const problems = {
     400: s.problem,
     401: s.problem,
@@ -22,6 +24,10 @@ export const authRoutes: FastifyPluginAsyncZod<{
   app.post(
     '/auth/register',
     {
+      config: {
+        rateLimit: perIpLimit('register'),
+        accountLimit: { rule: 'register', field: 'email' },
+      },
       schema: {
         tags: ['auth'],
         summary: 'Create an account',
@@ -44,6 +50,9 @@ export const authRoutes: FastifyPluginAsyncZod<{
   app.post(
     '/auth/verify-email',
     {
+      config: {
+        rateLimit: perIpLimit('verify'),
+      },
       schema: {
         tags: ['auth'],
         summary: 'Confirm an email address with the token from the mail',
@@ -68,6 +77,10 @@ export const authRoutes: FastifyPluginAsyncZod<{
   app.post(
     '/auth/resend-verification',
     {
+      config: {
+        rateLimit: perIpLimit('resend'),
+        accountLimit: { rule: 'resend', field: 'email' },
+      },
       schema: {
         tags: ['auth'],
         summary: 'Send a new verification link (always 202)',
@@ -84,6 +97,10 @@ export const authRoutes: FastifyPluginAsyncZod<{
   app.post(
     '/auth/login',
     {
+      config: {
+        rateLimit: perIpLimit('signin'),
+        accountLimit: { rule: 'signin', field: 'email', deviceCookie: true },
+      },
       schema: {
         tags: ['auth'],
         summary: 'Sign in: sets the session cookie and returns the CSRF token',

@@ -2,6 +2,7 @@ import type { z } from 'zod';
 import type { FastifyPluginAsyncZod } from 'fastify-type-provider-zod';
 import type { SigningKeyStore } from '../../core/keys.js';
 import type { TokenService } from '../../core/tokens-service.js';
+import type { PerIpLimit } from '../plugins/rate-limit.js';
 import { requestContext } from '../plugins/session.js';
 import * as s from '../schemas.js';
 
@@ -10,7 +11,8 @@ export const tokenRoutes: FastifyPluginAsyncZod<{
   tokens: TokenService;
   keys: SigningKeyStore;
   jwksMaxAgeSeconds: number;
-}> = async (app, { tokens, keys, jwksMaxAgeSeconds }) => {
+  perIpLimit: PerIpLimit;
+}> = async (app, { tokens, keys, jwksMaxAgeSeconds, perIpLimit }) => {
   const problems = {
     400: s.problem,
     401: s.problem,
@@ -22,6 +24,10 @@ export const tokenRoutes: FastifyPluginAsyncZod<{
   app.post(
     '/auth/token',
     {
+      config: {
+        rateLimit: perIpLimit('signin'),
+        accountLimit: { rule: 'signin', field: 'email' },
+      },
       schema: {
         tags: ['tokens'],
         summary: 'Sign in for an API or mobile client: an access JWT and a refresh token',
