@@ -1,4 +1,5 @@
 import type { Kysely } from 'kysely';
+import type { ProblemCode } from '@latchkey/contract';
 import {
   type AuditRow,
   deleteUserAndData,
@@ -111,7 +112,7 @@ const notOnYourself = (what: string) =>
  */
 class PrivilegeDenied extends AuthError {
   constructor(
-    code: string,
+    code: ProblemCode,
     message: string,
     readonly audit: Record<string, unknown>,
   ) {
