@@ -84,7 +84,7 @@ type SameKeys<A, B> = [keyof A] extends [keyof B]
     : false
   : false;
 type Check<T extends true> = T;
-export type _QueriesFollowTheSchemas = [
+type _QueriesFollowTheSchemas = [
   Check<SameKeys<ActivityQuery, z.input<typeof s.activityQuery>>>,
   Check<SameKeys<AdminUsersQuery, z.input<typeof s.adminUsersQuery>>>,
   Check<SameKeys<AuditEventsQuery, z.input<typeof s.auditEventsQuery>>>,
