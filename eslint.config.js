@@ -86,6 +86,21 @@ export default tseslint.config(
     },
     rules: { 'import-x/no-cycle': ['error', { ignoreExternal: true }] },
   },
+  // The contract is what server, SDK and pages share: it imports none of them.
+  {
+    files: ['packages/contract/src/**'],
+    rules: {
+      'no-restricted-imports': [
+        'error',
+        {
+          patterns: [
+            { group: ['@latchkey/*'], message: 'the contract depends on no other package.' },
+            { regex: '^(\\.\\./)+', message: 'the contract depends on no other package.' },
+          ],
+        },
+      ],
+    },
+  },
   // The web pages run in browsers.
   { files: ['packages/web/src/**'], languageOptions: { globals: { ...globals.browser } } },
   prettier,

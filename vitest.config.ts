@@ -3,13 +3,10 @@ import { defineConfig } from 'vitest/config';
 
 export default defineConfig({
   resolve: {
-    // Tests use the schemas' source; built packages (the SDK's dist) use the server's dist.
+    // Tests use the contract's source, so `npm test` needs no build; built code uses its dist.
     alias: {
-      '@latchkey/server/schemas': fileURLToPath(
-        new URL('./packages/server/src/http/schemas.ts', import.meta.url),
-      ),
-      '@latchkey/server/password-rules': fileURLToPath(
-        new URL('./packages/server/src/core/password-rules.ts', import.meta.url),
+      '@latchkey/contract': fileURLToPath(
+        new URL('./packages/contract/src/index.ts', import.meta.url),
       ),
     },
   },

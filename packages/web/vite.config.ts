@@ -12,8 +12,7 @@ export default defineConfig({
     // The sources, so a web build needs no other package built first.
     alias: {
       '@latchkey/sdk': from('../sdk/src/index.ts'),
-      '@latchkey/server/schemas': from('../server/src/http/schemas.ts'),
-      '@latchkey/server/password-rules': from('../server/src/core/password-rules.ts'),
+      '@latchkey/contract': from('../contract/src/index.ts'),
     },
   },
   // zxcvbn's dictionaries are one lazily loaded chunk of ~430 kB.

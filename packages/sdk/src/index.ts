@@ -1,9 +1,10 @@
-import * as s from '@latchkey/server/schemas';
+import * as s from '@latchkey/contract';
 import type { z } from 'zod';
 
 /**
  * A typed client for the Latchkey API, for browsers and Node. Request and response types come
- * from the server's own zod schemas (`@latchkey/server/schemas`), which also validate answers.
+ * from the API's own zod schemas (`@latchkey/contract`, which the server validates and answers
+ * with), and the same schemas validate answers.
  *
  * - Cookie mode (default, browsers on the same site): the session cookie travels by itself; the
  *   client keeps the CSRF token from login / `me()` and sends it as `X-CSRF-Token`.
@@ -12,36 +13,82 @@ import type { z } from 'zod';
  *   refresh shared by every request that failed together — and each request retried at most once.
  */
 
+export { isProblemCode, PROBLEM_CODES } from '@latchkey/contract';
+
 export type User = z.output<typeof s.user>;
 export type TokenPair = z.output<typeof s.tokenPair>;
 export type Problem = z.output<typeof s.problem>;
 export type DeviceSession = z.output<typeof s.deviceSession>;
 export type RegisterInput = z.input<typeof s.registerBody>;
 export type LoginInput = z.input<typeof s.loginBody>;
+export type ActivityEvent = z.output<typeof s.activityEvent>;
+export type ActivityPage = z.output<typeof s.activityResponse>;
+export type HealthStatus = z.output<typeof s.healthStatus>;
+export type AdminUser = z.output<typeof s.adminUser>;
+export type AdminUserDetail = z.output<typeof s.adminUserDetail>;
+export type AdminUsersPage = z.output<typeof s.adminUsersResponse>;
+export type AdminUserPatch = z.input<typeof s.adminUserPatch>;
+export type Role = z.output<typeof s.role>;
+export type RolesList = z.output<typeof s.rolesResponse>;
+export type CreateRoleInput = z.input<typeof s.createRoleBody>;
+export type AuditEvent = z.output<typeof s.auditEvent>;
+export type AuditEventsPage = z.output<typeof s.auditEventsResponse>;
 
-/** Stable problem codes of the API (any other string may come from newer servers). */
-export type ProblemCode =
-  | 'validation_failed'
-  | 'weak_password'
-  | 'malformed_json'
-  | 'invalid_credentials'
-  | 'email_not_verified'
-  | 'email_taken'
-  | 'invalid_token'
-  | 'password_required'
-  | 'password_mismatch'
-  | 'invalid_refresh_token'
-  | 'unauthenticated'
-  | 'csrf_failed'
-  | 'origin_not_allowed'
-  | 'rate_limited'
-  | 'server_busy'
-  | 'shutting_down'
-  | 'not_found'
-  | 'internal_error'
-  | 'network_error'
-  | 'invalid_response'
-  | (string & {});
+/** Codes the client itself gives: the server could not be reached, or answered nonsense. */
+export type ClientProblemCode = 'network_error' | 'invalid_response';
+
+/**
+ * The problem codes of the API (`PROBLEM_CODES`) and of the client. Any other string may come
+ * from a newer server, or is `http_<status>` for an answer that was not a problem document.
+ */
+export type ProblemCode = s.ProblemCode | ClientProblemCode | (string & {});
+
+/** GET /auth/activity: a page of your own security events (newest first). */
+export interface ActivityQuery {
+  /** `nextCursor` of the previous page. */
+  cursor?: string;
+  /** 1–100, default 20. */
+  limit?: number;
+}
+
+/** GET /admin/users: newest first. */
+export interface AdminUsersQuery {
+  /** Email prefix, case-insensitive. */
+  q?: string;
+  verified?: boolean;
+  disabled?: boolean;
+  /** Holding this role. */
+  role?: string;
+  cursor?: string;
+  /** 1–200, default 50. */
+  limit?: number;
+}
+
+/** GET /admin/audit-events: newest first. */
+export interface AuditEventsQuery {
+  userId?: string;
+  /** One event type, or several. */
+  type?: string | string[];
+  from?: Date | string;
+  to?: Date | string;
+  cursor?: string;
+  /** 1–200, default 50. */
+  limit?: number;
+}
+
+// The query types above are hand-written (booleans and dates rather than the strings of a URL);
+// these fail to compile when a schema gains or loses a parameter that they do not follow.
+type SameKeys<A, B> = [keyof A] extends [keyof B]
+  ? [keyof B] extends [keyof A]
+    ? true
+    : false
+  : false;
+type Check<T extends true> = T;
+type _QueriesFollowTheSchemas = [
+  Check<SameKeys<ActivityQuery, z.input<typeof s.activityQuery>>>,
+  Check<SameKeys<AdminUsersQuery, z.input<typeof s.adminUsersQuery>>>,
+  Check<SameKeys<AuditEventsQuery, z.input<typeof s.auditEventsQuery>>>,
+];
 
 /** Any failed call: the HTTP status and the problem document's stable `code`. */
 export class LatchkeyError extends Error {
@@ -150,11 +197,17 @@ export class LatchkeyClient {
   private csrfToken: string | undefined;
   private refreshing: Promise<TokenPair> | undefined;
 
+  /** The admin API (`/admin/*`): each method needs a permission of the signed-in user. */
+  readonly admin: LatchkeyAdmin;
+
   constructor(private readonly options: LatchkeyClientOptions) {
     this.mode = options.mode ?? 'cookie';
     this.baseUrl = options.baseUrl.replace(/\/$/, '');
     this.fetchImpl = options.fetch ?? globalThis.fetch.bind(globalThis);
     this.tokens = options.tokenStore ?? memoryTokenStore();
+    this.admin = new LatchkeyAdmin((method, path, call) =>
+      this.call(method, path, { ...call, auth: true }),
+    );
   }
 
   // ---- sign-up and email ----
@@ -315,9 +368,29 @@ export class LatchkeyClient {
     return this.call('DELETE', '/auth/sessions', { schema: null, auth: true });
   }
 
+  /** Your own recent security events (sign-ins, failed attempts, changes), newest first. */
+  activity(query: ActivityQuery = {}): Promise<ActivityPage> {
+    return this.call('GET', `/auth/activity${queryString(query)}`, {
+      schema: s.activityResponse,
+      auth: true,
+    });
+  }
+
+  // ---- operations ----
+
+  /** GET /healthz: the process answers. */
+  health(): Promise<HealthStatus> {
+    return this.call('GET', '/healthz', { schema: s.healthStatus });
+  }
+
+  /** GET /readyz: the database (and the other dependencies) answer; else 503 `not_ready`. */
+  ready(): Promise<HealthStatus> {
+    return this.call('GET', '/readyz', { schema: s.healthStatus });
+  }
+
   /**
-   * Any other endpoint (newer routes such as the admin API) with the same credentials, CSRF
-   * header, token refresh and errors; `schema` validates the answer (`null` for a 204).
+   * Any other endpoint (say, one newer than this client) with the same credentials, CSRF header,
+   * token refresh and errors; `schema` validates the answer (`null` for a 204).
    */
   request<T>(
     method: 'GET' | 'POST' | 'PUT' | 'PATCH' | 'DELETE',
@@ -451,6 +524,115 @@ async function toError(response: Response): Promise<LatchkeyError> {
   return new LatchkeyError(response.status, `http_${response.status}`, response.statusText, {
     retryAfterSeconds,
   });
+}
+
+type SignedInCall = <T>(
+  method: 'GET' | 'POST' | 'PATCH' | 'DELETE',
+  path: string,
+  options: { body?: unknown; schema: z.ZodType<T> | null },
+) => Promise<T>;
+
+/**
+ * The admin API, as `client.admin`: the signed-in user's credentials, CSRF header, token
+ * refresh and errors, like every other method. Without the route's permission the answer is
+ * 403 `forbidden`; acting beyond your own permissions 403 `insufficient_privilege`.
+ */
+export class LatchkeyAdmin {
+  constructor(private readonly call: SignedInCall) {}
+
+  /** Users, newest first, with an email-prefix search and filters (`users:read`). */
+  listUsers(query: AdminUsersQuery = {}): Promise<AdminUsersPage> {
+    return this.call('GET', `/admin/users${queryString(query)}`, {
+      schema: s.adminUsersResponse,
+    });
+  }
+
+  /** One user with their live sessions (`users:read`); 404 `not_found` for any unknown id. */
+  getUser(id: string): Promise<AdminUserDetail> {
+    return this.call('GET', userPath(id), { schema: s.adminUserDetail });
+  }
+
+  /**
+   * Disables or enables, renames, sets the roles (`users:write`; `roles` also needs
+   * `roles:write`). 409 `last_admin` when no enabled admin would be left.
+   */
+  async updateUser(id: string, patch: AdminUserPatch): Promise<AdminUser> {
+    const { user } = await this.call('PATCH', userPath(id), {
+      body: patch,
+      schema: s.adminUserResponse,
+    });
+    return user;
+  }
+
+  /** Ends every session and refresh family of the user at once; sign-in then fails. */
+  disableUser(id: string): Promise<AdminUser> {
+    return this.updateUser(id, { disabled: true });
+  }
+
+  enableUser(id: string): Promise<AdminUser> {
+    return this.updateUser(id, { disabled: false });
+  }
+
+  /** Replaces the user's roles (`users:write` and `roles:write`). */
+  setUserRoles(id: string, roles: string[]): Promise<AdminUser> {
+    return this.updateUser(id, { roles });
+  }
+
+  /** Deletes the user and everything of theirs but the audit trail (`users:write`). */
+  deleteUser(id: string): Promise<void> {
+    return this.call('DELETE', userPath(id), { schema: null });
+  }
+
+  /** Signs the user out everywhere: sessions and refresh tokens (`sessions:revoke`). */
+  revokeUserSessions(id: string): Promise<void> {
+    return this.call('POST', `${userPath(id)}/revoke-sessions`, { schema: null });
+  }
+
+  /**
+   * Forces a password reset (`users:write`): the password stops working, sessions end, and the
+   * user is mailed a reset link. 409 `user_disabled` for a disabled account.
+   */
+  resetUserPassword(id: string): Promise<{ message: string }> {
+    return this.call('POST', `${userPath(id)}/reset-password`, { schema: s.message });
+  }
+
+  /** The roles with their permissions, and every permission there is (`users:read`). */
+  listRoles(): Promise<RolesList> {
+    return this.call('GET', '/admin/roles', { schema: s.rolesResponse });
+  }
+
+  /** A custom role with some of the permissions (`roles:write`); 409 `role_exists`. */
+  async createRole(input: CreateRoleInput): Promise<Role> {
+    const { role } = await this.call('POST', '/admin/roles', {
+      body: input,
+      schema: s.roleResponse,
+    });
+    return role;
+  }
+
+  /** The audit trail, newest first, by user, type and time (`audit:read`). */
+  auditEvents(query: AuditEventsQuery = {}): Promise<AuditEventsPage> {
+    return this.call('GET', `/admin/audit-events${queryString(query)}`, {
+      schema: s.auditEventsResponse,
+    });
+  }
+}
+
+const userPath = (id: string) => `/admin/users/${encodeURIComponent(id)}`;
+
+/** `?a=1&b=2` from the defined values; booleans as `true`/`false`, dates as ISO 8601. */
+type QueryValue = string | number | boolean | Date | string[] | undefined;
+
+function queryString<Q extends { [K in keyof Q]: QueryValue }>(query: Q): string {
+  const params = new URLSearchParams();
+  for (const [key, value] of Object.entries(query) as [string, QueryValue][]) {
+    if (value === undefined) continue;
+    if (value instanceof Date) params.set(key, value.toISOString());
+    else if (Array.isArray(value)) params.set(key, value.join(','));
+    else params.set(key, String(value));
+  }
+  const text = params.toString();
+  return text ? `?${text}` : '';
 }
 
 export function createClient(options: LatchkeyClientOptions): LatchkeyClient {

@@ -1,7 +1,7 @@
-import * as s from '@latchkey/server/schemas';
+import * as s from '@latchkey/contract';
 import { z } from 'zod';
 
-/** Form schemas built from the API's own (`@latchkey/server/schemas`), plus what only forms have. */
+/** Form schemas built from the API's own (`@latchkey/contract`), plus what only forms have. */
 
 const confirm = z.string().min(1, 'Type the password again.');
 const same = (a: string, b: string) => (value: Record<string, string>) => value[a] === value[b];

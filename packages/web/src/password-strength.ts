@@ -8,10 +8,10 @@ import {
   ZXCVBN_WINDOW,
   zxcvbnSuggestion,
   zxcvbnTranslations,
-} from '@latchkey/server/password-rules';
+} from '@latchkey/contract';
 
 /**
- * The server's password rules (packages/server/src/core/password-rules.ts, shared), run in the
+ * The server's password rules (packages/contract/src/password-rules.ts, shared), run in the
  * browser to explain a weak password while it is typed: length in code points after NFKC, the
  * server's own common-password list (fetched from /common-passwords.txt), built from the email,
  * the name or the service name, and zxcvbn-ts's score. The server stays the authority.

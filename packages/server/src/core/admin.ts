@@ -1,6 +1,7 @@
 // Over 400 lines on purpose: one AdminService serves both /admin and the CLI, and its user,
 // role and audit methods share the last-admin lock and the audit writes; a split is not yet done.
 import type { Kysely } from 'kysely';
+import type { ProblemCode } from '@latchkey/contract';
 import { type AuditRow, recordAuditEvent, searchAuditEvents } from '../store/audit.js';
 import { voidEmailTokens } from '../store/email-tokens.js';
 import { revokeUserRefreshTokens } from '../store/refresh-tokens.js';
@@ -124,7 +125,7 @@ const notOnYourself = (what: string) =>
  */
 class PrivilegeDenied extends AuthError {
   constructor(
-    code: string,
+    code: ProblemCode,
     message: string,
     readonly audit: Record<string, unknown>,
   ) {

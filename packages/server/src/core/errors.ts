@@ -1,10 +1,12 @@
+import type { ProblemCode } from '@latchkey/contract';
+
 /**
  * An expected failure of an auth operation. `code` is the stable machine code clients branch
  * on; `status` is the HTTP status the http layer answers with.
  */
 export class AuthError extends Error {
   constructor(
-    readonly code: string,
+    readonly code: ProblemCode,
     readonly status: number,
     message: string,
     readonly extra: {

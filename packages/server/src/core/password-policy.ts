@@ -11,14 +11,14 @@ import {
   ZXCVBN_WINDOW,
   zxcvbnSuggestion,
   zxcvbnTranslations,
-} from './password-rules.js';
+} from '@latchkey/contract';
 import { type BreachCheck, createBreachCheck } from './breached-passwords.js';
 
 /**
  * Password policy (docs/security.md, "Policy"): length in code points after NFKC, no
  * composition rules, and refusal of common passwords, passwords built from the user's email,
  * name or the service name, and passwords zxcvbn-ts finds too guessable. The rules themselves
- * live in password-rules.ts, which the web pages share.
+ * live in @latchkey/contract (password-rules.ts), which the web pages share.
  */
 
 export { normalizePassword, PASSWORD_MAX_LENGTH };

@@ -4,10 +4,10 @@ import type { Socket } from 'node:net';
 import type { FastifyError, FastifyInstance, FastifyReply, FastifyRequest } from 'fastify';
 import fp from 'fastify-plugin';
 import { hasZodFastifySchemaValidationErrors } from 'fastify-type-provider-zod';
+import type { Problem, ProblemCode } from '@latchkey/contract';
 import { AuthError } from '../core/errors.js';
 import { CounterStoreUnavailableError } from '../store/counters.js';
 import { isDatabaseUnavailable } from '../store/database.js';
-import type { Problem } from './schemas.js';
 
 const TITLES: Record<number, string> = {
   400: 'Bad Request',
@@ -32,7 +32,7 @@ export function sendProblem(
   request: FastifyRequest,
   reply: FastifyReply,
   status: number,
-  code: string,
+  code: ProblemCode,
   detail: string,
   extra: { errors?: Problem['errors']; retryAfterSeconds?: number | undefined } = {},
 ) {
@@ -50,7 +50,7 @@ export function sendProblem(
     .send(body);
 }
 
-function problem(status: number, code: string, detail: string, requestId: string): Problem {
+function problem(status: number, code: ProblemCode, detail: string, requestId: string): Problem {
   return {
     type: `urn:latchkey:problem:${code}`,
     title: TITLES[status] ?? 'Error',
@@ -62,12 +62,12 @@ function problem(status: number, code: string, detail: string, requestId: string
 }
 
 /** A problem document for answers written outside Fastify's request cycle. */
-function problemBody(status: number, code: string, detail: string): string {
+function problemBody(status: number, code: ProblemCode, detail: string): string {
   return JSON.stringify(problem(status, code, detail, randomUUID()));
 }
 
 /** Node's parser errors (and its request timeout), which never reach a route. */
-function clientProblem(error: NodeJS.ErrnoException): [number, string, string] {
+function clientProblem(error: NodeJS.ErrnoException): [number, ProblemCode, string] {
   switch (error.code) {
     case 'ERR_HTTP_REQUEST_TIMEOUT':
       return [408, 'request_timeout', 'The request did not arrive in time.'];
@@ -82,7 +82,7 @@ function clientProblem(error: NodeJS.ErrnoException): [number, string, string] {
 }
 
 /** Writes a problem answer straight on the socket, then closes it, as Node itself would. */
-function answerOnSocket(socket: Socket, status: number, code: string, detail: string) {
+function answerOnSocket(socket: Socket, status: number, code: ProblemCode, detail: string) {
   // Never write into a response that has started: the client would read a corrupt answer.
   const inFlight = (socket as Socket & { _httpMessage?: ServerResponse | null })._httpMessage;
   if (socket.writable && !inFlight?.headersSent) {
@@ -158,7 +158,7 @@ export function frameworkErrorHandler(
 }
 
 /** Fastify's own errors for bad requests, mapped to our codes and plain messages. */
-const FRAMEWORK_ERRORS: Record<string, [number, string, string]> = {
+const FRAMEWORK_ERRORS: Record<string, [number, ProblemCode, string]> = {
   FST_ERR_CTP_INVALID_MEDIA_TYPE: [
     415,
     'unsupported_media_type',

@@ -3,7 +3,7 @@ import type { ZodTypeProvider } from 'fastify-type-provider-zod';
 import { describe, expect, it } from 'vitest';
 import { z } from 'zod';
 import { problemPlugin } from '../../src/http/problem.js';
-import * as s from '../../src/http/schemas.js';
+import * as s from '@latchkey/contract';
 import { responseSerializerCompiler } from '../../src/http/serializer.js';
 
 /** The response serializer (fast-json-stringify compiled from the zod schemas). */

@@ -1,6 +1,6 @@
 import { zodResolver } from '@hookform/resolvers/zod';
 import type { DeviceSession } from '@latchkey/sdk';
-import * as s from '@latchkey/server/schemas';
+import * as s from '@latchkey/contract';
 import { useCallback, useEffect, useState } from 'react';
 import { useForm } from 'react-hook-form';
 import type { z } from 'zod';

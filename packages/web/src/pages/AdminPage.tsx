@@ -1,4 +1,4 @@
-import * as s from '@latchkey/server/schemas';
+import * as s from '@latchkey/contract';
 import { type FormEvent, useCallback, useEffect, useState } from 'react';
 import { Link, useSearchParams } from 'react-router';
 import type { z } from 'zod';

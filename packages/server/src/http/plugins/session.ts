@@ -1,5 +1,6 @@
 import type { FastifyInstance, FastifyReply, FastifyRequest } from 'fastify';
 import fp from 'fastify-plugin';
+import type { ProblemCode } from '@latchkey/contract';
 import type { AuthService } from '../../core/auth.js';
 import type { AuthenticatedSession, RequestContext } from '../../core/request.js';
 import { errors } from '../../core/errors.js';
@@ -9,7 +10,7 @@ import { sendProblem } from '../problem.js';
 
 /** A 403: its problem code and message, the user when known, what else explains it. */
 export interface Refusal {
-  code: string;
+  code: ProblemCode;
   detail: string;
   userId?: string;
   data?: Record<string, string>;

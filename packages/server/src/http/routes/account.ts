@@ -2,7 +2,7 @@ import type { FastifyPluginAsyncZod } from 'fastify-type-provider-zod';
 import type { AccountService } from '../../core/account.js';
 import type { PerIpLimit } from '../plugins/rate-limit.js';
 import { currentSession, requestContext } from '../plugins/session.js';
-import * as s from '../schemas.js';
+import * as s from '@latchkey/contract';
 
 const RESET_ACCEPTED =
   'If an account uses this address, a link to choose a new password is on its way. Check your inbox.';

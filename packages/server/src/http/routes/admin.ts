@@ -2,7 +2,7 @@ import type { FastifyPluginAsyncZod } from 'fastify-type-provider-zod';
 import type { Actor, AdminService } from '../../core/admin.js';
 import { requirePermissions } from '../plugins/permissions.js';
 import { currentSession, requestContext } from '../plugins/session.js';
-import * as s from '../schemas.js';
+import * as s from '@latchkey/contract';
 
 /**
  * The admin API. Deny by default: every route here declares the permission it needs

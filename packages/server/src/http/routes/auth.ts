@@ -3,7 +3,7 @@ import type { AuthService } from '../../core/auth.js';
 import type { DeviceCookieJar } from '../device-cookie.js';
 import type { PerIpLimit } from '../plugins/rate-limit.js';
 import { currentSession, requestContext } from '../plugins/session.js';
-import * as s from '../schemas.js';
+import * as s from '@latchkey/contract';
 
 const ACCEPTED = 'If the address can receive mail, a message is on its way. Check your inbox.';
 

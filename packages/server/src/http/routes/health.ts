@@ -1,17 +1,11 @@
 import type { FastifyPluginAsyncZod } from 'fastify-type-provider-zod';
-import { z } from 'zod';
+import { healthStatus, problem } from '@latchkey/contract';
 import { sendProblem } from '../problem.js';
-import { problem } from '../schemas.js';
 
 export interface HealthOptions {
   /** Throws when a dependency (the database, later Redis) cannot answer. */
   checks: Record<string, () => Promise<void>>;
 }
-
-const status = z.object({
-  status: z.literal('ok'),
-  checks: z.record(z.string(), z.literal('ok')).optional(),
-});
 
 export const healthRoutes: FastifyPluginAsyncZod<HealthOptions> = async (app, { checks }) => {
   app.get(
@@ -20,7 +14,7 @@ export const healthRoutes: FastifyPluginAsyncZod<HealthOptions> = async (app, { 
       schema: {
         tags: ['ops'],
         summary: 'Liveness: the process answers',
-        response: { 200: status },
+        response: { 200: healthStatus },
       },
     },
     async () => ({ status: 'ok' as const }),
@@ -32,7 +26,7 @@ export const healthRoutes: FastifyPluginAsyncZod<HealthOptions> = async (app, { 
       schema: {
         tags: ['ops'],
         summary: 'Readiness: the database (and other dependencies) answer',
-        response: { 200: status, 503: problem },
+        response: { 200: healthStatus, 503: problem },
       },
     },
     async (request, reply) => {

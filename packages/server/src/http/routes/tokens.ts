@@ -4,7 +4,7 @@ import type { SigningKeyStore } from '../../core/keys.js';
 import type { TokenService } from '../../core/tokens-service.js';
 import type { PerIpLimit } from '../plugins/rate-limit.js';
 import { requestContext } from '../plugins/session.js';
-import * as s from '../schemas.js';
+import * as s from '@latchkey/contract';
 
 /** Token mode: POST /auth/token, /auth/refresh, /auth/revoke and the JWKS. No cookies here. */
 export const tokenRoutes: FastifyPluginAsyncZod<{

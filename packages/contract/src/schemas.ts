@@ -1,8 +1,9 @@
 import { z } from 'zod';
 
 /**
- * The API's request and response shapes: one definition feeds validation, the TypeScript
- * types, the OpenAPI document and (later) the SDK and the web forms.
+ * The API's request and response shapes: one definition feeds the server's validation, its
+ * response serialisation and OpenAPI document, the SDK's types and answer checks, and the web
+ * forms. The `.meta({ id })` names are the OpenAPI component names.
  */
 
 export const email = z
@@ -91,6 +92,12 @@ export type PublicUserShape = z.infer<typeof user>;
 export type Problem = z.infer<typeof problem>;
 
 export const noContent = z.null().describe('No content');
+
+/** GET /healthz (liveness, no `checks`) and GET /readyz (each dependency that answered). */
+export const healthStatus = z.object({
+  status: z.literal('ok'),
+  checks: z.record(z.string(), z.literal('ok')).optional(),
+});
 
 // Token mode: access JWTs for APIs and other services, rotating refresh tokens.
 export const tokenBody = z.strictObject({ email, password });

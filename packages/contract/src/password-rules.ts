@@ -1,9 +1,9 @@
 import type { TranslationKeys, ZxcvbnResult } from '@zxcvbn-ts/core';
 
 /**
- * The password rules that need no server: shared by the policy the server enforces
- * (password-policy.ts) and the strength meter of the web pages, so both judge alike. No Node
- * API and no runtime import here: the browser bundles this file.
+ * The password rules that need no server: shared by the policy the server enforces (its
+ * core/password-policy.ts) and the strength meter of the web pages, so both judge alike. No
+ * Node API and no runtime import here: the browser bundles this file.
  */
 
 export const PASSWORD_MAX_LENGTH = 256;
