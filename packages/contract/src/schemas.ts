@@ -196,6 +196,9 @@ export const auditEvent = z
     userAgent: z.string().nullable(),
     data: z.record(z.string(), z.unknown()),
     createdAt: z.iso.datetime(),
+    /** The current address of `userId` / `actorId`; null once the account is deleted. */
+    userEmail: z.string().nullable(),
+    actorEmail: z.string().nullable(),
   })
   .meta({ id: 'AuditEvent' });
 export const auditEventsQuery = z.strictObject({

@@ -10,19 +10,18 @@ import {
 } from 'react-router';
 import { describeError } from './api.js';
 import { isAdmin, useApp } from './app-context.js';
-import { useToast } from './components/toast.js';
+import { ToastOutlet, useToast } from './components/toast.js';
 import { Button } from './components/ui.js';
 import { AccountPage } from './pages/AccountPage.js';
 import { AdminPage } from './pages/AdminPage.js';
-import {
-  CheckEmailPage,
-  ForgotPasswordPage,
-  LoginPage,
-  RegisterPage,
-  ResendVerificationPage,
-  ResetPasswordPage,
-  VerifyEmailPage,
-} from './pages/auth-pages.js';
+import { CheckEmailPage } from './pages/CheckEmailPage.js';
+import { ForgotPasswordPage } from './pages/ForgotPasswordPage.js';
+import { LoginPage } from './pages/LoginPage.js';
+import { NotFoundPage } from './pages/NotFoundPage.js';
+import { RegisterPage } from './pages/RegisterPage.js';
+import { ResendVerificationPage } from './pages/ResendVerificationPage.js';
+import { ResetPasswordPage } from './pages/ResetPasswordPage.js';
+import { VerifyEmailPage } from './pages/VerifyEmailPage.js';
 import { safeNext } from './safe-next.js';
 
 /** Pages for signed-in people: sign-in first, and back to sign-in when the session ends. */
@@ -136,17 +135,9 @@ function Layout({ children }: { children: ReactNode }) {
           ) : null}
         </nav>
       </header>
+      <ToastOutlet />
       <main id="main">{children}</main>
     </>
-  );
-}
-
-function NotFound() {
-  return (
-    <section className="card">
-      <h1>Page not found</h1>
-      <Link to="/">Go to the start page</Link>
-    </section>
   );
 }
 
@@ -198,7 +189,7 @@ export function AppRoutes() {
             </RequireUser>
           }
         />
-        <Route path="*" element={<NotFound />} />
+        <Route path="*" element={<NotFoundPage />} />
       </Routes>
     </Layout>
   );

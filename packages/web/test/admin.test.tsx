@@ -1,4 +1,4 @@
-import { cleanup, screen, waitFor } from '@testing-library/react';
+import { cleanup, screen, waitFor, within } from '@testing-library/react';
 import userEvent from '@testing-library/user-event';
 import { afterEach, describe, expect, it } from 'vitest';
 import { fakeApi, renderAt, user } from './helpers.js';
@@ -43,5 +43,93 @@ describe('admin users', () => {
   it('is not offered to people without the admin role', async () => {
     renderAt('/admin', fakeApi(), user);
     expect(await screen.findByRole('heading', { name: 'Not allowed' })).toBeTruthy();
+  });
+});
+
+describe('admin user and audit events', () => {
+  const target = row(5); // not the signed-in admin (row 1 has the admin's id)
+  const auditEvent = (n: number, type: string, data: object = {}) => ({
+    id: `0193a3c4-0000-7000-9000-${String(n).padStart(12, '0')}`,
+    type,
+    userId: target.id,
+    actorId: admin.id,
+    ip: '127.0.0.1',
+    userAgent: null,
+    data,
+    createdAt: '2026-11-21T08:00:00.000Z',
+    userEmail: target.email,
+    actorEmail: admin.email,
+  });
+
+  /** A fake admin API: one user, audit events that grow with every action on them. */
+  function adminServer() {
+    const api = fakeApi();
+    let disabled = false;
+    const events = [auditEvent(1, 'user.roles_changed', { from: [], to: ['support'] })];
+    api.request.mockImplementation(async (method: string, path: string) => {
+      if (path.startsWith('/admin/audit-events')) return { events: [...events], nextCursor: null };
+      if (path === '/admin/roles') return { roles: [], permissions: [] };
+      if (method === 'PATCH') {
+        disabled = true;
+        events.unshift(auditEvent(2, 'user.disabled', { revokedSessions: 1 }));
+        return { user: { ...target, disabled } };
+      }
+      if (method === 'POST') {
+        events.unshift(auditEvent(3, 'admin.sessions_revoked'));
+        return null;
+      }
+      return { user: { ...target, disabled }, sessions: [] };
+    });
+    return api;
+  }
+
+  it("shows each event's label, the user's and the actor's email, and the event's data", async () => {
+    renderAt(`/admin?user=${target.id}`, adminServer(), admin);
+    const table = await screen.findByRole('table');
+    const cells = await within(table).findAllByRole('cell');
+    const text = cells.map((cell) => cell.textContent);
+    const event = within(table).getByText('Roles changed').closest('td') as HTMLElement;
+    expect(within(event).getByText('user.roles_changed')).toBeTruthy();
+    expect(within(event).getByText('from: (none) · to: support')).toBeTruthy();
+    expect(within(table).getByRole('link', { name: target.email })).toBeTruthy();
+    expect(within(table).getByRole('link', { name: admin.email })).toBeTruthy();
+    expect(text.some((t) => t?.includes(target.id.slice(0, 8)) && t.length === 8)).toBe(false);
+  });
+
+  it('asks before disabling, then refreshes the audit list', async () => {
+    const api = adminServer();
+    renderAt(`/admin?user=${target.id}`, api, admin);
+    const u = userEvent.setup();
+    await u.click(await screen.findByRole('button', { name: 'Disable user' }));
+    const question = screen.getByRole('alertdialog');
+    expect(question.textContent).toContain(`Disable ${target.email}?`);
+    expect(document.activeElement).toBe(
+      within(question).getByRole('button', { name: 'Yes, disable' }),
+    );
+    // Cancel does nothing and gives focus back.
+    await u.click(within(question).getByRole('button', { name: 'Cancel' }));
+    expect(api.request).not.toHaveBeenCalledWith('PATCH', expect.anything(), expect.anything());
+    expect(document.activeElement).toBe(screen.getByRole('button', { name: 'Disable user' }));
+    await u.click(screen.getByRole('button', { name: 'Disable user' }));
+    await u.click(screen.getByRole('button', { name: 'Yes, disable' }));
+    expect(api.request).toHaveBeenCalledWith('PATCH', `/admin/users/${target.id}`, {
+      body: { disabled: true },
+      schema: expect.anything(),
+    });
+    expect(await screen.findByText('User disabled and signed out everywhere.')).toBeTruthy();
+    expect(await screen.findByText('Account disabled')).toBeTruthy();
+    expect(await screen.findByRole('button', { name: 'Enable user' })).toBeTruthy();
+  });
+
+  it('asks before signing the user out everywhere; Escape cancels', async () => {
+    const api = adminServer();
+    renderAt(`/admin?user=${target.id}`, api, admin);
+    const u = userEvent.setup();
+    await u.click(await screen.findByRole('button', { name: 'Sign out everywhere' }));
+    await u.keyboard('{Escape}');
+    expect(screen.queryByRole('alertdialog')).toBeNull();
+    await u.click(screen.getByRole('button', { name: 'Sign out everywhere' }));
+    await u.click(screen.getByRole('button', { name: 'Yes, sign out everywhere' }));
+    expect(await screen.findByText('Every device signed out by an administrator')).toBeTruthy();
   });
 });

@@ -44,7 +44,8 @@ function freePort(): Promise<number> {
   });
 }
 
-describe.skipIf(!hasBrowser && !required)('web pages in Chromium', () => {
+// A real browser flow runs well past the default 30 s on a loaded machine.
+describe.skipIf(!hasBrowser && !required)('web pages in Chromium', { timeout: 120_000 }, () => {
   let latchkey: Latchkey;
   let closeDatabase: () => Promise<void>;
   let browser: Browser;
@@ -148,7 +149,48 @@ describe.skipIf(!hasBrowser && !required)('web pages in Chromium', () => {
   const noHorizontalScroll = (page: Page) =>
     page.evaluate(() => (document.scrollingElement?.scrollWidth ?? 0) <= window.innerWidth);
 
-  const email = `e2e-${Date.now()}@example.com`;
+  // Long enough to wrap at 360 px: it must wrap after the @, not mid-word.
+  const email = `e2e-long-address-${Date.now()}@example.com`;
+
+  /**
+   * Where `.email` text wraps other than at its <wbr> (after the @, before a dot) or after a
+   * hyphen: "tag: text|rest" for each mid-word break (none expected).
+   */
+  const midWordBreaks = (page: Page) =>
+    page.evaluate(() =>
+      [...document.querySelectorAll('.email')].flatMap((element) =>
+        [...element.childNodes]
+          .filter((node) => node.nodeType === Node.TEXT_NODE && node.textContent)
+          .flatMap((node) => {
+            const text = node.textContent ?? '';
+            const range = document.createRange();
+            const top = (i: number) => {
+              range.setStart(node, i);
+              range.setEnd(node, i + 1);
+              return range.getBoundingClientRect().top;
+            };
+            const breaks: string[] = [];
+            for (let i = 1; i < text.length; i++) {
+              if (top(i) > top(i - 1) + 1 && text[i - 1] !== '-') {
+                breaks.push(
+                  `${element.parentElement?.tagName}: ${text.slice(0, i)}|${text.slice(i)}`,
+                );
+              }
+            }
+            return breaks;
+          }),
+      ),
+    );
+
+  type Box = { x: number; y: number; width: number; height: number };
+  /** Two boxes, both on screen, that do not overlap. */
+  const apart = (a: Box | null, b: Box | null) =>
+    a !== null &&
+    b !== null &&
+    (a.x + a.width <= b.x ||
+      b.x + b.width <= a.x ||
+      a.y + a.height <= b.y ||
+      b.y + b.height <= a.y);
 
   it('register → mail → verify → sign in → change password → two devices → sign out the other → sign out', async () => {
     const page = await newPage();
@@ -213,7 +255,11 @@ describe.skipIf(!hasBrowser && !required)('web pages in Chromium', () => {
     const other = await newPage({ width: 360, height: 800 });
     await signIn(other, email, NEW_PASSWORD);
     expect(await noHorizontalScroll(other)).toBe(true);
+    // The address wraps (it is longer than the line) but only after the @.
+    const lead = await other.locator('.lead .email').boundingBox();
+    expect(lead && lead.height > 30).toBe(true);
     await shot(other, 'account-360px');
+    expect(await midWordBreaks(other)).toEqual([]);
 
     await page.reload();
     const devices = page.getByTestId('device');
@@ -265,6 +311,49 @@ describe.skipIf(!hasBrowser && !required)('web pages in Chromium', () => {
     await page.getByLabel('Password').fill(RESET_PASSWORD);
     await page.getByRole('button', { name: 'Sign in' }).click();
     await page.getByRole('heading', { name: 'Your account' }).waitFor();
+  });
+
+  it('a sign-in for an unconfirmed address: resend apart from sign-in, the toast covers nothing', async () => {
+    const unconfirmed = `e2e-unconfirmed-${Date.now()}@example.com`;
+    await latchkey.app.inject({
+      method: 'POST',
+      url: '/auth/register',
+      payload: { email: unconfirmed, password: PASSWORD },
+    });
+    const page = await newPage({ width: 360, height: 640 });
+    await page.goto(`${base}/login`);
+    await page.getByLabel('Email').fill(unconfirmed);
+    await page.getByLabel('Password').fill(PASSWORD);
+    await page.getByRole('button', { name: 'Sign in' }).click();
+    const resend = page.getByRole('button', { name: 'Send a new confirmation link' });
+    await resend.waitFor();
+    const signIn = page.getByRole('button', { name: 'Sign in', exact: true });
+    const [above, below] = [await resend.boundingBox(), await signIn.boundingBox()];
+    expect((below?.y ?? 0) - ((above?.y ?? 0) + (above?.height ?? 0))).toBeGreaterThanOrEqual(8);
+    await resend.click();
+    const toast = page.locator('.toast').filter({ hasText: 'Verification link sent.' });
+    await toast.waitFor();
+    for (const control of [
+      page.getByLabel('Email'),
+      page.getByLabel('Password'),
+      resend,
+      signIn,
+      page.getByRole('link', { name: 'Sign in' }).first(),
+    ]) {
+      expect(apart(await toast.boundingBox(), await control.boundingBox())).toBe(true);
+    }
+    await shot(page, 'login-unconfirmed-360px');
+  });
+
+  it("answers an unknown address with the pages' not-found and a 404", async () => {
+    const page = await newPage();
+    const response = await page.goto(`${base}/no/such/page`);
+    expect(response?.status()).toBe(404);
+    await page.getByRole('heading', { name: 'Page not found' }).waitFor();
+    expect(await page.title()).toBe('Page not found — Acme Sign-in');
+    const api = await fetch(`${base}/no/such/page`, { headers: { accept: 'application/json' } });
+    expect(api.status).toBe(404);
+    expect(api.headers.get('content-type')).toMatch(/application\/problem\+json/);
   });
 
   it('serves the pages with the branding from the environment and a strict CSP', async () => {
@@ -323,12 +412,31 @@ describe.skipIf(!hasBrowser && !required)('web pages in Chromium', () => {
     await shot(page, 'admin-users');
     await page.getByRole('link', { name: userEmail }).click();
     await page.getByRole('button', { name: 'Disable user' }).click();
+    // Asked first, in the page (not window.confirm).
+    await page.getByRole('alertdialog').getByText(`Disable ${userEmail}?`).waitFor();
+    await page.getByRole('button', { name: 'Yes, disable' }).click();
     await page.getByText('User disabled and signed out everywhere.').waitFor();
     await page.getByRole('button', { name: 'Enable user' }).waitFor();
+    // The user's audit list loads again: the action is in it, with who did it.
+    const disabledRow = page.getByRole('row', { name: /Account disabled/ });
+    await disabledRow.waitFor();
+    await disabledRow.getByRole('link', { name: adminEmail }).waitFor();
     await page.getByRole('checkbox', { name: /admin/ }).waitFor();
     await shot(page, 'admin-user');
     await page.getByRole('link', { name: 'Audit events' }).click();
     await page.getByRole('cell', { name: 'login.succeeded' }).first().waitFor();
+    // Rows name the user by email and the event in words, with its data.
+    const login = page.getByRole('row', { name: /Signed in/ }).filter({ hasText: userEmail });
+    await login.first().getByRole('link', { name: userEmail }).waitFor();
+    await login
+      .first()
+      .getByText(/sessionId: /)
+      .waitFor();
+    // Every card of the admin pages is as wide as the others.
+    const widths = await page
+      .locator('.admin .card')
+      .evaluateAll((cards) => cards.map((card) => Math.round(card.getBoundingClientRect().width)));
+    expect(new Set(widths).size).toBe(1);
     await shot(page, 'admin-audit');
 
     // The user's open page looks again when it gets focus (and every 30 s).

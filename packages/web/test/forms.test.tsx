@@ -310,9 +310,11 @@ describe('account', () => {
     renderAt('/account', api, user);
     expect(await screen.findByText('Firefox 140 on Windows 11')).toBeTruthy();
     expect(screen.queryByRole('heading', { name: 'Recent security activity' })).toBeNull();
-    await userEvent
-      .setup()
-      .click(screen.getByRole('button', { name: 'Sign out all other devices' }));
+    const u = userEvent.setup();
+    await u.click(screen.getByRole('button', { name: 'Sign out all other devices' }));
+    // Asked first: nothing happens until the question is answered.
+    expect(api.revokeOtherSessions).not.toHaveBeenCalled();
+    await u.click(screen.getByRole('button', { name: 'Yes, sign them out' }));
     expect(await screen.findByText('Every other device was signed out.')).toBeTruthy();
     await waitFor(() => expect(screen.queryByText('Firefox 140 on Windows 11')).toBeNull());
   });

@@ -87,6 +87,9 @@ export interface AuditEventView {
   userAgent: string | null;
   data: Record<string, unknown>;
   createdAt: string;
+  /** The current addresses of the user and the actor (null once deleted). */
+  userEmail: string | null;
+  actorEmail: string | null;
 }
 
 /** Who acts: a signed-in admin (`id`), or the command line / the bootstrap (`id: null`). */
@@ -171,6 +174,8 @@ export function toAuditEventView(row: AuditRow): AuditEventView {
     userAgent: row.user_agent,
     data: row.data,
     createdAt: row.created_at.toISOString(),
+    userEmail: row.user_email,
+    actorEmail: row.actor_email,
   };
 }
 

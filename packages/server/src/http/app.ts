@@ -48,7 +48,7 @@ import { authRoutes } from './routes/auth.js';
 import { devMailRoutes } from './routes/dev-mail.js';
 import { healthRoutes } from './routes/health.js';
 import { tokenRoutes } from './routes/tokens.js';
-import { webRoutes } from './routes/web.js';
+import { type WebPages, wantsPage, webPages, webRoutes } from './routes/web.js';
 
 export interface AppDependencies {
   config: Config;
@@ -175,7 +175,17 @@ export async function buildApp(deps: AppDependencies): Promise<FastifyInstance> 
     ...(deps.refusals ? { refusals: deps.refusals } : {}),
   });
 
-  await registerNotFoundAndMethodNotAllowed(app);
+  const pages = webPages(
+    {
+      ...config.web,
+      serviceName: config.serviceName,
+      // Only what the pages' strength meter mirrors, not the breach lookup's address.
+      password: { minLength: config.password.minLength, minScore: config.password.minScore },
+      requireEmailVerification: config.requireEmailVerification,
+    },
+    app.pageHeaders,
+  );
+  await registerNotFoundAndMethodNotAllowed(app, pages);
   if (deps.metrics) await app.register(metricsPlugin, deps.metrics);
 
   await app.register(swagger, {
@@ -219,13 +229,7 @@ export async function buildApp(deps: AppDependencies): Promise<FastifyInstance> 
     await app.register(activityRoutes, { admin: deps.admin });
   }
   // The React pages, including /verify-email and /reset-password of the mails.
-  await app.register(webRoutes, {
-    ...config.web,
-    serviceName: config.serviceName,
-    // Only what the pages' strength meter mirrors, not the breach lookup's address.
-    password: { minLength: config.password.minLength, minScore: config.password.minScore },
-    requireEmailVerification: config.requireEmailVerification,
-  });
+  await app.register(webRoutes, { pages });
   if (deps.devMailbox && servesDevMailbox(config)) {
     await app.register(devMailRoutes, { mailbox: deps.devMailbox });
   }
@@ -234,9 +238,10 @@ export async function buildApp(deps: AppDependencies): Promise<FastifyInstance> 
 
 /**
  * Fastify answers 404 for a known path with the wrong method; we answer 405 with `Allow`, and
- * both as problem+json.
+ * both as problem+json, except for a browser navigating to an address that is no page, which
+ * gets the pages' own "not found" (still a 404).
  */
-async function registerNotFoundAndMethodNotAllowed(app: FastifyInstance) {
+async function registerNotFoundAndMethodNotAllowed(app: FastifyInstance, pages: WebPages) {
   const routes: { pattern: RegExp; methods: Set<string> }[] = [];
   app.addHook('onRoute', (route) => {
     const source = route.url.replace(/[.*+?^${}()|[\]\\]/g, '\\$&').replace(/:[^/]+/g, '[^/]+');
@@ -261,6 +266,7 @@ async function registerNotFoundAndMethodNotAllowed(app: FastifyInstance) {
         `${request.method} is not allowed here; use ${[...allowed].sort().join(' or ')}.`,
       );
     }
+    if (wantsPage(request)) return pages.send(request, reply, 404);
     // The path is not quoted: an answer must never reflect what the client sent.
     return sendProblem(request, reply, 404, 'not_found', 'Nothing here: check the path.');
   });

@@ -3,7 +3,11 @@ import { deleteInBatches } from './batches.js';
 import { uuidv7 } from './ids.js';
 import type { AuditEventsTable, Queryable } from './schema.js';
 
-export type AuditRow = Selectable<AuditEventsTable>;
+/** An audit row with the current addresses of its user and actor (null once deleted). */
+export type AuditRow = Selectable<AuditEventsTable> & {
+  user_email: string | null;
+  actor_email: string | null;
+};
 
 export interface AuditEvent {
   type: string;
@@ -43,13 +47,18 @@ export interface AuditSearch {
 
 /** Audit events newest first, keyset-paginated on the (time-ordered UUIDv7) id. */
 export async function searchAuditEvents(db: Queryable, search: AuditSearch): Promise<AuditRow[]> {
-  let query = db.selectFrom('audit_events').selectAll();
-  if (search.userId) query = query.where('user_id', '=', search.userId);
-  if (search.types && search.types.length > 0) query = query.where('type', 'in', search.types);
-  if (search.from) query = query.where('created_at', '>=', search.from);
-  if (search.to) query = query.where('created_at', '<', search.to);
-  if (search.beforeId) query = query.where('id', '<', search.beforeId);
-  return query.orderBy('id', 'desc').limit(search.limit).execute();
+  let query = db
+    .selectFrom('audit_events as e')
+    .leftJoin('users as u', 'u.id', 'e.user_id')
+    .leftJoin('users as a', 'a.id', 'e.actor_id')
+    .selectAll('e')
+    .select(['u.email as user_email', 'a.email as actor_email']);
+  if (search.userId) query = query.where('e.user_id', '=', search.userId);
+  if (search.types && search.types.length > 0) query = query.where('e.type', 'in', search.types);
+  if (search.from) query = query.where('e.created_at', '>=', search.from);
+  if (search.to) query = query.where('e.created_at', '<', search.to);
+  if (search.beforeId) query = query.where('e.id', '<', search.beforeId);
+  return query.orderBy('e.id', 'desc').limit(search.limit).execute();
 }
 
 /** Deletes audit events created before `before`, in batches; returns how many. */

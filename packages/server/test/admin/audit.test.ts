@@ -212,6 +212,29 @@ describe.each(backends)('the audit trail on %s', (backend) => {
       userAgent: 'vitest',
       data: { sessionId: expect.any(String) },
       createdAt: expect.any(String),
+      userEmail: email,
+      actorEmail: null,
+    });
+  });
+
+  it('names the user and the acting admin by their current email, not only by id', async () => {
+    const { email, id } = await verifiedUser(t, 'named');
+    const revoke = await t.app.inject({
+      method: 'POST',
+      url: `/admin/users/${id}/revoke-sessions`,
+      headers: admin.device.headers,
+    });
+    expect(revoke.statusCode).toBe(204);
+    const res = await t.app.inject({
+      method: 'GET',
+      url: `/admin/audit-events?userId=${id}&type=admin.sessions_revoked`,
+      headers: { cookie: admin.device.cookie },
+    });
+    expect(res.json().events[0]).toMatchObject({
+      userId: id,
+      userEmail: email,
+      actorId: admin.id,
+      actorEmail: admin.email,
     });
   });
 

@@ -87,6 +87,52 @@ describe.each(backends)('web pages on %s', (backend) => {
     expect((await t.app.inject({ method: 'GET', url: '/openapi.json' })).statusCode).toBe(200);
     expect((await t.app.inject({ method: 'GET', url: '/auth/me' })).statusCode).toBe(401);
   });
+
+  const BROWSER = 'text/html,application/xhtml+xml,application/xml;q=0.9,*/*;q=0.8';
+
+  it("answers a browser at an address that is no page with the pages' not-found, status 404", async () => {
+    for (const url of ['/nope', '/login/extra', '/some/deep/path?x=1', '/adminx']) {
+      const res = await t.app.inject({ method: 'GET', url, headers: { accept: BROWSER } });
+      expect(res.statusCode, url).toBe(404);
+      expect(res.headers['content-type'], url).toMatch(/^text\/html/);
+      expect(res.headers['cache-control'], url).toBe('no-store');
+      // The same index.html (the app shows "Page not found"), with the pages' CSP.
+      expect(res.body, url).toContain('id="latchkey-config"');
+      expect(String(res.headers['content-security-policy']), url).toContain("script-src 'self'");
+    }
+    const head = await t.app.inject({ method: 'HEAD', url: '/nope', headers: { accept: BROWSER } });
+    expect(head.statusCode).toBe(404);
+  });
+
+  it('keeps problem+json 404s for API clients, the API and machine paths, and other methods', async () => {
+    const json = 'application/json';
+    for (const [url, accept] of [
+      ['/nope', json],
+      ['/nope', '*/*'],
+      ['/nope', 'application/problem+json, text/html;q=0.5'],
+      ['/auth/nothing', BROWSER],
+      ['/admin/nothing', BROWSER],
+      ['/assets/missing.js', BROWSER],
+      ['/.well-known/nothing', BROWSER],
+      ['/docs/nothing/here', BROWSER],
+      ['/dev/nothing', BROWSER],
+    ] as const) {
+      const res = await t.app.inject({ method: 'GET', url, headers: { accept } });
+      expect(res.statusCode, `${url} ${accept}`).toBe(404);
+      expect(res.headers['content-type'], `${url} ${accept}`).toMatch(/application\/problem\+json/);
+      expect(res.json().code).toBe('not_found');
+    }
+    const post = await t.app.inject({ method: 'POST', url: '/nope', headers: { accept: BROWSER } });
+    expect(post.statusCode).toBe(404);
+    expect(post.headers['content-type']).toMatch(/application\/problem\+json/);
+    const wrongMethod = await t.app.inject({
+      method: 'POST',
+      url: '/login',
+      headers: { accept: BROWSER },
+      payload: {},
+    });
+    expect(wrongMethod.statusCode).toBe(405);
+  });
 });
 
 describe('web pages not built', () => {

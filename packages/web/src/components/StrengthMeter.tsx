@@ -16,12 +16,15 @@ export function StrengthMeter({
   email,
   name,
   id,
+  shownError,
 }: {
   password: string;
   policy: PolicyOptions;
   email?: string | undefined;
   name?: string | undefined;
   id?: string;
+  /** The field's error: a reason already shown there is not repeated here. */
+  shownError?: string | undefined;
 }) {
   const [ready, setReady] = useState(false);
   useEffect(() => {
@@ -77,7 +80,9 @@ export function StrengthMeter({
         <p className={`strength-label ${result.ok ? 'good' : 'bad'}`}>
           Password strength: <strong>{label}</strong>
         </p>
-        {result.message ? <p className="strength-reason">{result.message}</p> : null}
+        {result.message && result.message !== shownError ? (
+          <p className="strength-reason">{result.message}</p>
+        ) : null}
         {result.suggestion ? <p className="hint">{result.suggestion}</p> : null}
       </div>
     </div>

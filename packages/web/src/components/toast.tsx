@@ -16,6 +16,11 @@ interface Toast {
 }
 
 const ToastContext = createContext<(message: string, kind?: ToastKind) => void>(() => {});
+// Apart from the `show` function, so that showing a toast re-renders only the outlet.
+const ToastListContext = createContext<{ toasts: Toast[]; dismiss(id: number): void }>({
+  toasts: [],
+  dismiss: () => {},
+});
 
 export function useToast() {
   return useContext(ToastContext);
@@ -43,25 +48,35 @@ export function ToastProvider({
     },
     [dismiss, timeoutMs],
   );
-  const value = useMemo(() => show, [show]);
+  const list = useMemo(() => ({ toasts, dismiss }), [toasts, dismiss]);
   return (
-    <ToastContext.Provider value={value}>
-      {children}
-      <div className="toasts" role="status" aria-live="polite">
-        {toasts.map((toast) => (
-          <div key={toast.id} className={`toast ${toast.kind}`}>
-            <span>{toast.message}</span>
-            <button
-              type="button"
-              className="toast-close"
-              aria-label="Dismiss"
-              onClick={() => dismiss(toast.id)}
-            >
-              ×
-            </button>
-          </div>
-        ))}
-      </div>
+    <ToastContext.Provider value={show}>
+      <ToastListContext.Provider value={list}>{children}</ToastListContext.Provider>
     </ToastContext.Provider>
+  );
+}
+
+/**
+ * Where the toasts show: the layout puts it between the header and the page, in the flow, so
+ * a toast never covers a control (on wide screens CSS floats it into the empty margin).
+ */
+export function ToastOutlet() {
+  const { toasts, dismiss } = useContext(ToastListContext);
+  return (
+    <div className="toasts" role="status" aria-live="polite">
+      {toasts.map((toast) => (
+        <div key={toast.id} className={`toast ${toast.kind}`}>
+          <span>{toast.message}</span>
+          <button
+            type="button"
+            className="toast-close"
+            aria-label="Dismiss"
+            onClick={() => dismiss(toast.id)}
+          >
+            ×
+          </button>
+        </div>
+      ))}
+    </div>
   );
 }

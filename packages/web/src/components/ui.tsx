@@ -1,5 +1,6 @@
 import {
   type ComponentPropsWithoutRef,
+  type ComponentPropsWithRef,
   forwardRef,
   type ReactNode,
   useEffect,
@@ -52,7 +53,7 @@ export function Button({
   children,
   variant = 'primary',
   ...rest
-}: ComponentPropsWithoutRef<'button'> & {
+}: ComponentPropsWithRef<'button'> & {
   loading?: boolean;
   loadingText?: string;
   variant?: 'primary' | 'secondary' | 'danger' | 'link';
