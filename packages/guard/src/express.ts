@@ -1,13 +1,10 @@
 import type { NextFunction, Request, RequestHandler, Response } from 'express';
+import { type Rule, refusalFor, rules } from './adapter.js';
 import {
   type AuthResult,
-  hasPermission,
-  hasRole,
   LatchkeyGuard,
   type LatchkeyOptions,
   type LatchkeyUser,
-  problem,
-  refusal,
 } from './index.js';
 
 export type { LatchkeyOptions, LatchkeyUser } from './index.js';
@@ -41,38 +38,42 @@ export function latchkey(options: LatchkeyOptions): RequestHandler {
   };
 }
 
-function send(res: Response, status: number, body: unknown, headers: Record<string, string>) {
-  res.status(status).set(headers).type('application/problem+json').send(JSON.stringify(body));
-}
-
-function guarded(check: (req: Request) => boolean, detail: string): RequestHandler {
+function guarded(rule: Rule): RequestHandler {
   return (req, res, next) => {
     const state = req.latchkey;
     if (!state) {
       next(new Error('@latchkey/guard: app.use(latchkey({...})) must come before requireAuth()'));
       return;
     }
-    const refused = refusal(state.result);
-    if (refused) return send(res, refused.problem.status, refused.problem, refused.headers);
-    if (!check(req)) return send(res, 403, problem(403, 'forbidden', detail), {});
+    const refused = refusalFor(
+      state.result,
+      rule,
+      req.user,
+      () => state.guard.options.rolePermissions,
+    );
+    if (refused) {
+      res
+        .status(refused.status)
+        .set(refused.headers)
+        .type('application/problem+json')
+        .send(JSON.stringify(refused.body));
+      return;
+    }
     next();
   };
 }
 
 /** 401 problem+json without a signed-in user (403 `csrf_failed`, 503 when Latchkey is down). */
 export function requireAuth(): RequestHandler {
-  return guarded(() => true, '');
+  return guarded(rules.auth());
 }
 
 /** 403 `forbidden` unless the user has one of `roles`. */
 export function requireRole(...roles: string[]): RequestHandler {
-  return guarded((req) => hasRole(req.user, roles), `This needs the role ${roles.join(' or ')}.`);
+  return guarded(rules.role(roles));
 }
 
 /** 403 `forbidden` unless the user's roles grant every permission (`admin` grants all). */
 export function requirePermission(...permissions: string[]): RequestHandler {
-  return guarded(
-    (req) => hasPermission(req.user, permissions, req.latchkey?.guard.options.rolePermissions),
-    `This needs the permission ${permissions.join(' and ')}.`,
-  );
+  return guarded(rules.permission(permissions));
 }

@@ -5,15 +5,12 @@ import type {
   preHandlerAsyncHookHandler,
 } from 'fastify';
 import fp from 'fastify-plugin';
+import { type Rule, refusalFor, rules } from './adapter.js';
 import {
   type AuthResult,
-  hasPermission,
-  hasRole,
   LatchkeyGuard,
   type LatchkeyOptions,
   type LatchkeyUser,
-  problem,
-  refusal,
 } from './index.js';
 
 export type { LatchkeyOptions, LatchkeyUser } from './index.js';
@@ -50,52 +47,38 @@ export const latchkey = fp(
   { name: '@latchkey/guard', fastify: '5.x' },
 );
 
-function guarded(
-  check: (request: FastifyRequest) => boolean,
-  detail: string,
-): preHandlerAsyncHookHandler {
+function guarded(rule: Rule): preHandlerAsyncHookHandler {
   return async function (request: FastifyRequest, reply: FastifyReply) {
     if (!request.latchkey) {
       throw new Error('@latchkey/guard: register the latchkey plugin before using requireAuth()');
     }
-    const refused = refusal(request.latchkey);
-    const [status, body, headers] = refused
-      ? [refused.problem.status, refused.problem, refused.headers]
-      : check(request)
-        ? [0, undefined, {}]
-        : [403, problem(403, 'forbidden', detail), {}];
-    if (!body) return;
+    const refused = refusalFor(
+      request.latchkey,
+      rule,
+      request.user,
+      () => request.server.latchkeyGuard.options.rolePermissions,
+    );
+    if (!refused) return;
     return reply
-      .status(status)
-      .headers(headers)
+      .status(refused.status)
+      .headers(refused.headers)
       .type('application/problem+json')
       .serializer(JSON.stringify)
-      .send(body);
+      .send(refused.body);
   };
 }
 
 /** 401 problem+json without a signed-in user (403 `csrf_failed`, 503 when Latchkey is down). */
 export function requireAuth(): preHandlerAsyncHookHandler {
-  return guarded(() => true, '');
+  return guarded(rules.auth());
 }
 
 /** 403 `forbidden` unless the user has one of `roles`. */
 export function requireRole(...roles: string[]): preHandlerAsyncHookHandler {
-  return guarded(
-    (request) => hasRole(request.user, roles),
-    `This needs the role ${roles.join(' or ')}.`,
-  );
+  return guarded(rules.role(roles));
 }
 
 /** 403 `forbidden` unless the user's roles grant every permission (`admin` grants all). */
 export function requirePermission(...permissions: string[]): preHandlerAsyncHookHandler {
-  return guarded(
-    (request) =>
-      hasPermission(
-        request.user,
-        permissions,
-        request.server.latchkeyGuard.options.rolePermissions,
-      ),
-    `This needs the permission ${permissions.join(' and ')}.`,
-  );
+  return guarded(rules.permission(permissions));
 }

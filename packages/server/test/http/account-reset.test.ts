@@ -3,6 +3,7 @@ import { hashToken } from '../../src/core/tokens.js';
 import {
   ACCOUNT_TEST_ENV,
   auditOf,
+  bearerMe as bearerMeOn,
   changePassword,
   forgotPassword,
   login,
@@ -128,12 +129,7 @@ describe.each(backends)('forgot and reset password on %s', (backend) => {
       accessToken: string;
       refreshToken: string;
     };
-    const bearerMe = () =>
-      t.app.inject({
-        method: 'GET',
-        url: '/auth/me',
-        headers: { authorization: `Bearer ${accessToken}` },
-      });
+    const bearerMe = () => bearerMeOn(t, accessToken);
     expect((await bearerMe()).statusCode).toBe(200);
     await forgot(email);
     expect((await reset(await t.tokenFromLatestMail(email))).statusCode).toBe(204);

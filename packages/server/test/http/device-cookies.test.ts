@@ -1,7 +1,7 @@
-import { randomUUID } from 'node:crypto';
 import type { LightMyRequestResponse } from 'fastify';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { Env } from '../../src/config/config.js';
+import { uniqueEmail, verifiedUser as signUp } from '../support/account.js';
 import { createTestApp as createApp, STRONG_PASSWORD, type TestApp } from '../support/app.js';
 import { type Backend, backends } from '../support/db.js';
 import { cleanupPrefix, redisUrl, uniquePrefix } from '../support/redis.js';
@@ -13,7 +13,6 @@ import { cleanupPrefix, redisUrl, uniquePrefix } from '../support/redis.js';
  */
 
 const WRONG = 'not the right passphrase at all';
-const uniqueEmail = (tag: string) => `${tag}-${randomUUID().slice(0, 8)}@example.com`;
 let requests = 0;
 /** A new client address for every request, so the per-IP limit never decides. */
 const nextIp = () => {
@@ -68,24 +67,8 @@ describe.each(variants)('device cookies on %s', (_name, backend, withRedis) => {
       headers: cookie ? { cookie } : {},
     });
 
-  async function verifiedUser(tag: string) {
-    const email = uniqueEmail(tag);
-    const ip = nextIp();
-    await t.app.inject({
-      method: 'POST',
-      url: '/auth/register',
-      payload: { email, password: STRONG_PASSWORD },
-      remoteAddress: ip,
-    });
-    const token = await t.tokenFromLatestMail(email);
-    const verified = await t.app.inject({
-      method: 'POST',
-      url: '/auth/verify-email',
-      payload: { token, password: STRONG_PASSWORD },
-      remoteAddress: ip,
-    });
-    return { email, id: verified.json().user.id as string };
-  }
+  const verifiedUser = (tag: string) =>
+    signUp(t, tag, STRONG_PASSWORD, { remoteAddress: nextIp() });
 
   /** An owner who signed in on this browser before: the device cookie it was given. */
   async function ownerDevice(email: string) {
@@ -262,20 +245,8 @@ describe('device cookies behind https', () => {
   afterAll(() => t.close());
 
   it('are __Host- prefixed and Secure, like the session cookie', async () => {
-    const email = uniqueEmail('https');
     const origin = { origin: 'https://auth.example.com' };
-    await t.app.inject({
-      method: 'POST',
-      url: '/auth/register',
-      payload: { email, password: STRONG_PASSWORD },
-      headers: origin,
-    });
-    const token = await t.tokenFromLatestMail(email);
-    await t.app.inject({
-      method: 'POST',
-      url: '/auth/verify-email',
-      payload: { token, password: STRONG_PASSWORD },
-    });
+    const { email } = await signUp(t, 'https', STRONG_PASSWORD, { headers: origin });
     const res = await t.app.inject({
       method: 'POST',
       url: '/auth/login',

@@ -1,9 +1,9 @@
-import { randomUUID } from 'node:crypto';
 import helmet from '@fastify/helmet';
 import Fastify from 'fastify';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { helmetHeaders } from '../../src/http/plugins/security-headers.js';
 import { revokeSession, revokeUserSessions } from '../../src/store/sessions.js';
+import { verifiedUser } from '../support/account.js';
 import { createTestApp, STRONG_PASSWORD, type TestApp } from '../support/app.js';
 import { backends } from '../support/db.js';
 
@@ -20,18 +20,7 @@ describe.each(backends)('bearer verification through the session cache on %s', (
   afterAll(() => t.close());
 
   async function tokens() {
-    const email = `fast-${randomUUID().slice(0, 8)}@example.com`;
-    await t.app.inject({
-      method: 'POST',
-      url: '/auth/register',
-      payload: { email, password: STRONG_PASSWORD },
-    });
-    const token = await t.tokenFromLatestMail(email);
-    const verified = await t.app.inject({
-      method: 'POST',
-      url: '/auth/verify-email',
-      payload: { token, password: STRONG_PASSWORD },
-    });
+    const { email, id: userId } = await verifiedUser(t, 'fast');
     const res = await t.app.inject({
       method: 'POST',
       url: '/auth/token',
@@ -41,7 +30,7 @@ describe.each(backends)('bearer verification through the session cache on %s', (
     const accessToken = res.json().accessToken as string;
     const [, payload] = accessToken.split('.');
     const sid = JSON.parse(Buffer.from(payload as string, 'base64url').toString()).sid as string;
-    return { accessToken, sessionId: sid, userId: verified.json().user.id as string };
+    return { accessToken, sessionId: sid, userId };
   }
   const me = (accessToken: string) =>
     t.app.inject({

@@ -1,8 +1,8 @@
-import { randomUUID } from 'node:crypto';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { hashToken } from '../../src/core/tokens.js';
 import { revokeSession } from '../../src/store/sessions.js';
-import { cookieFrom, createTestApp, STRONG_PASSWORD, type TestApp } from '../support/app.js';
+import { login, verifiedUser } from '../support/account.js';
+import { createTestApp, type TestApp } from '../support/app.js';
 import { backends } from '../support/db.js';
 
 describe.each(backends)('the session cache on %s', (backend) => {
@@ -14,24 +14,8 @@ describe.each(backends)('the session cache on %s', (backend) => {
   afterAll(() => t.close());
 
   async function signedIn() {
-    const email = `cache-${randomUUID().slice(0, 8)}@example.com`;
-    await t.app.inject({
-      method: 'POST',
-      url: '/auth/register',
-      payload: { email, password: STRONG_PASSWORD },
-    });
-    const token = await t.tokenFromLatestMail(email);
-    await t.app.inject({
-      method: 'POST',
-      url: '/auth/verify-email',
-      payload: { token, password: STRONG_PASSWORD },
-    });
-    const res = await t.app.inject({
-      method: 'POST',
-      url: '/auth/login',
-      payload: { email, password: STRONG_PASSWORD },
-    });
-    const cookie = cookieFrom(res.headers['set-cookie']);
+    const { email } = await verifiedUser(t, 'cache');
+    const { cookie } = await login(t, email);
     const sessionId = (
       await t.database.db
         .selectFrom('sessions')

@@ -2,11 +2,13 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import {
   ACCOUNT_TEST_ENV,
   auditOf,
+  bearerMe as bearerMeOf,
   type Device,
   login,
   loginStatus,
   meStatus,
   OTHER_PASSWORD,
+  tokenPair as tokenPairOf,
   uniqueEmail,
   verifiedUser,
 } from '../support/account.js';
@@ -24,21 +26,10 @@ describe.each(backends)('session rotation and logout on %s', (backend) => {
   });
   afterAll(() => t.close());
 
-  const tokenPair = async (email: string, password = STRONG_PASSWORD) => {
-    const res = await t.app.inject({
-      method: 'POST',
-      url: '/auth/token',
-      payload: { email, password },
-    });
-    expect(res.statusCode).toBe(200);
-    return res.json() as { accessToken: string; refreshToken: string };
-  };
-  const bearerMe = (accessToken: string) =>
-    t.app.inject({
-      method: 'GET',
-      url: '/auth/me',
-      headers: { authorization: `Bearer ${accessToken}` },
-    });
+  const tokenPair = (email: string, password = STRONG_PASSWORD) => tokenPairOf(t, email, password);
+  const bearerMe = (accessToken: string) => bearerMeOf(t, accessToken);
+  const logout = (headers: Record<string, string>) =>
+    t.app.inject({ method: 'POST', url: '/auth/logout', headers });
   const refresh = (refreshToken: string) =>
     t.app.inject({ method: 'POST', url: '/auth/refresh', payload: { refreshToken } });
   /** The device a Set-Cookie answer moved the browser to, with its CSRF token from /auth/me. */
@@ -195,10 +186,9 @@ describe.each(backends)('session rotation and logout on %s', (backend) => {
       const { email } = await verifiedUser(t, 'both');
       const browser = await login(t, email);
       const pair = await tokenPair(email);
-      const res = await t.app.inject({
-        method: 'POST',
-        url: '/auth/logout',
-        headers: { cookie: browser.cookie, authorization: `Bearer ${pair.accessToken}` },
+      const res = await logout({
+        cookie: browser.cookie,
+        authorization: `Bearer ${pair.accessToken}`,
       });
       expect(res.statusCode).toBe(204);
       expect(String(res.headers['set-cookie'])).toMatch(/latchkey_session=;/);
@@ -213,10 +203,9 @@ describe.each(backends)('session rotation and logout on %s', (backend) => {
       const { email: cookieEmail } = await verifiedUser(t, 'cookie-owner');
       const browser = await login(t, cookieEmail);
       const pair = await tokenPair(email);
-      const res = await t.app.inject({
-        method: 'POST',
-        url: '/auth/logout',
-        headers: { cookie: browser.cookie, authorization: `Bearer ${pair.accessToken}` },
+      const res = await logout({
+        cookie: browser.cookie,
+        authorization: `Bearer ${pair.accessToken}`,
       });
       expect(res.statusCode).toBe(204);
       expect(await meStatus(t, browser)).toBe(401);
@@ -227,11 +216,7 @@ describe.each(backends)('session rotation and logout on %s', (backend) => {
     it('with an invalid bearer token: 401, and the live cookie is neither revoked nor cleared', async () => {
       const { email } = await verifiedUser(t, 'bad-bearer');
       const browser = await login(t, email);
-      const res = await t.app.inject({
-        method: 'POST',
-        url: '/auth/logout',
-        headers: { ...browser.headers, authorization: 'Bearer not-a-token' },
-      });
+      const res = await logout({ ...browser.headers, authorization: 'Bearer not-a-token' });
       expect(res.statusCode).toBe(401);
       expect(res.headers['set-cookie']).toBeUndefined();
       expect(await meStatus(t, browser)).toBe(200);

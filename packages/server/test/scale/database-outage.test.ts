@@ -1,13 +1,11 @@
-import { randomBytes, randomUUID } from 'node:crypto';
-import { PassThrough } from 'node:stream';
 import pg from 'pg';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { loadConfig } from '../../src/config/config.js';
-import { createLatchkey, type Latchkey } from '../../src/app/latchkey.js';
 import { isDatabaseUnavailable } from '../../src/store/database.js';
-import type { MailMessage, MailTransport } from '../../src/mail/transport.js';
-import { cookieFrom, STRONG_PASSWORD } from '../support/app.js';
+import { login as signIn, verifiedUser } from '../support/account.js';
+import { STRONG_PASSWORD, type TestInstance } from '../support/app.js';
+import { type Instances, startInstances } from '../support/instances.js';
 import { TcpProxy } from '../support/tcp-proxy.js';
+import { until } from '../support/until.js';
 
 /**
  * PostgreSQL stopped (connections refused) or frozen (SIGSTOP: connections open, no answer),
@@ -20,90 +18,39 @@ const adminUrl = process.env.TEST_DATABASE_URL;
 const STATEMENT_TIMEOUT_MS = 1500;
 const POOL_TIMEOUT_MS = 1000;
 
-class Mailbox implements MailTransport {
-  readonly sent: MailMessage[] = [];
-  async send(message: MailMessage) {
-    this.sent.push(message);
-  }
-}
-
-async function until(condition: () => Promise<boolean> | boolean, ms: number) {
-  const deadline = Date.now() + ms;
-  while (!(await condition())) {
-    if (Date.now() > deadline) throw new Error('condition not met in time');
-    await new Promise((r) => setTimeout(r, 50));
-  }
-}
-
 const count = (text: string, needle: string) => text.split(needle).length - 1;
 
 describe.skipIf(!adminUrl)('a PostgreSQL outage', () => {
-  const dbName = `latchkey_outage_${randomBytes(5).toString('hex')}`;
-  const mail = new Mailbox();
+  let instances: Instances;
   let proxy: TcpProxy;
-  let t: Latchkey;
-  let logs = '';
+  let t: TestInstance;
   let cookie: string;
   let email: string;
 
   beforeAll(async () => {
-    const admin = new pg.Client({ connectionString: adminUrl });
-    await admin.connect();
-    await admin.query(`create database ${dbName}`);
-    await admin.end();
-    const target = new URL(adminUrl as string);
-    target.pathname = `/${dbName}`;
-    proxy = new TcpProxy({ host: target.hostname, port: Number(target.port || 5432) });
-    await proxy.start();
-    const logStream = new PassThrough();
-    logStream.on('data', (chunk) => {
-      logs += chunk;
-    });
-    t = await createLatchkey(
-      loadConfig({
-        NODE_ENV: 'test',
-        LOG_LEVEL: 'info',
-        PUBLIC_URL: 'http://localhost:3000',
-        DATABASE_URL: proxy.url(target.toString()),
-        KEY_ENCRYPTION_SECRET: 'test-key-encryption-secret-0123456789abcdef',
-        RATE_LIMITS: 'off',
+    instances = await startInstances(1, {
+      dbPrefix: 'latchkey_outage',
+      env: {
         // Every /auth/me reaches the database (no answer from memory).
         SESSION_CACHE_TTL: '0',
         DATABASE_STATEMENT_TIMEOUT: `${STATEMENT_TIMEOUT_MS}ms`,
         DATABASE_POOL_TIMEOUT: `${POOL_TIMEOUT_MS}ms`,
-      }),
-      { mailTransport: mail, startMailWorker: false, startRetention: false, logStream },
-    );
-    email = `outage-${randomUUID().slice(0, 8)}@example.com`;
-    await t.app.inject({
-      method: 'POST',
-      url: '/auth/register',
-      payload: { email, password: STRONG_PASSWORD },
+      },
+      options: { startRetention: false },
+      through: async (url) => {
+        proxy = await TcpProxy.inFrontOf(url, 5432);
+        return proxy.url(url);
+      },
     });
-    await t.worker.runOnce();
-    const token = mail.sent.at(-1)?.text.match(/[?&]token=([A-Za-z0-9_-]{43})/)?.[1];
-    await t.app.inject({
-      method: 'POST',
-      url: '/auth/verify-email',
-      payload: { token, password: STRONG_PASSWORD },
-    });
-    const login = await t.app.inject({
-      method: 'POST',
-      url: '/auth/login',
-      payload: { email, password: STRONG_PASSWORD },
-    });
-    expect(login.statusCode).toBe(200);
-    cookie = cookieFrom(login.headers['set-cookie']);
+    t = instances.instances[0] as TestInstance;
+    ({ email } = await verifiedUser(t, 'outage'));
+    ({ cookie } = await signIn(t, email));
   }, 30_000);
 
   afterAll(async () => {
     proxy?.restore();
-    await t?.close();
+    await instances?.close();
     await proxy?.stop();
-    const admin = new pg.Client({ connectionString: adminUrl });
-    await admin.connect();
-    await admin.query(`drop database if exists ${dbName} with (force)`);
-    await admin.end();
   });
 
   const me = () => t.app.inject({ method: 'GET', url: '/auth/me', headers: { cookie } });
@@ -123,32 +70,32 @@ describe.skipIf(!adminUrl)('a PostgreSQL outage', () => {
   }
 
   async function backToService() {
-    await until(async () => (await me()).statusCode === 200, 15_000);
+    await until(async () => (await me()).statusCode === 200, 15_000, 50);
     expect((await login()).statusCode).toBe(200);
-    await until(() => logs.includes('database answers again'), 5_000);
+    await until(() => t.logs().includes('database answers again'), 5_000, 50);
   }
 
   it('answers 503 with Retry-After while the database refuses connections, and logs the outage once', async () => {
     expect((await me()).statusCode).toBe(200);
-    const before = logs.length;
+    const before = t.logs().length;
     proxy.cut('refuse');
     for (let i = 0; i < 10; i++) {
       expectUnavailable(await me());
       expectUnavailable(await login());
     }
-    const during = logs.slice(before);
+    const during = t.logs().slice(before);
     expect(count(during, 'database unavailable')).toBe(1);
     expect(during).not.toContain('unhandled error');
     expect(during).not.toContain('"stack"');
 
     proxy.restore();
     await backToService();
-    expect(count(logs.slice(before), 'database answers again')).toBe(1);
+    expect(count(t.logs().slice(before), 'database answers again')).toBe(1);
   }, 30_000);
 
   it('answers 503 within its bounds while the database is frozen, then resumes', async () => {
     expect((await me()).statusCode).toBe(200);
-    const before = logs.length;
+    const before = t.logs().length;
     proxy.cut('freeze');
     const started = performance.now();
     // More requests at once than the pool has connections: some wait for the pool, the others
@@ -159,8 +106,8 @@ describe.skipIf(!adminUrl)('a PostgreSQL outage', () => {
     const elapsed = performance.now() - started;
     for (const res of answers) expectUnavailable(res);
     expect(elapsed).toBeLessThan(STATEMENT_TIMEOUT_MS + POOL_TIMEOUT_MS + 2000);
-    expect(count(logs.slice(before), 'database unavailable')).toBe(1);
-    expect(logs.slice(before)).not.toContain('unhandled error');
+    expect(count(t.logs().slice(before), 'database unavailable')).toBe(1);
+    expect(t.logs().slice(before)).not.toContain('unhandled error');
 
     proxy.restore();
     await backToService();
@@ -196,6 +143,7 @@ describe.skipIf(!adminUrl)('isDatabaseUnavailable', () => {
             )
           ).rowCount === 1,
         5000,
+        50,
       );
       await killer.query('select pg_terminate_backend($1)', [pid]);
       expect(isDatabaseUnavailable(await terminated)).toBe(true);

@@ -1,14 +1,12 @@
-import { randomBytes, randomUUID } from 'node:crypto';
-import { PassThrough } from 'node:stream';
-import pg from 'pg';
+import { randomUUID } from 'node:crypto';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { loadConfig } from '../../src/config/config.js';
-import { createLatchkey, type Latchkey } from '../../src/app/latchkey.js';
-import type { MailMessage, MailTransport } from '../../src/mail/transport.js';
+import type { Env } from '../../src/config/config.js';
 import { migrations } from '../../src/store/migrations/index.js';
 import { revokeUserSessions } from '../../src/store/sessions.js';
-import { cookieFrom, STRONG_PASSWORD } from '../support/app.js';
-import { cleanupPrefix, redisUrl, uniquePrefix } from '../support/redis.js';
+import { bearerMe as bearerMeOn, verifiedUser as signUp, tokenPair } from '../support/account.js';
+import { cookieFrom, STRONG_PASSWORD, type TestInstance } from '../support/app.js';
+import { type Instances, startInstances } from '../support/instances.js';
+import { redisFor, redisVariants } from '../support/redis.js';
 
 /**
  * Two Latchkey instances on one PostgreSQL database, as behind a load balancer: with Redis
@@ -16,99 +14,53 @@ import { cleanupPrefix, redisUrl, uniquePrefix } from '../support/redis.js';
  * PostgreSQL). Runs when TEST_DATABASE_URL is set; the Redis variant when TEST_REDIS_URL is.
  */
 const adminUrl = process.env.TEST_DATABASE_URL;
-const variants = ['PostgreSQL only', ...(redisUrl ? ['PostgreSQL + Redis'] : [])];
-
-class Mailbox implements MailTransport {
-  readonly sent: MailMessage[] = [];
-  async send(message: MailMessage) {
-    this.sent.push(message);
-  }
-}
-
-describe.skipIf(!adminUrl).each(variants)('two instances on %s', (variant) => {
-  const withRedis = variant.includes('Redis');
-  const dbName = `latchkey_multi_${randomBytes(5).toString('hex')}`;
-  const prefix = uniquePrefix();
-  const mail = new Mailbox();
-  let a: Latchkey;
-  let b: Latchkey;
+describe.skipIf(!adminUrl).each(redisVariants)('two instances on %s', (variant) => {
+  const redis = redisFor(variant);
+  const withRedis = redis.on;
+  let instances: Instances;
+  let a: TestInstance;
+  let b: TestInstance;
 
   beforeAll(async () => {
-    const admin = new pg.Client({ connectionString: adminUrl });
-    await admin.connect();
-    await admin.query(`create database ${dbName}`);
-    await admin.end();
-    const url = new URL(adminUrl as string);
-    url.pathname = `/${dbName}`;
-    const config = loadConfig({
-      NODE_ENV: 'test',
-      LOG_LEVEL: 'silent',
-      PUBLIC_URL: 'http://localhost:3000',
-      DATABASE_URL: url.toString(),
-      KEY_ENCRYPTION_SECRET: 'test-key-encryption-secret-0123456789abcdef',
-      RATE_LIMITS: 'on',
-      RATE_LIMIT_RESEND_IP: '4/1m',
-      RATE_LIMIT_SIGNIN_IP: '1000/1m',
-      RATE_LIMIT_SIGNIN_ACCOUNT: '1000/1m',
-      ...(withRedis ? { REDIS_URL: redisUrl, REDIS_KEY_PREFIX: prefix } : {}),
-    });
     const startedAt = Date.now();
-    const start = () =>
-      createLatchkey(config, {
-        // One frozen clock for both (as NTP keeps real instances close): the throttle's 1 s
-        // delay cannot run out between two requests on a slow machine.
-        clock: () => new Date(startedAt),
-        mailTransport: mail,
-        startMailWorker: false,
-        logStream: new PassThrough(),
-      });
-    // Both start at once on an empty database: the migration lock lets one migrate.
-    [a, b] = await Promise.all([start(), start()]);
+    instances = await startInstances(2, {
+      dbPrefix: 'latchkey_multi',
+      env: {
+        LOG_LEVEL: 'silent',
+        RATE_LIMITS: 'on',
+        RATE_LIMIT_RESEND_IP: '4/1m',
+        RATE_LIMIT_SIGNIN_IP: '1000/1m',
+        RATE_LIMIT_SIGNIN_ACCOUNT: '1000/1m',
+        ...redis.env,
+      } as Env,
+      // One frozen clock for both (as NTP keeps real instances close): the throttle's 1 s
+      // delay cannot run out between two requests on a slow machine.
+      options: { clock: () => new Date(startedAt) },
+      // Both start at once on an empty database: the migration lock lets one migrate.
+      together: true,
+    });
+    [a, b] = instances.instances as [TestInstance, TestInstance];
   });
 
   afterAll(async () => {
-    await a?.close();
-    await b?.close();
-    const admin = new pg.Client({ connectionString: adminUrl });
-    await admin.connect();
-    await admin.query(`drop database if exists ${dbName} with (force)`);
-    await admin.end();
-    if (withRedis && redisUrl) await cleanupPrefix(redisUrl, prefix);
+    await instances?.close();
+    await redis.cleanup();
   });
 
-  async function verifiedUser(tag: string) {
-    const email = `${tag}-${randomUUID().slice(0, 8)}@example.com`;
-    const reg = await a.app.inject({
-      method: 'POST',
-      url: '/auth/register',
-      payload: { email, password: STRONG_PASSWORD },
-    });
-    expect(reg.statusCode).toBe(202);
-    await b.worker.runOnce();
-    const token = mail.sent
-      .filter((m) => m.to === email)
-      .at(-1)
-      ?.text.match(/[?&]token=([A-Za-z0-9_-]{43})/)?.[1];
-    const verified = await b.app.inject({
-      method: 'POST',
-      url: '/auth/verify-email',
-      payload: { token, password: STRONG_PASSWORD },
-    });
-    expect(verified.statusCode).toBe(200);
-    return { email, userId: verified.json().user.id as string };
-  }
+  // Signed up on A, the mail sent and the link used on B.
+  const verifiedUser = (tag: string) => signUp(a, tag, STRONG_PASSWORD, { verifyOn: b });
 
-  const login = (on: Latchkey, email: string, password = STRONG_PASSWORD, ip = '127.0.0.1') =>
+  const login = (on: TestInstance, email: string, password = STRONG_PASSWORD, ip = '127.0.0.1') =>
     on.app.inject({
       method: 'POST',
       url: '/auth/login',
       payload: { email, password },
       remoteAddress: ip,
     });
-  const me = (on: Latchkey, cookie: string) =>
+  const me = (on: TestInstance, cookie: string) =>
     on.app.inject({ method: 'GET', url: '/auth/me', headers: { cookie } });
 
-  async function refusedWithin(on: Latchkey, cookie: string, ms: number): Promise<number> {
+  async function refusedWithin(on: TestInstance, cookie: string, ms: number): Promise<number> {
     const started = performance.now();
     while (performance.now() - started < ms + 1000) {
       if ((await me(on, cookie)).statusCode === 401) return performance.now() - started;
@@ -148,7 +100,7 @@ describe.skipIf(!adminUrl).each(variants)('two instances on %s', (variant) => {
   });
 
   it('revoking every session of a user through B reaches A within 200 ms', async () => {
-    const { email, userId } = await verifiedUser('everywhere');
+    const { email, id: userId } = await verifiedUser('everywhere');
     const cookies = [];
     for (const on of [a, a, b]) {
       const res = await login(on, email);
@@ -161,18 +113,8 @@ describe.skipIf(!adminUrl).each(variants)('two instances on %s', (variant) => {
 
   it('an access token revoked on B is refused by A within 200 ms, though A may have cached it', async () => {
     const { email } = await verifiedUser('bearer');
-    const pair = await a.app.inject({
-      method: 'POST',
-      url: '/auth/token',
-      payload: { email, password: STRONG_PASSWORD },
-    });
-    const { accessToken, refreshToken } = pair.json() as Record<string, string>;
-    const bearerMe = () =>
-      a.app.inject({
-        method: 'GET',
-        url: '/auth/me',
-        headers: { authorization: `Bearer ${accessToken}` },
-      });
+    const { accessToken, refreshToken } = await tokenPair(a, email);
+    const bearerMe = () => bearerMeOn(a, accessToken);
     expect((await bearerMe()).statusCode).toBe(200);
     const hits = a.abuse.sessionCache.stats.hits;
     expect((await bearerMe()).statusCode).toBe(200);
@@ -212,18 +154,8 @@ describe.skipIf(!adminUrl).each(variants)('two instances on %s', (variant) => {
         expect(out.statusCode).toBe(204);
         if ((await me(b, cookie)).statusCode !== 401) accepted++;
 
-        const pair = await a.app.inject({
-          method: 'POST',
-          url: '/auth/token',
-          payload: { email, password: STRONG_PASSWORD },
-        });
-        const { accessToken, refreshToken } = pair.json() as Record<string, string>;
-        const bearerMe = () =>
-          b.app.inject({
-            method: 'GET',
-            url: '/auth/me',
-            headers: { authorization: `Bearer ${accessToken}` },
-          });
+        const { accessToken, refreshToken } = await tokenPair(a, email);
+        const bearerMe = () => bearerMeOn(b, accessToken);
         expect((await bearerMe()).statusCode).toBe(200);
         const revoked = await a.app.inject({
           method: 'POST',

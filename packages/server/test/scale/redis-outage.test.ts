@@ -1,18 +1,11 @@
-import { randomUUID } from 'node:crypto';
 import { createServer } from 'node:net';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { ResilientCounterStore } from '../../src/store/counters.js';
+import { verifiedUser } from '../support/account.js';
 import { cookieFrom, createTestApp, STRONG_PASSWORD, type TestApp } from '../support/app.js';
 import { cleanupPrefix, redisUrl, uniquePrefix } from '../support/redis.js';
 import { TcpProxy } from '../support/tcp-proxy.js';
-
-async function until(condition: () => boolean, ms: number) {
-  const deadline = Date.now() + ms;
-  while (!condition()) {
-    if (Date.now() > deadline) throw new Error('condition not met in time');
-    await new Promise((r) => setTimeout(r, 20));
-  }
-}
+import { until } from '../support/until.js';
 
 describe.skipIf(!redisUrl)('a Redis outage', () => {
   const prefix = uniquePrefix();
@@ -22,9 +15,7 @@ describe.skipIf(!redisUrl)('a Redis outage', () => {
   let cookie: string;
 
   beforeAll(async () => {
-    const target = new URL(redisUrl as string);
-    proxy = new TcpProxy({ host: target.hostname, port: Number(target.port || 6379) });
-    await proxy.start();
+    proxy = await TcpProxy.inFrontOf(redisUrl as string, 6379);
     t = await createTestApp('pglite', {
       REDIS_URL: `redis://127.0.0.1:${proxy.port}`,
       REDIS_KEY_PREFIX: prefix,
@@ -35,18 +26,7 @@ describe.skipIf(!redisUrl)('a Redis outage', () => {
       RATE_LIMIT_REGISTER_IP: '1000/1m',
       RATE_LIMIT_VERIFY_IP: '1000/1m',
     });
-    email = `outage-${randomUUID().slice(0, 8)}@example.com`;
-    await t.app.inject({
-      method: 'POST',
-      url: '/auth/register',
-      payload: { email, password: STRONG_PASSWORD },
-    });
-    const token = await t.tokenFromLatestMail(email);
-    await t.app.inject({
-      method: 'POST',
-      url: '/auth/verify-email',
-      payload: { token, password: STRONG_PASSWORD },
-    });
+    ({ email } = await verifiedUser(t, 'outage'));
   });
   afterAll(async () => {
     await t?.close();
@@ -181,18 +161,7 @@ describe('a Redis that is not there at start', () => {
     try {
       expect(performance.now() - started).toBeLessThan(10_000);
       expect(t.abuse.sessionCache.active).toBe(false);
-      const email = `nored-${randomUUID().slice(0, 8)}@example.com`;
-      await t.app.inject({
-        method: 'POST',
-        url: '/auth/register',
-        payload: { email, password: STRONG_PASSWORD },
-      });
-      const token = await t.tokenFromLatestMail(email);
-      await t.app.inject({
-        method: 'POST',
-        url: '/auth/verify-email',
-        payload: { token, password: STRONG_PASSWORD },
-      });
+      const { email } = await verifiedUser(t, 'nored');
       const login = await t.app.inject({
         method: 'POST',
         url: '/auth/login',

@@ -1,6 +1,6 @@
 import { randomUUID } from 'node:crypto';
 import type { Env } from '../../src/config/config.js';
-import { cookieFrom, STRONG_PASSWORD, type TestApp } from './app.js';
+import { cookieFrom, STRONG_PASSWORD, type TestApp, type TestInstance } from './app.js';
 
 /** Helpers of the account-flow tests (test/http/account-*.test.ts). */
 
@@ -16,20 +16,40 @@ export const uniqueEmail = (tag: string) => `${tag}-${randomUUID().slice(0, 8)}@
 export const OTHER_PASSWORD = 'lantern orchard quietly marble fjord';
 export const THIRD_PASSWORD = 'pebble saxophone winter ladder cobalt';
 
+/** What the sign-up and sign-in helpers use of an app: one test app, or one of several instances. */
+export type AppWithMail = Pick<TestInstance, 'app' | 'tokenFromLatestMail'>;
+
+export interface SignUpOptions {
+  /** The client address of both requests (limit suites give each client its own). */
+  remoteAddress?: string;
+  /** Headers of both requests. */
+  headers?: Record<string, string>;
+  /** Where the mail is delivered and the link used (another instance); default: the same app. */
+  verifyOn?: AppWithMail;
+}
+
 /** Registers and verifies a user; returns the email and id. */
-export async function verifiedUser(t: TestApp, tag: string, password = STRONG_PASSWORD) {
+export async function verifiedUser(
+  t: AppWithMail,
+  tag: string,
+  password = STRONG_PASSWORD,
+  { remoteAddress, headers, verifyOn = t }: SignUpOptions = {},
+) {
   const email = uniqueEmail(tag);
+  const client = { ...(remoteAddress && { remoteAddress }), ...(headers && { headers }) };
   const res = await t.app.inject({
     method: 'POST',
     url: '/auth/register',
     payload: { email, password },
+    ...client,
   });
   if (res.statusCode !== 202) throw new Error(`register: ${res.statusCode} ${res.body}`);
-  const token = await t.tokenFromLatestMail(email);
-  const verified = await t.app.inject({
+  const token = await verifyOn.tokenFromLatestMail(email);
+  const verified = await verifyOn.app.inject({
     method: 'POST',
     url: '/auth/verify-email',
     payload: { token, password },
+    ...client,
   });
   if (verified.statusCode !== 200)
     throw new Error(`verify: ${verified.statusCode} ${verified.body}`);
@@ -44,7 +64,7 @@ export interface Device {
 }
 
 export async function login(
-  t: TestApp,
+  t: Pick<TestInstance, 'app'>,
   email: string,
   password = STRONG_PASSWORD,
   userAgent = 'vitest',
@@ -70,7 +90,7 @@ export async function loginStatus(t: TestApp, email: string, password: string) {
   return res.statusCode;
 }
 
-export async function meStatus(t: TestApp, device: Device) {
+export async function meStatus(t: Pick<TestInstance, 'app'>, device: Device) {
   const res = await t.app.inject({
     method: 'GET',
     url: '/auth/me',
@@ -122,5 +142,29 @@ export function resetPassword(t: TestApp, token: string, password: string) {
     method: 'POST',
     url: '/auth/reset-password',
     payload: { token, password },
+  });
+}
+
+/** POST /auth/token: an access and refresh token pair for the user's password. */
+export async function tokenPair(
+  t: Pick<TestInstance, 'app'>,
+  email: string,
+  password = STRONG_PASSWORD,
+) {
+  const res = await t.app.inject({
+    method: 'POST',
+    url: '/auth/token',
+    payload: { email, password },
+  });
+  if (res.statusCode !== 200) throw new Error(`token: ${res.statusCode} ${res.body}`);
+  return res.json() as { accessToken: string; refreshToken: string };
+}
+
+/** GET /auth/me with a bearer access token. */
+export function bearerMe(t: Pick<TestInstance, 'app'>, accessToken: string) {
+  return t.app.inject({
+    method: 'GET',
+    url: '/auth/me',
+    headers: { authorization: `Bearer ${accessToken}` },
   });
 }

@@ -1,6 +1,6 @@
 import { PassThrough } from 'node:stream';
-import { type Env, loadConfig } from '../../src/config/config.js';
-import { createLatchkey, type Latchkey } from '../../src/app/latchkey.js';
+import { type Config, type Env, loadConfig } from '../../src/config/config.js';
+import { createLatchkey, type Latchkey, type LatchkeyOptions } from '../../src/app/latchkey.js';
 import type { MailMessage, MailTransport } from '../../src/mail/transport.js';
 import { type Backend, createTestDatabase } from './db.js';
 
@@ -14,48 +14,60 @@ export class TestClock {
 }
 
 /** Keeps every mail the outbox worker sends. */
-class CapturingTransport implements MailTransport {
+export class CapturingTransport implements MailTransport {
   readonly sent: MailMessage[] = [];
   async send(message: MailMessage) {
     this.sent.push(message);
   }
 }
 
-export interface TestApp extends Latchkey {
-  clock: TestClock;
-  /** Mails delivered so far (call `deliverMail()` first). */
+/** A Latchkey whose mail and logs the test reads. */
+export interface TestInstance extends Latchkey {
+  /** Mails delivered so far (call `deliverMail()` first); shared by instances sharing a transport. */
   mails: MailMessage[];
-  /** Runs the outbox worker once, as the background loop would. */
+  /** Runs this instance's outbox worker once, as the background loop would. */
   deliverMail(): Promise<void>;
   /** The token from the newest mail to `to` carrying a `?token=` link (delivers first). */
   tokenFromLatestMail(to: string): Promise<string>;
   logs: () => string;
 }
 
+export interface TestApp extends TestInstance {
+  clock: TestClock;
+}
+
 export const STRONG_PASSWORD = 'correct horse battery staple vortex';
 
-export async function createTestApp(backend: Backend, env: Env = {}): Promise<TestApp> {
-  const database = await createTestDatabase(backend);
-  const clock = new TestClock();
-  const transport = new CapturingTransport();
-  const config = loadConfig({
-    NODE_ENV: 'test',
-    LOG_LEVEL: 'info',
-    PUBLIC_URL: 'http://localhost:3000',
-    // Suites sign in many times from one address; rate-limit suites set their own limits.
-    RATE_LIMITS: 'off',
-    // Token mode: a fixed secret, so no key file is written into the working directory.
-    KEY_ENCRYPTION_SECRET: 'test-key-encryption-secret-0123456789abcdef',
-    ...(env as Record<string, string>),
-  });
+/** What every test instance is configured with; a suite's own settings go on top. */
+const TEST_ENV = {
+  NODE_ENV: 'test',
+  LOG_LEVEL: 'info',
+  PUBLIC_URL: 'http://localhost:3000',
+  // Suites sign in many times from one address; rate-limit suites set their own limits.
+  RATE_LIMITS: 'off',
+  // Token mode: a fixed secret, so no key file is written into the working directory.
+  KEY_ENCRYPTION_SECRET: 'test-key-encryption-secret-0123456789abcdef',
+};
+
+export const testConfig = (env: Env = {}) =>
+  loadConfig({ ...TEST_ENV, ...(env as Record<string, string>) });
+
+/**
+ * Starts a Latchkey on `config` with its mail going to `transport` (the worker runs only when
+ * the test asks) and its logs kept in memory.
+ */
+export async function startTestInstance(
+  config: Config,
+  transport: CapturingTransport,
+  options: Omit<LatchkeyOptions, 'mailTransport' | 'logStream' | 'startMailWorker'> = {},
+): Promise<TestInstance> {
   let output = '';
   const logStream = new PassThrough();
   logStream.on('data', (chunk) => {
     output += chunk;
   });
   const latchkey = await createLatchkey(config, {
-    database,
-    clock: clock.now,
+    ...options,
     mailTransport: transport,
     logStream,
     startMailWorker: false,
@@ -67,7 +79,6 @@ export async function createTestApp(backend: Backend, env: Env = {}): Promise<Te
   };
   return {
     ...latchkey,
-    clock,
     mails: transport.sent,
     deliverMail,
     async tokenFromLatestMail(to: string) {
@@ -78,8 +89,21 @@ export async function createTestApp(backend: Backend, env: Env = {}): Promise<Te
       return token;
     },
     logs: () => output,
+  };
+}
+
+export async function createTestApp(backend: Backend, env: Env = {}): Promise<TestApp> {
+  const database = await createTestDatabase(backend);
+  const clock = new TestClock();
+  const instance = await startTestInstance(testConfig(env), new CapturingTransport(), {
+    database,
+    clock: clock.now,
+  });
+  return {
+    ...instance,
+    clock,
     async close() {
-      await latchkey.close();
+      await instance.close();
       await database.close();
     },
   };

@@ -21,25 +21,39 @@ export async function createTestDatabase(backend: Backend = 'pglite'): Promise<D
     const snapshot = new Blob([readFileSync(inject('pgliteSnapshotPath'))]);
     return openPglite({ snapshot });
   }
-  const adminUrl = process.env.TEST_DATABASE_URL;
-  if (!adminUrl) throw new Error('TEST_DATABASE_URL is not set');
-  const name = `latchkey_test_${randomBytes(6).toString('hex')}`;
-  const admin = new pg.Client({ connectionString: adminUrl });
-  await admin.connect();
-  await admin.query(`create database ${name}`);
-  await admin.end();
-  const url = new URL(adminUrl);
-  url.pathname = `/${name}`;
-  const handle = openPostgres(url.toString(), { poolMax: 5 });
+  const created = await createPostgresDatabase();
+  const handle = openPostgres(created.url, { poolMax: 5 });
   await migrate(handle.db);
   return {
     ...handle,
     async close() {
       await handle.close();
-      const cleanup = new pg.Client({ connectionString: adminUrl });
-      await cleanup.connect();
-      await cleanup.query(`drop database if exists ${name} with (force)`);
-      await cleanup.end();
+      await created.drop();
     },
   };
+}
+
+/**
+ * A new, empty database on the TEST_DATABASE_URL server (not migrated: instances that share
+ * it migrate it themselves at start); `drop()` removes it, closing what is still connected.
+ */
+export async function createPostgresDatabase(
+  prefix = 'latchkey_test',
+): Promise<{ url: string; drop(): Promise<void> }> {
+  const adminUrl = process.env.TEST_DATABASE_URL;
+  if (!adminUrl) throw new Error('TEST_DATABASE_URL is not set');
+  const name = `${prefix}_${randomBytes(6).toString('hex')}`;
+  const run = async (statement: string) => {
+    const admin = new pg.Client({ connectionString: adminUrl });
+    await admin.connect();
+    try {
+      await admin.query(statement);
+    } finally {
+      await admin.end();
+    }
+  };
+  await run(`create database ${name}`);
+  const url = new URL(adminUrl);
+  url.pathname = `/${name}`;
+  return { url: url.toString(), drop: () => run(`drop database if exists ${name} with (force)`) };
 }

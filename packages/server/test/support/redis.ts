@@ -24,3 +24,22 @@ export async function cleanupPrefix(url: string, prefix: string): Promise<void> 
     redis.disconnect();
   }
 }
+
+/** Multi-instance suites run on PostgreSQL alone, and with Redis too when TEST_REDIS_URL is set. */
+export const redisVariants = ['PostgreSQL only', ...(redisUrl ? ['PostgreSQL + Redis'] : [])];
+
+/**
+ * The Redis settings of one variant of `redisVariants`: REDIS_URL with a key prefix of its own
+ * (none for the PostgreSQL-only variant), and a cleanup that deletes its keys.
+ */
+export function redisFor(variant: string) {
+  const url = variant.includes('Redis') ? redisUrl : undefined;
+  const prefix = uniquePrefix();
+  return {
+    on: url !== undefined,
+    env: url ? { REDIS_URL: url, REDIS_KEY_PREFIX: prefix } : {},
+    cleanup: async () => {
+      if (url) await cleanupPrefix(url, prefix);
+    },
+  };
+}

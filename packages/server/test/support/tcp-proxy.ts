@@ -17,6 +17,14 @@ export class TcpProxy {
 
   constructor(private readonly target: { host: string; port: number }) {}
 
+  /** A started proxy in front of the server of `url` (`defaultPort` when the URL has none). */
+  static async inFrontOf(url: string, defaultPort: number): Promise<TcpProxy> {
+    const { hostname, port } = new URL(url);
+    const proxy = new TcpProxy({ host: hostname, port: Number(port || defaultPort) });
+    await proxy.start();
+    return proxy;
+  }
+
   /** The same URL with this proxy's address in place of the target's. */
   url(original: string): string {
     const url = new URL(original);
