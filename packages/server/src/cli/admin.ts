@@ -1,7 +1,8 @@
 import type { Command } from 'commander';
 import type { Kysely } from 'kysely';
 import type { Config } from '../config/config.js';
-import { type Actor, type AdminUser, AdminService } from '../core/admin.js';
+import { type Actor, AdminService } from '../core/admin.js';
+import type { AdminUser } from '../core/admin-views.js';
 import type { Clock } from '../core/clock.js';
 import { AuthError } from '../core/errors.js';
 import { configuredPasswordPolicy } from '../core/password-policy.js';

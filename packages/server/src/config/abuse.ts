@@ -1,6 +1,7 @@
 import { z } from 'zod';
 import { type Documented, documented } from './docs.js';
 import { boolean, duration, isOffWord, parseDuration } from './values.js';
+import type { RateLimit, RateRule } from '../core/rate-limits.js';
 
 /**
  * The environment variables of abuse protection and scale-out (rate limits, the login throttle,
@@ -31,15 +32,6 @@ const rate = () =>
 
 const rateVariable = (fallback: string, description: string) =>
   documented(rate().prefault(fallback), { group: 'abuse', description });
-
-export interface RateLimit {
-  max: number;
-  windowSeconds: number;
-}
-
-/** One family of protected requests; login and token share `signin`. */
-export type RateRule =
-  'signin' | 'register' | 'verify' | 'resend' | 'forgot' | 'reset' | 'change_email';
 
 export const abuseEnvShape = {
   RATE_LIMITS: documented(boolean().prefault('on'), {

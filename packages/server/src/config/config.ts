@@ -1,3 +1,5 @@
+// Over 400 lines: most of it is the schema of the core variables with their documentation
+// (envShape); the abuse-protection and admin groups live in abuse.ts and admin.ts.
 import { availableParallelism } from 'node:os';
 import { isIP } from 'node:net';
 import { resolve } from 'node:path';

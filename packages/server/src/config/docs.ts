@@ -43,7 +43,7 @@ export const GROUPS = {
   abuse: {
     title: 'Rate limits and the login throttle',
     intro:
-      'A rate is `count/window` (`30/5m`: 30 requests per 5 minutes; the window takes the duration units `s`, `m`, `h`, `d`) or `off`. Over a limit the answer is `429 rate_limited` with `Retry-After` ([abuse protection](abuse-protection.md)).',
+      'A rate is `count/window` (`30/5m`: 30 requests per 5 minutes; the window is a duration in whole seconds: plain seconds or `s`, `m`, `h`, `d`), or `off` (or any other word for false). Over a limit the answer is `429 rate_limited` with `Retry-After` ([abuse protection](abuse-protection.md)).',
   },
   redis: {
     title: 'Redis (several instances)',

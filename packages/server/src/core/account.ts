@@ -24,6 +24,7 @@ import {
   updateUserName,
 } from '../store/users.js';
 import { confirmNewEmailMail, passwordChangedMail, resetPasswordMail } from './account-mails.js';
+import type { AdminSession } from './admin-views.js';
 import { addSeconds, type Clock } from './clock.js';
 import { deviceLabel } from './devices.js';
 import { AuthError, errors } from './errors.js';
@@ -45,14 +46,8 @@ export interface SignedIn {
   user: { id: string; email: string; name: string | null };
 }
 
-/** One entry of the signed-in devices list. */
-export interface DeviceSession {
-  id: string;
-  createdAt: string;
-  lastSeenAt: string;
-  ip: string | null;
-  userAgent: string | null;
-  device: string;
+/** One entry of the signed-in devices list: what an admin sees, and whether it is this one. */
+export interface DeviceSession extends AdminSession {
   current: boolean;
 }
 

@@ -1,5 +1,5 @@
 import type { FastifyInstance, FastifyReply, FastifyRequest } from 'fastify';
-import type { Permission } from '../../core/admin.js';
+import type { Permission } from '../../core/admin-views.js';
 
 declare module 'fastify' {
   interface FastifyContextConfig {

@@ -6,9 +6,13 @@ import rateLimit, {
 import { isIPv4, isIPv6 } from 'node:net';
 import type { FastifyInstance, FastifyRequest } from 'fastify';
 import fp from 'fastify-plugin';
-import type { AbuseConfig, RateRule } from '../../config/abuse.js';
+import type { AbuseConfig } from '../../config/abuse.js';
 import type { Clock } from '../../core/clock.js';
-import { type AccountRateLimiter, FAIL_CLOSED_RULES } from '../../core/rate-limits.js';
+import {
+  type AccountRateLimiter,
+  FAIL_CLOSED_RULES,
+  type RateRule,
+} from '../../core/rate-limits.js';
 import type { WindowStore } from '../../store/counter-rules.js';
 import { rateLimited } from '../../core/throttle.js';
 

@@ -1,0 +1,79 @@
+import type * as s from '@latchkey/contract';
+import type { z } from 'zod';
+
+export { isProblemCode, PROBLEM_CODES } from '@latchkey/contract';
+
+export type User = z.output<typeof s.user>;
+export type TokenPair = z.output<typeof s.tokenPair>;
+export type Problem = z.output<typeof s.problem>;
+export type DeviceSession = z.output<typeof s.deviceSession>;
+export type RegisterInput = z.input<typeof s.registerBody>;
+export type LoginInput = z.input<typeof s.loginBody>;
+export type ActivityEvent = z.output<typeof s.activityEvent>;
+export type ActivityPage = z.output<typeof s.activityResponse>;
+export type HealthStatus = z.output<typeof s.healthStatus>;
+export type AdminUser = z.output<typeof s.adminUser>;
+export type AdminUserDetail = z.output<typeof s.adminUserDetail>;
+export type AdminUsersPage = z.output<typeof s.adminUsersResponse>;
+export type AdminUserPatch = z.input<typeof s.adminUserPatch>;
+export type Role = z.output<typeof s.role>;
+export type RolesList = z.output<typeof s.rolesResponse>;
+export type CreateRoleInput = z.input<typeof s.createRoleBody>;
+export type AuditEvent = z.output<typeof s.auditEvent>;
+export type AuditEventsPage = z.output<typeof s.auditEventsResponse>;
+
+/** Codes the client itself gives: the server could not be reached, or answered nonsense. */
+export type ClientProblemCode = 'network_error' | 'invalid_response';
+
+/**
+ * The problem codes of the API (`PROBLEM_CODES`) and of the client. Any other string may come
+ * from a newer server, or is `http_<status>` for an answer that was not a problem document.
+ */
+export type ProblemCode = s.ProblemCode | ClientProblemCode | (string & {});
+
+/** GET /auth/activity: a page of your own security events (newest first). */
+export interface ActivityQuery {
+  /** `nextCursor` of the previous page. */
+  cursor?: string;
+  /** 1–100, default 20. */
+  limit?: number;
+}
+
+/** GET /admin/users: newest first. */
+export interface AdminUsersQuery {
+  /** Email prefix, case-insensitive. */
+  q?: string;
+  verified?: boolean;
+  disabled?: boolean;
+  /** Holding this role. */
+  role?: string;
+  cursor?: string;
+  /** 1–200, default 50. */
+  limit?: number;
+}
+
+/** GET /admin/audit-events: newest first. */
+export interface AuditEventsQuery {
+  userId?: string;
+  /** One event type, or several. */
+  type?: string | string[];
+  from?: Date | string;
+  to?: Date | string;
+  cursor?: string;
+  /** 1–200, default 50. */
+  limit?: number;
+}
+
+// The query types above are hand-written (booleans and dates rather than the strings of a URL);
+// these fail to compile when a schema gains or loses a parameter that they do not follow.
+type SameKeys<A, B> = [keyof A] extends [keyof B]
+  ? [keyof B] extends [keyof A]
+    ? true
+    : false
+  : false;
+type Check<T extends true> = T;
+type _QueriesFollowTheSchemas = [
+  Check<SameKeys<ActivityQuery, z.input<typeof s.activityQuery>>>,
+  Check<SameKeys<AdminUsersQuery, z.input<typeof s.adminUsersQuery>>>,
+  Check<SameKeys<AuditEventsQuery, z.input<typeof s.auditEventsQuery>>>,
+];
