@@ -18,7 +18,7 @@ export const user: User = {
 
 /**
  * Replaces every method of `target` (its class's, public and private alike) with a mock that
- * fails until a test gives it an answer, so nothing reaches the network unnoticed.
+ * rejects, naming the method, until a test gives it an answer: nothing reaches the network.
  */
 function mockEveryMethod(target: object, label: string) {
   const prototype = Object.getPrototypeOf(target) as Record<string, unknown>;
@@ -54,7 +54,6 @@ export function fakeApi() {
   api.listSessions.mockResolvedValue({ sessions: [] });
   // A server without the activity endpoint: the account page hides that section.
   api.activity.mockRejectedValue(new LatchkeyError(404, 'not_found', 'Nothing here.'));
-  api.request.mockRejectedValue(new LatchkeyError(404, 'not_found', 'Nothing here.'));
   return api;
 }
 
