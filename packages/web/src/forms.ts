@@ -41,3 +41,18 @@ export type ChangePasswordForm = z.input<typeof changePasswordForm>;
 
 export const changeEmailForm = s.changeEmailBody;
 export type ChangeEmailForm = z.input<typeof changeEmailForm>;
+
+/** Your own display name (PATCH /auth/me), with the contract's rule. */
+export const profileForm = s.updateMeBody;
+export type ProfileForm = z.input<typeof profileForm>;
+
+/**
+ * The contract's name rule carries no words of its own (the server's answer has them): these
+ * are the form's, for `zodResolver(profileForm, { error: profileFormErrors })`. The limit comes
+ * from the rule itself.
+ */
+export const profileFormErrors: z.core.$ZodErrorMap = (issue) => {
+  if (issue.code === 'too_small') return 'Enter a name.';
+  if (issue.code === 'too_big') return `A name has at most ${String(issue.maximum)} characters.`;
+  return undefined;
+};

@@ -192,7 +192,7 @@ describe.skipIf(!hasBrowser && !required)('web pages in Chromium', { timeout: 12
       a.y + a.height <= b.y ||
       b.y + b.height <= a.y);
 
-  it('register → mail → verify → sign in → change password → two devices → sign out the other → sign out', async () => {
+  it('register → mail → verify → sign in → change name → change password → two devices → sign out the other → sign out', async () => {
     const page = await newPage();
     await page.goto(`${base}/register`);
     expect(await page.title()).toBe('Create your account — Acme Sign-in');
@@ -242,6 +242,22 @@ describe.skipIf(!hasBrowser && !required)('web pages in Chromium', { timeout: 12
     await page.getByRole('button', { name: 'Sign in' }).click();
     await page.getByRole('heading', { name: 'Your account' }).waitFor();
     expect(await page.evaluate(() => JSON.stringify(window.localStorage))).toBe('{}');
+
+    // Change the display name: the profile shows it at once, and again after a reload.
+    const profile = page.getByRole('region', { name: 'Profile' });
+    expect(await profile.getByLabel('Display name').inputValue()).toBe('Ada Lovelace');
+    await profile.getByLabel('Display name').fill('Ada King');
+    await profile.getByRole('button', { name: 'Save name' }).click();
+    await page.getByText('Name saved.').waitFor();
+    await profile
+      .getByRole('definition')
+      .filter({ hasText: /^Ada King$/ })
+      .waitFor();
+    await page.reload();
+    await profile
+      .getByRole('definition')
+      .filter({ hasText: /^Ada King$/ })
+      .waitFor();
 
     // Change the password.
     const change = page.getByRole('region', { name: 'Change password' });

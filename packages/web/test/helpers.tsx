@@ -1,4 +1,4 @@
-import { type DeviceSession, LatchkeyError, type LatchkeyClient, type User } from '@latchkey/sdk';
+import { createClient, LatchkeyError, type User } from '@latchkey/sdk';
 import { render } from '@testing-library/react';
 import { BrowserRouter } from 'react-router';
 import { vi } from 'vitest';
@@ -16,28 +16,44 @@ export const user: User = {
   createdAt: '2026-11-20T08:00:00.000Z',
 };
 
-/** A client whose every method is a mock (answers set per test). */
+/**
+ * Replaces every method of `target` (its class's, public and private alike) with a mock that
+ * rejects, naming the method, until a test gives it an answer: nothing reaches the network.
+ */
+function mockEveryMethod(target: object, label: string) {
+  const prototype = Object.getPrototypeOf(target) as Record<string, unknown>;
+  for (const name of Object.getOwnPropertyNames(prototype)) {
+    if (name === 'constructor' || typeof prototype[name] !== 'function') continue;
+    vi.spyOn(target as Record<string, () => Promise<unknown>>, name).mockImplementation(
+      async () => {
+        throw new Error(`fakeApi: ${label}.${name}() has no answer in this test`);
+      },
+    );
+  }
+}
+
+/**
+ * A real `LatchkeyClient` whose every method, `admin`'s included, is a mock (answers set per
+ * test). The pages get it as the client it is, without a cast, and its mocks have the SDK's
+ * signatures: a test that uses a method the SDK renamed or removed, or answers with the wrong
+ * shape, does not compile.
+ */
 export function fakeApi() {
-  const api = {
-    register: vi.fn(),
-    verifyEmail: vi.fn(),
-    resendVerification: vi.fn(async () => ({ message: 'sent' })),
-    login: vi.fn(),
-    logout: vi.fn(async () => undefined),
-    me: vi.fn(async () => {
-      throw new LatchkeyError(401, 'unauthenticated', 'Sign in first.');
-    }),
-    forgotPassword: vi.fn(),
-    resetPassword: vi.fn(),
-    changePassword: vi.fn(),
-    changeEmail: vi.fn(),
-    listSessions: vi.fn(async (): Promise<{ sessions: DeviceSession[] }> => ({ sessions: [] })),
-    revokeSession: vi.fn(),
-    revokeOtherSessions: vi.fn(),
-    request: vi.fn(async (_method: string, _path: string, _options?: unknown): Promise<unknown> => {
-      throw new LatchkeyError(404, 'not_found', 'Nothing here.');
-    }),
-  };
+  const client = createClient({
+    baseUrl: 'http://latchkey.invalid',
+    fetch: async () => {
+      throw new Error('fakeApi: no network in component tests');
+    },
+  });
+  mockEveryMethod(client, 'api');
+  mockEveryMethod(client.admin, 'api.admin');
+  const api = vi.mocked(client, true);
+  api.me.mockRejectedValue(new LatchkeyError(401, 'unauthenticated', 'Sign in first.'));
+  api.logout.mockResolvedValue(undefined);
+  api.resendVerification.mockResolvedValue({ message: 'sent' });
+  api.listSessions.mockResolvedValue({ sessions: [] });
+  // A server without the activity endpoint: the account page hides that section.
+  api.activity.mockRejectedValue(new LatchkeyError(404, 'not_found', 'Nothing here.'));
   return api;
 }
 
@@ -47,11 +63,7 @@ export type FakeApi = ReturnType<typeof fakeApi>;
 export function renderAt(path: string, api: FakeApi, signedIn: User | null = null) {
   window.history.replaceState(null, '', path);
   return render(
-    <AppProvider
-      api={api as unknown as LatchkeyClient}
-      config={defaultConfig}
-      initialUser={signedIn}
-    >
+    <AppProvider api={api} config={defaultConfig} initialUser={signedIn}>
       <ToastProvider>
         <BrowserRouter>
           <AppRoutes />

@@ -10,7 +10,8 @@ import { Profile } from './account/Profile.js';
 
 export function AccountPage() {
   const { user } = useApp();
-  // A password change signs the other devices out: the lists below load again.
+  // A password change signs the other devices out, and each change is a new activity entry:
+  // the lists load again.
   const [version, setVersion] = useState(0);
   const bump = useCallback(() => setVersion((v) => v + 1), []);
   return (
@@ -18,7 +19,7 @@ export function AccountPage() {
       <PageTitle>Your account</PageTitle>
       <p className="lead">Signed in as {user ? <Email address={user.email} /> : null}.</p>
       <div className="grid">
-        <Profile />
+        <Profile onChanged={bump} />
         <Devices version={version} />
         <ChangePassword onChanged={bump} />
         <ChangeEmail />

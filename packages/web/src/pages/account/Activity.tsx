@@ -1,4 +1,3 @@
-import * as s from '@latchkey/contract';
 import { useApp } from '../../app-context.js';
 import { eventLabel } from '../../event-labels.js';
 import { dateTime } from '../../format.js';
@@ -7,10 +6,7 @@ import { useLoad } from '../../hooks/useLoad.js';
 /** Recent security activity (GET /auth/activity); the section stays hidden where the server has none. */
 export function Activity({ version }: { version: number }) {
   const { api } = useApp();
-  const { data, error } = useLoad(
-    () => api.request('GET', '/auth/activity?limit=10', { schema: s.activityResponse }),
-    [api, version],
-  );
+  const { data, error } = useLoad(() => api.activity({ limit: 10 }), [api, version]);
   const events = data?.events;
   if (!events || error) return null;
   return (

@@ -1,6 +1,6 @@
 import { useEffect, useState } from 'react';
 import { Link } from 'react-router';
-import { adminApi, type AuditEvent } from '../../admin-api.js';
+import type { AuditEvent } from '@latchkey/sdk';
 import { describeError } from '../../api.js';
 import { useApp } from '../../app-context.js';
 import { Email } from '../../components/Email.js';
@@ -20,15 +20,17 @@ function Person({ id, email }: { id: string | null; email: string | null | undef
   );
 }
 
+/** Events per page. */
+const PAGE_SIZE = 25;
+
 /** The audit trail, newest first; with `userId` one user's, loaded again when `version` changes. */
 export function AuditEvents({ userId, version = 0 }: { userId?: string; version?: number }) {
   const { api } = useApp();
   const [type, setType] = useState('');
   const [filter, setFilter] = useState('');
-  const first = useLoad(
-    () => adminApi.listAuditEvents(api, { userId, type: filter }),
-    [api, userId, filter, version],
-  );
+  // The filter as a query: an empty one means every type.
+  const search = { userId, type: filter || undefined, limit: PAGE_SIZE };
+  const first = useLoad(() => api.admin.auditEvents(search), [api, userId, filter, version]);
   // Pages after the first ("Load more"), dropped whenever the first page is loaded again.
   const [more, setMore] = useState<{ events: AuditEvent[]; nextCursor: string | null }>();
   const [moreError, setMoreError] = useState<unknown>();
@@ -43,7 +45,7 @@ export function AuditEvents({ userId, version = 0 }: { userId?: string; version?
   const loadMore = async (cursor: string) => {
     setLoadingMore(true);
     try {
-      const answer = await adminApi.listAuditEvents(api, { userId, type: filter, cursor });
+      const answer = await api.admin.auditEvents({ ...search, cursor });
       setMore((current) => ({
         events: [...(current?.events ?? []), ...answer.events],
         nextCursor: answer.nextCursor,

@@ -1,5 +1,4 @@
 import { useEffect, useState } from 'react';
-import { adminApi } from '../../admin-api.js';
 import { describeError, LatchkeyError } from '../../api.js';
 import { useApp } from '../../app-context.js';
 import { ConfirmButton } from '../../components/ConfirmButton.js';
@@ -18,8 +17,8 @@ export function UserDetail({ id }: { id: string }) {
   const [roles, setRoles] = useState<string[]>([]);
   // Each action writes audit rows: the user's audit list below loads again after one.
   const [version, setVersion] = useState(0);
-  const detail = useLoad(() => adminApi.getUser(api, id), [api, id]);
-  const known = useLoad(() => adminApi.listRoles(api), [api]).data?.roles ?? [];
+  const detail = useLoad(() => api.admin.getUser(id), [api, id]);
+  const known = useLoad(() => api.admin.listRoles(), [api]).data?.roles ?? [];
   useEffect(() => {
     if (detail.data) setRoles(detail.data.user.roles);
   }, [detail.data]);
@@ -69,7 +68,7 @@ export function UserDetail({ id }: { id: string }) {
               onClick={() =>
                 act(
                   'disable',
-                  () => adminApi.updateUser(api, user.id, { disabled: false }),
+                  () => api.admin.updateUser(user.id, { disabled: false }),
                   'User enabled.',
                 )
               }
@@ -85,7 +84,7 @@ export function UserDetail({ id }: { id: string }) {
               onConfirm={() =>
                 act(
                   'disable',
-                  () => adminApi.updateUser(api, user.id, { disabled: true }),
+                  () => api.admin.updateUser(user.id, { disabled: true }),
                   'User disabled and signed out everywhere.',
                 )
               }
@@ -99,7 +98,7 @@ export function UserDetail({ id }: { id: string }) {
             onClick={() =>
               act(
                 'reset',
-                () => adminApi.forcePasswordReset(api, user.id),
+                () => api.admin.resetUserPassword(user.id),
                 'Reset link mailed; the user was signed out.',
               )
             }
@@ -112,7 +111,7 @@ export function UserDetail({ id }: { id: string }) {
             question={`Sign ${user.email} out on every device?`}
             confirmLabel="Yes, sign out everywhere"
             onConfirm={() =>
-              act('revoke', () => adminApi.revokeSessions(api, user.id), 'Every session ended.')
+              act('revoke', () => api.admin.revokeUserSessions(user.id), 'Every session ended.')
             }
           >
             Sign out everywhere
@@ -122,7 +121,7 @@ export function UserDetail({ id }: { id: string }) {
           className="roles"
           onSubmit={(event) => {
             event.preventDefault();
-            void act('roles', () => adminApi.updateUser(api, user.id, { roles }), 'Roles saved.');
+            void act('roles', () => api.admin.updateUser(user.id, { roles }), 'Roles saved.');
           }}
         >
           <fieldset>

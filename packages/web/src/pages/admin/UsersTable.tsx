@@ -1,12 +1,14 @@
 import { type FormEvent, useState } from 'react';
 import { Link, useSearchParams } from 'react-router';
-import { adminApi } from '../../admin-api.js';
 import { describeError } from '../../api.js';
 import { useApp } from '../../app-context.js';
 import { Email } from '../../components/Email.js';
 import { Button, FormAlert } from '../../components/ui.js';
 import { dateTime, query } from '../../format.js';
 import { useLoad } from '../../hooks/useLoad.js';
+
+/** Users per page. */
+const PAGE_SIZE = 20;
 
 export function UsersTable() {
   const { api } = useApp();
@@ -20,7 +22,7 @@ export function UsersTable() {
     error,
     loading,
   } = useLoad(
-    () => adminApi.listUsers(api, { q, ...(cursor ? { cursor } : {}) }),
+    () => api.admin.listUsers({ q: q || undefined, cursor: cursor || undefined, limit: PAGE_SIZE }),
     [api, q, cursor],
   );
 
