@@ -35,7 +35,7 @@ function fail(error: unknown): never {
 const program = new Command()
   .name('latchkey')
   .description(
-    'Latchkey: self-hosted email/password authentication.\nConfiguration comes from environment variables (and a .env file); see the README.',
+    'Latchkey: self-hosted email/password authentication.\nConfiguration comes from environment variables (and a .env file); every one is listed in docs/configuration.md.',
   )
   .showHelpAfterError()
   // Exit codes: 0 done, 1 refused or failed, 2 bad usage or configuration.
