@@ -1,5 +1,6 @@
 import { describe, expect, it } from 'vitest';
 import { ConfigError, loadConfig } from '../../src/config/config.js';
+import { configProblems } from '../support/config.js';
 
 describe('configuration', () => {
   it('has working defaults for the embedded setup', () => {
@@ -103,15 +104,7 @@ describe('configuration', () => {
       SMTP_URL: 'smtp://mail.example.com:587',
       METRICS_TOKEN: 'a-metrics-token-of-some-length',
     };
-    const problems = (env: Record<string, string | undefined>) => {
-      try {
-        loadConfig(env);
-      } catch (error) {
-        expect(error).toBeInstanceOf(ConfigError);
-        return (error as ConfigError).problems;
-      }
-      return [];
-    };
+    const problems = configProblems;
 
     it('starts with https, SMTP and a metrics token', () => {
       expect(problems(production)).toEqual([]);

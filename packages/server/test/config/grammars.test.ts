@@ -1,16 +1,9 @@
 import { describe, expect, it } from 'vitest';
-import { ConfigError, loadConfig } from '../../src/config/config.js';
+import { loadConfig } from '../../src/config/config.js';
+import { configProblems } from '../support/config.js';
 import { formatDuration, parseBoolean, parseDuration } from '../../src/config/values.js';
 
-const problemsOf = (env: Record<string, string>): string[] => {
-  try {
-    loadConfig(env);
-  } catch (error) {
-    expect(error).toBeInstanceOf(ConfigError);
-    return (error as ConfigError).problems;
-  }
-  return [];
-};
+const problemsOf = configProblems;
 
 describe('the boolean grammar', () => {
   it('reads true/false, 1/0, yes/no and on/off in any case', () => {
