@@ -250,7 +250,7 @@ export class AuthService {
       if (row.purpose === 'change_email') {
         const changed = await completeEmailChange(trx, row, found, now, this.o.mail, ctx);
         if (changed && presented?.user.id === found.id) {
-          session = await this.rotateSession(trx, presented.sessionId, 'email_changed', ctx, now);
+          session = await this.issuer.rotate(trx, presented.sessionId, 'email_changed', ctx, now);
         }
         return changed;
       }
@@ -521,17 +521,6 @@ export class AuthService {
         );
       }
     });
-  }
-
-  /** A new token for a session whose credentials changed (see SessionIssuer.rotate). */
-  rotateSession(
-    trx: Queryable,
-    previousSessionId: string,
-    reason: string,
-    ctx: RequestContext,
-    now: Date,
-  ): Promise<RotatedSession | undefined> {
-    return this.issuer.rotate(trx, previousSessionId, reason, ctx, now);
   }
 
   /** The lookup of `authenticate`, through the session cache when there is one. */

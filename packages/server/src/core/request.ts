@@ -52,7 +52,7 @@ export interface IssuedSession {
   user: PublicUser;
 }
 
-/** The new cookie and CSRF token of a session that replaced another (see `rotateSession`). */
+/** The new cookie and CSRF token of a session that replaced another (see `SessionIssuer.rotate`). */
 export interface RotatedSession {
   token: string;
   csrfToken: string;
