@@ -1,13 +1,8 @@
 import type { NextFunction, Request, RequestHandler, Response } from 'express';
-import { type Rule, refusalFor, rules } from './adapter.js';
-import {
-  type AuthResult,
-  LatchkeyGuard,
-  type LatchkeyOptions,
-  type LatchkeyUser,
-} from './index.js';
+import { nodeHeaders, type Rule, refusalFor, rules } from './adapter.js';
+import { type AuthResult, Latchkey, type LatchkeyOptions, type LatchkeyUser } from './core.js';
 
-export type { LatchkeyOptions, LatchkeyUser } from './index.js';
+export type { LatchkeyOptions, LatchkeyUser } from './core.js';
 
 declare global {
   // Express's own way to type what middleware adds to a request.
@@ -17,7 +12,7 @@ declare global {
       /** Set by `latchkey()`: the signed-in user, or null. */
       user?: LatchkeyUser | null;
       /** Set by `latchkey()`: the full result (why there is no user) and the guard. */
-      latchkey?: { result: AuthResult; guard: LatchkeyGuard };
+      latchkey?: { result: AuthResult; guard: Latchkey };
     }
   }
 }
@@ -25,16 +20,18 @@ declare global {
 /**
  * Reads the request's credential (bearer JWT, verified locally; or Latchkey's session cookie,
  * checked with the service) and sets `req.user` (null when anonymous). Never answers by itself:
- * protect routes with `requireAuth()`, `requireRole()` or `requirePermission()`.
+ * protect routes with `requireAuth()`, `requireRole()`, `requirePermission()` or `requireMfa()`.
  */
 export function latchkey(options: LatchkeyOptions): RequestHandler {
-  const guard = new LatchkeyGuard(options);
+  const guard = new Latchkey(options);
   return (req: Request, _res: Response, next: NextFunction) => {
-    guard.authenticate(req).then((result) => {
-      req.latchkey = { result, guard };
-      req.user = result.kind === 'user' ? result.user : null;
-      next();
-    }, next);
+    guard
+      .verifyRequest({ method: req.method, headers: nodeHeaders(req.headers) })
+      .then((result) => {
+        req.latchkey = { result, guard };
+        req.user = result.kind === 'user' ? result.user : null;
+        next();
+      }, next);
   };
 }
 
@@ -45,12 +42,7 @@ function guarded(rule: Rule): RequestHandler {
       next(new Error('@latchkey/guard: app.use(latchkey({...})) must come before requireAuth()'));
       return;
     }
-    const refused = refusalFor(
-      state.result,
-      rule,
-      req.user,
-      () => state.guard.options.rolePermissions,
-    );
+    const refused = refusalFor(state.result, rule, () => state.guard.options.rolePermissions);
     if (refused) {
       res
         .status(refused.status)
@@ -76,4 +68,9 @@ export function requireRole(...roles: string[]): RequestHandler {
 /** 403 `forbidden` unless the user's roles grant every permission (`admin` grants all). */
 export function requirePermission(...permissions: string[]): RequestHandler {
   return guarded(rules.permission(permissions));
+}
+
+/** 403 `mfa_required` unless the session was signed in with a second factor (`hasSecondFactor`). */
+export function requireMfa(): RequestHandler {
+  return guarded(rules.mfa());
 }

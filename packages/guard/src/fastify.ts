@@ -5,15 +5,10 @@ import type {
   preHandlerAsyncHookHandler,
 } from 'fastify';
 import fp from 'fastify-plugin';
-import { type Rule, refusalFor, rules } from './adapter.js';
-import {
-  type AuthResult,
-  LatchkeyGuard,
-  type LatchkeyOptions,
-  type LatchkeyUser,
-} from './index.js';
+import { nodeHeaders, type Rule, refusalFor, rules } from './adapter.js';
+import { type AuthResult, Latchkey, type LatchkeyOptions, type LatchkeyUser } from './core.js';
 
-export type { LatchkeyOptions, LatchkeyUser } from './index.js';
+export type { LatchkeyOptions, LatchkeyUser } from './core.js';
 
 declare module 'fastify' {
   interface FastifyRequest {
@@ -23,23 +18,27 @@ declare module 'fastify' {
     latchkey: AuthResult | null;
   }
   interface FastifyInstance {
-    latchkeyGuard: LatchkeyGuard;
+    latchkeyGuard: Latchkey;
   }
 }
 
 /**
  * `app.register(latchkey, { issuer, audience })`: every request gets `request.user` (null when
  * anonymous) from a bearer JWT (verified locally) or Latchkey's session cookie (checked with
- * the service). Protect routes with `preHandler: requireAuth()` / `requireRole()` / `requirePermission()`.
+ * the service). Protect routes with `preHandler: requireAuth()` / `requireRole()` /
+ * `requirePermission()` / `requireMfa()`.
  */
 export const latchkey = fp(
   async (app: FastifyInstance, options: LatchkeyOptions) => {
-    const guard = new LatchkeyGuard(options);
+    const guard = new Latchkey(options);
     app.decorate('latchkeyGuard', guard);
     app.decorateRequest('user', null);
     app.decorateRequest('latchkey', null);
     app.addHook('onRequest', async (request) => {
-      const result = await guard.authenticate(request);
+      const result = await guard.verifyRequest({
+        method: request.method,
+        headers: nodeHeaders(request.headers),
+      });
       request.latchkey = result;
       request.user = result.kind === 'user' ? result.user : null;
     });
@@ -55,7 +54,6 @@ function guarded(rule: Rule): preHandlerAsyncHookHandler {
     const refused = refusalFor(
       request.latchkey,
       rule,
-      request.user,
       () => request.server.latchkeyGuard.options.rolePermissions,
     );
     if (!refused) return;
@@ -81,4 +79,9 @@ export function requireRole(...roles: string[]): preHandlerAsyncHookHandler {
 /** 403 `forbidden` unless the user's roles grant every permission (`admin` grants all). */
 export function requirePermission(...permissions: string[]): preHandlerAsyncHookHandler {
   return guarded(rules.permission(permissions));
+}
+
+/** 403 `mfa_required` unless the session was signed in with a second factor (`hasSecondFactor`). */
+export function requireMfa(): preHandlerAsyncHookHandler {
+  return guarded(rules.mfa());
 }

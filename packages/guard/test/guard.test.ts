@@ -1,23 +1,38 @@
+import 'reflect-metadata';
 import type { AddressInfo } from 'node:net';
-import type { Server } from 'node:http';
+import { createServer, type Server } from 'node:http';
 import { randomUUID } from 'node:crypto';
 import express from 'express';
 import Fastify, { type FastifyInstance } from 'fastify';
+import { Controller, Get, Module, Post, UseGuards } from '@nestjs/common';
+import { NestFactory } from '@nestjs/core';
 import { base64url, decodeJwt } from 'jose';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import {
   latchkey as expressLatchkey,
   requireAuth as expressRequireAuth,
+  requireMfa as expressRequireMfa,
   requirePermission as expressRequirePermission,
   requireRole as expressRequireRole,
 } from '../src/express.js';
 import {
   latchkey as fastifyLatchkey,
   requireAuth as fastifyRequireAuth,
+  requireMfa as fastifyRequireMfa,
   requirePermission as fastifyRequirePermission,
   requireRole as fastifyRequireRole,
 } from '../src/fastify.js';
-import type { LatchkeyOptions } from '../src/index.js';
+import { authorize, Latchkey, type LatchkeyOptions, type Needs } from '../src/index.js';
+import {
+  CurrentUser,
+  LatchkeyGuard,
+  LatchkeyModule,
+  Permissions,
+  Public,
+  RequireMfa,
+  Roles,
+} from '../src/nest.js';
+import { LocalIssuer } from './local-issuer.js';
 import {
   cookieFrom,
   createTestApp,
@@ -62,15 +77,10 @@ function expressApp(options: LatchkeyOptions): Promise<ProtectedApp> {
   app.get('/reports', expressRequirePermission('reports:read'), (_req, res) => {
     res.json({ ok: true });
   });
-  return new Promise((resolve) => {
-    const server: Server = app.listen(0, '127.0.0.1', () => {
-      const { port } = server.address() as AddressInfo;
-      resolve({
-        url: `http://127.0.0.1:${port}`,
-        close: () => new Promise<void>((r) => server.close(() => r())),
-      });
-    });
+  app.get('/mfa', expressRequireMfa(), (_req, res) => {
+    res.json({ ok: true });
   });
+  return listening(createServer(app));
 }
 
 async function fastifyApp(options: LatchkeyOptions): Promise<ProtectedApp> {
@@ -85,16 +95,117 @@ async function fastifyApp(options: LatchkeyOptions): Promise<ProtectedApp> {
   app.get('/reports', { preHandler: fastifyRequirePermission('reports:read') }, async () => ({
     ok: true,
   }));
+  app.get('/mfa', { preHandler: fastifyRequireMfa() }, async () => ({ ok: true }));
   const url = await app.listen({ port: 0, host: '127.0.0.1' });
   return { url, close: () => app.close() };
+}
+
+/** The same routes in a Fetch API runtime: a `(request: Request) => Response` handler. */
+function webApp(options: LatchkeyOptions): Promise<ProtectedApp> {
+  const latchkey = new Latchkey(options);
+  const needs: Record<string, Needs> = {
+    '/me': {},
+    '/things': {},
+    '/admin': { roles: ['admin'] },
+    '/reports': { permissions: ['reports:read'] },
+    '/mfa': { mfa: true },
+  };
+  const handle = async (request: Request): Promise<Response> => {
+    const path = new URL(request.url).pathname;
+    if (path === '/public') {
+      const result = await latchkey.verifyRequest(request);
+      return Response.json({ user: result.kind === 'user' ? result.user : null });
+    }
+    const { user, response } = await authorize(latchkey, request, needs[path]);
+    if (response) return response;
+    return path === '/things'
+      ? Response.json({ ok: true }, { status: 201 })
+      : Response.json({ user });
+  };
+  // Node's server in front of the handler, as Bun.serve or a worker would call it.
+  const server = createServer((req, res) => {
+    const headers = new Headers();
+    for (const [name, value] of Object.entries(req.headers)) {
+      for (const v of [value ?? []].flat()) headers.append(name, v);
+    }
+    void handle(
+      new Request(`http://${req.headers.host}${req.url}`, { method: req.method, headers }),
+    ).then(async (response) => {
+      res.writeHead(response.status, Object.fromEntries(response.headers));
+      res.end(await response.text());
+    });
+  });
+  return listening(server);
+}
+
+/** The same routes in a NestJS app: `LatchkeyGuard` with `@Roles`, `@Permissions`, `@RequireMfa`. */
+async function nestApp(options: LatchkeyOptions): Promise<ProtectedApp> {
+  // Decorators applied as functions: the tests are not compiled with `experimentalDecorators`.
+  class Routes {
+    open(user: unknown) {
+      return { user };
+    }
+    me(user: unknown) {
+      return { user };
+    }
+    things() {
+      return { ok: true };
+    }
+    admin() {
+      return { ok: true };
+    }
+    reports() {
+      return { ok: true };
+    }
+    mfa() {
+      return { ok: true };
+    }
+  }
+  const on = (name: keyof Routes, ...decorators: MethodDecorator[]) => {
+    const descriptor = Object.getOwnPropertyDescriptor(
+      Routes.prototype,
+      name,
+    ) as PropertyDescriptor;
+    for (const decorate of decorators) decorate(Routes.prototype, name, descriptor);
+  };
+  on('open', Get('public'), Public());
+  CurrentUser()(Routes.prototype, 'open', 0);
+  on('me', Get('me'));
+  CurrentUser()(Routes.prototype, 'me', 0);
+  on('things', Post('things'));
+  on('admin', Get('admin'), Roles('admin'));
+  on('reports', Get('reports'), Permissions('reports:read'));
+  on('mfa', Get('mfa'), RequireMfa());
+  UseGuards(LatchkeyGuard)(Routes);
+  Controller()(Routes);
+  class AppModule {}
+  Module({ imports: [LatchkeyModule.forRoot(options)], controllers: [Routes] })(AppModule);
+  const app = await NestFactory.create(AppModule, { logger: false });
+  await app.listen(0, '127.0.0.1');
+  const { port } = app.getHttpServer().address() as AddressInfo;
+  return { url: `http://127.0.0.1:${port}`, close: () => app.close() };
+}
+
+function listening(server: Server): Promise<ProtectedApp> {
+  return new Promise((resolve) => {
+    server.listen(0, '127.0.0.1', () => {
+      const { port } = server.address() as AddressInfo;
+      resolve({
+        url: `http://127.0.0.1:${port}`,
+        close: () => new Promise<void>((r) => server.close(() => r())),
+      });
+    });
+  });
 }
 
 /** A JSON answer of the protected app or the guard. */
 const body = async (res: Response) => (await res.json()) as { user?: unknown; code?: string };
 
 const frameworks = [
+  ['Fetch API (web core)', webApp],
   ['express', expressApp],
   ['fastify', fastifyApp],
+  ['nest', nestApp],
 ] as const;
 
 describe.each(backends)('@latchkey/guard against a running Latchkey on %s', (backend) => {
@@ -146,9 +257,11 @@ describe.each(backends)('@latchkey/guard against a running Latchkey on %s', (bac
     };
   }
 
-  describe.each(frameworks)('from an %s app', (_name, start) => {
+  describe.each(frameworks)('from a %s app', (_name, start) => {
     let app: ProtectedApp;
     let checked: ProtectedApp;
+    let local: ProtectedApp;
+    let issuer: LocalIssuer;
     beforeAll(async () => {
       const options = {
         issuer: ISSUER,
@@ -157,12 +270,17 @@ describe.each(backends)('@latchkey/guard against a running Latchkey on %s', (bac
         sessionCacheSeconds: 1,
         rolePermissions: { analyst: ['reports:read'] },
       };
+      issuer = await LocalIssuer.start({ issuer: ISSUER, audience: AUDIENCE });
       app = await start(options);
       checked = await start({ ...options, checkBearerSession: true });
+      // Tokens this test signs itself (with `amr`), against its own JWKS.
+      local = await start({ ...options, jwksUrl: issuer.jwksUrl });
     });
     afterAll(async () => {
-      await app.close();
-      await checked.close();
+      await app?.close();
+      await checked?.close();
+      await local?.close();
+      await issuer?.close();
     });
     const get = (path: string, headers: Record<string, string> = {}, base = app.url) =>
       fetch(`${base}${path}`, { headers });
@@ -281,6 +399,54 @@ describe.each(backends)('@latchkey/guard against a running Latchkey on %s', (bac
       expect(res.headers.get('www-authenticate')).toMatch(/invalid_token/);
       // Local verification only: valid until `exp` (10 minutes at most), as documented.
       expect((await get('/me', bearer(s))).status).toBe(200);
+    });
+
+    it('requireMfa: lets a second factor through (amr), refuses a password alone with 403 mfa_required', async () => {
+      const ok = async (amr: string[]) => {
+        const token = await issuer.sign({ sub: randomUUID(), amr });
+        return (await get('/mfa', { authorization: `Bearer ${token}` }, local.url)).status;
+      };
+      expect(await ok(['pwd', 'otp'])).toBe(200);
+      expect(await ok(['pwd', 'hwk'])).toBe(200);
+      expect(await ok(['mfa', 'pwd', 'swk'])).toBe(200);
+      expect(await ok(['hwk', 'pin'])).toBe(200); // a passkey that verified its user
+      expect(await ok(['pwd'])).toBe(403);
+      expect(await ok(['hwk'])).toBe(403); // possession alone
+      expect(await ok(['otp', 'sms'])).toBe(403); // two of the same kind
+      expect(await ok([])).toBe(403);
+      const token = await issuer.sign({ sub: randomUUID(), amr: ['pwd'] });
+      const refused = await get('/mfa', { authorization: `Bearer ${token}` }, local.url);
+      expect(refused.headers.get('content-type')).toMatch(/^application\/problem\+json/);
+      expect(await body(refused)).toMatchObject({ status: 403, code: 'mfa_required' });
+      // The user's amr is what the token said.
+      const me = await get(
+        '/me',
+        { authorization: `Bearer ${await issuer.sign({ sub: 'u1', amr: ['pwd', 'otp'] })}` },
+        local.url,
+      );
+      expect((await body(me)).user).toMatchObject({ id: 'u1', amr: ['pwd', 'otp'], via: 'bearer' });
+    });
+
+    it('requireMfa: a cookie session signed in with a password only is refused', async () => {
+      const s = await signUp();
+      const res = await get('/mfa', { cookie: s.cookie });
+      expect(res.status).toBe(403);
+      expect((await body(res)).code).toBe('mfa_required');
+    });
+
+    it('refuses an expired, a foreign-key and an alg:none token, and accepts a fresh one', async () => {
+      const fresh = await issuer.sign({ sub: 'u2' });
+      expect((await get('/me', { authorization: `Bearer ${fresh}` }, local.url)).status).toBe(200);
+      const now = Math.floor(Date.now() / 1000);
+      const expired = await issuer.sign({ sub: 'u2', iat: now - 3600, exp: now - 600 });
+      const foreign = await issuer.signWithForeignKey({ sub: 'u2' });
+      const none = issuer.unsigned({ sub: 'u2', roles: ['admin'] });
+      for (const token of [expired, foreign, none]) {
+        const res = await get('/me', { authorization: `Bearer ${token}` }, local.url);
+        expect(res.status).toBe(401);
+        expect(res.headers.get('www-authenticate')).toBe('Bearer error="invalid_token"');
+        expect((await body(res)).code).toBe('unauthenticated');
+      }
     });
 
     it('answers 503 when the service cannot be reached for a cookie', async () => {
