@@ -104,6 +104,19 @@ const envShape = {
     'Comma list of other origins (your front ends) allowed to call the API with credentials.',
     { default: '—', example: 'https://app.example.com,https://admin.example.com' },
   ),
+  COOKIE_DOMAIN: doc(
+    z
+      .string()
+      .transform((value) => value.trim().toLowerCase().replace(/^\./, ''))
+      .refine(
+        (value) => /^([a-z0-9]([a-z0-9-]*[a-z0-9])?\.)+[a-z]{2,63}$/.test(value),
+        'a domain name such as example.com',
+      )
+      .optional(),
+    'server',
+    'Share the session cookie with sibling subdomains (`Domain=` on the cookie), e.g. Latchkey at auth.example.com and the app at app.example.com. Must contain `PUBLIC_URL`’s host. On https the cookie is then named `__Secure-latchkey_session` (a `__Host-` cookie may not name a Domain). Unset: host-only, the safer choice when the app shares Latchkey’s origin.',
+    { default: '— (host-only)', example: 'example.com' },
+  ),
   TRUST_PROXY: doc(
     trustProxy.prefault('false'),
     'server',
@@ -334,6 +347,12 @@ function buildConfig(e: z.output<typeof envSchema>, problems: string[]) {
         return '';
       }
     });
+  const host = publicUrl.hostname;
+  if (e.COOKIE_DOMAIN && host !== e.COOKIE_DOMAIN && !host.endsWith(`.${e.COOKIE_DOMAIN}`)) {
+    problems.push(
+      `COOKIE_DOMAIN=${e.COOKIE_DOMAIN} does not contain PUBLIC_URL's host ${host}: browsers would refuse the cookie. Use ${host.split('.').slice(-2).join('.')} or unset it`,
+    );
+  }
   if (e.SESSION_IDLE_TIMEOUT > e.SESSION_ABSOLUTE_TIMEOUT) {
     problems.push('SESSION_IDLE_TIMEOUT must not be longer than SESSION_ABSOLUTE_TIMEOUT');
   }
@@ -389,6 +408,8 @@ function buildConfig(e: z.output<typeof envSchema>, problems: string[]) {
       idleTimeoutSeconds: e.SESSION_IDLE_TIMEOUT,
       absoluteTimeoutSeconds: e.SESSION_ABSOLUTE_TIMEOUT,
       secureCookie: publicUrl.protocol === 'https:',
+      /** COOKIE_DOMAIN: the session cookie's Domain, or undefined for a host-only cookie. */
+      cookieDomain: e.COOKIE_DOMAIN,
     },
     tokens: {
       verifyEmailTtlSeconds: e.VERIFY_TOKEN_TTL,

@@ -169,6 +169,7 @@ export async function buildApp(deps: AppDependencies): Promise<FastifyInstance> 
   await app.register(sessionPlugin, {
     auth: deps.auth,
     secureCookie: config.session.secureCookie,
+    cookieDomain: config.session.cookieDomain,
     maxAgeSeconds: config.session.absoluteTimeoutSeconds,
     allowedOrigins,
     bearer: deps.tokens.service,

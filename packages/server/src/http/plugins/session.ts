@@ -43,8 +43,10 @@ declare module 'fastify' {
 
 export interface SessionPluginOptions {
   auth: AuthService;
-  /** https deployments: `Secure` cookie with the `__Host-` prefix. */
+  /** https deployments: `Secure` cookie with the `__Host-` prefix (`__Secure-` with a Domain). */
   secureCookie: boolean;
+  /** Shared with sibling subdomains (COOKIE_DOMAIN); undefined: host-only. */
+  cookieDomain?: string | undefined;
   maxAgeSeconds: number;
   /** Origins allowed to make state-changing requests: PUBLIC_URL's and CORS_ORIGINS. */
   allowedOrigins: string[];
@@ -76,15 +78,26 @@ export function currentSession(request: FastifyRequest): AuthenticatedSession {
   return request.session;
 }
 
+/**
+ * `__Host-` (https, host-only) binds the cookie to this exact host: no sibling subdomain can set
+ * or shadow it. Browsers refuse a `__Host-` cookie with a Domain, so a shared cookie gets
+ * `__Secure-` (https only, still never over http).
+ */
+export function sessionCookieName(secure: boolean, domain: string | undefined): string {
+  if (!secure) return 'latchkey_session';
+  return domain ? '__Secure-latchkey_session' : '__Host-latchkey_session';
+}
+
 export const sessionPlugin = fp(
   async (app: FastifyInstance, opts: SessionPluginOptions) => {
-    const name = opts.secureCookie ? '__Host-latchkey_session' : 'latchkey_session';
+    const name = sessionCookieName(opts.secureCookie, opts.cookieDomain);
     const allowed = new Set(opts.allowedOrigins);
     const cookieOptions = {
       path: '/',
       httpOnly: true,
       sameSite: 'lax' as const,
       secure: opts.secureCookie,
+      ...(opts.cookieDomain ? { domain: opts.cookieDomain } : {}),
     };
 
     // @fastify/cookie is registered with `hook: false`: only the requests that look for the
