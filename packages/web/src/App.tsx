@@ -22,7 +22,7 @@ import { RegisterPage } from './pages/RegisterPage.js';
 import { ResendVerificationPage } from './pages/ResendVerificationPage.js';
 import { ResetPasswordPage } from './pages/ResetPasswordPage.js';
 import { VerifyEmailPage } from './pages/VerifyEmailPage.js';
-import { safeNext } from './safe-next.js';
+import { isOwnPage, safeNext } from './safe-next.js';
 
 /** Pages for signed-in people: sign-in first, and back to sign-in when the session ends. */
 function RequireUser({ children, admin = false }: { children: ReactNode; admin?: boolean }) {
@@ -69,10 +69,12 @@ function RequireUser({ children, admin = false }: { children: ReactNode; admin?:
 function GuestOnly({ children }: { children: ReactNode }) {
   const { user } = useApp();
   const location = useLocation();
-  if (user) {
-    const next = new URLSearchParams(location.search).get('next');
-    return <Navigate to={safeNext(next)} replace />;
-  }
+  const next = safeNext(new URLSearchParams(location.search).get('next'));
+  const leaves = !!user && !isOwnPage(next);
+  useEffect(() => {
+    if (leaves) window.location.replace(next);
+  }, [leaves, next]);
+  if (user) return leaves ? null : <Navigate to={next} replace />;
   return <>{children}</>;
 }
 

@@ -44,3 +44,25 @@ export function safeNext(
 ): string {
   return isSafeNext(value, origin) ? value : DEFAULT_NEXT;
 }
+
+/** The addresses these pages answer themselves; any other path of the site belongs to the app around them. */
+const OWN_PAGES = new Set([
+  '/',
+  '/login',
+  '/register',
+  '/check-email',
+  '/verify-email',
+  '/resend-verification',
+  '/forgot-password',
+  '/reset-password',
+  '/account',
+  '/admin',
+]);
+
+/**
+ * Whether going to `path` (a safe `next`) stays inside these pages. When the app shares the
+ * origin (its /dashboard next to our /login), its pages need a real page load, not the router.
+ */
+export function isOwnPage(path: string, origin: string = window.location.origin): boolean {
+  return OWN_PAGES.has(new URL(path, origin).pathname);
+}

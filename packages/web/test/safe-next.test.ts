@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import { isSafeNext, safeNext } from '../src/safe-next.js';
+import { isOwnPage, isSafeNext, safeNext } from '../src/safe-next.js';
 
 const ORIGIN = 'https://auth.example.com';
 
@@ -52,5 +52,14 @@ describe('the next check', () => {
   it('falls back to the account page without a value', () => {
     expect(safeNext(null, ORIGIN)).toBe('/account');
     expect(safeNext(undefined, ORIGIN)).toBe('/account');
+  });
+});
+
+describe('isOwnPage', () => {
+  it('tells these pages from the app that shares their origin', () => {
+    expect(isOwnPage('/account', ORIGIN)).toBe(true);
+    expect(isOwnPage('/admin?tab=users', ORIGIN)).toBe(true);
+    expect(isOwnPage('/dashboard', ORIGIN)).toBe(false);
+    expect(isOwnPage('/dashboard/admin?x=1', ORIGIN)).toBe(false);
   });
 });

@@ -8,7 +8,7 @@ import { useToast } from '../components/toast.js';
 import { Button, Field, FormAlert, PageTitle } from '../components/ui.js';
 import { type LoginForm, loginForm } from '../forms.js';
 import { useApiForm } from '../hooks/useApiForm.js';
-import { safeNext } from '../safe-next.js';
+import { isOwnPage, safeNext } from '../safe-next.js';
 
 export function LoginPage() {
   const { api, setUser } = useApp();
@@ -23,7 +23,9 @@ export function LoginPage() {
       const { user } = await api.login(values);
       setUser(user);
       toast(`Signed in as ${user.email}.`);
-      navigate(safeNext(params.get('next')), { replace: true });
+      const next = safeNext(params.get('next'));
+      if (isOwnPage(next)) navigate(next, { replace: true });
+      else window.location.replace(next);
     },
     handleError: (error, values, { setFocus }) => {
       if (!(error instanceof LatchkeyError)) return undefined;
