@@ -20,7 +20,6 @@ import {
   statSync,
   writeFileSync,
 } from 'node:fs';
-import { request as httpRequest, createServer } from 'node:http';
 import { createServer as createNetServer } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join, relative } from 'node:path';
@@ -39,30 +38,12 @@ const CACHE_SECONDS = 5;
 // Next.js fixes its rewrites at build time: its Latchkey listens on a known port.
 const NEXT_LATCHKEY_PORT = Number(process.env.NEXT_LATCHKEY_PORT ?? 39170);
 
-/** Latchkey's pages and API, forwarded by the reverse proxy in front of the non-Next examples. */
-const LATCHKEY_PREFIXES = [
-  '/auth/',
-  '/.well-known/',
-  '/login',
-  '/register',
-  '/check-email',
-  '/verify-email',
-  '/resend-verification',
-  '/forgot-password',
-  '/reset-password',
-  '/account',
-  '/assets/',
-  '/config.json',
-  '/common-passwords.txt',
-];
-
 const examples = {
   'next-app': {
     build: ['npx', 'next', 'build'],
     buildOutput: '.next',
     start: (port) => ['npx', 'next', 'start', '-p', String(port), '-H', '127.0.0.1'],
     latchkeyPort: NEXT_LATCHKEY_PORT,
-    sameOrigin: 'rewrites',
     protectedPage: '/dashboard',
     adminPage: '/dashboard/admin',
     adminText: 'Admin area',
@@ -72,7 +53,6 @@ const examples = {
     build: ['npx', 'tsc', '-p', '.'],
     buildOutput: 'dist',
     start: () => ['node', 'dist/main.js'],
-    sameOrigin: 'proxy',
     api: true,
     protectedPage: '/api/profile',
     adminPage: '/api/admin/stats',
@@ -80,14 +60,12 @@ const examples = {
   },
   'express-app': {
     start: () => ['node', 'server.js'],
-    sameOrigin: 'proxy',
     protectedPage: '/dashboard',
     adminPage: '/dashboard/admin',
     adminText: 'Admin area',
   },
   'fastify-app': {
     start: () => ['node', 'server.js'],
-    sameOrigin: 'proxy',
     protectedPage: '/dashboard',
     adminPage: '/dashboard/admin',
     adminText: 'Admin area',
@@ -170,10 +148,13 @@ function startProcess(command, args, cwd, env) {
     output: () => output,
     stop: () =>
       new Promise((resolve) => {
-        if (child.exitCode !== null) return resolve();
-        child.once('exit', () => resolve());
+        if (child.exitCode !== null || child.signalCode !== null) return resolve();
+        const kill = setTimeout(() => process.kill(-child.pid, 'SIGKILL'), 5000);
+        child.once('exit', () => {
+          clearTimeout(kill);
+          resolve();
+        });
         process.kill(-child.pid, 'SIGTERM');
-        setTimeout(() => child.exitCode === null && process.kill(-child.pid, 'SIGKILL'), 5000);
       }),
   };
 }
@@ -191,35 +172,6 @@ async function waitFor(url, what, proc) {
     await new Promise((r) => setTimeout(r, 250));
   }
   throw new Error(`${what} did not answer at ${url} within 60 s:\n${proc.output()}`);
-}
-
-/** The reverse-proxy recipe: one origin, Latchkey's paths to Latchkey, the rest to the app. */
-function reverseProxy(port, latchkeyPort, appPort) {
-  const server = createServer((req, res) => {
-    const path = req.url ?? '/';
-    const toLatchkey = LATCHKEY_PREFIXES.some(
-      (p) =>
-        path === p ||
-        path.startsWith(p.endsWith('/') ? p : `${p}?`) ||
-        path.startsWith(p.endsWith('/') ? p : `${p}/`),
-    );
-    const upstream = httpRequest(
-      {
-        host: '127.0.0.1',
-        port: toLatchkey ? latchkeyPort : appPort,
-        method: req.method,
-        path,
-        headers: { ...req.headers, 'x-forwarded-for': req.socket.remoteAddress ?? '' },
-      },
-      (answer) => {
-        res.writeHead(answer.statusCode ?? 502, answer.headers);
-        answer.pipe(res);
-      },
-    );
-    upstream.on('error', () => res.writeHead(502).end());
-    req.pipe(upstream);
-  });
-  return new Promise((resolve) => server.listen(port, '127.0.0.1', () => resolve(server)));
 }
 
 async function register(latchkey, origin, email, name) {
@@ -262,8 +214,9 @@ async function testExample(name, spec, browser) {
   }
 
   const appPort = await freePort();
-  const originPort = spec.sameOrigin === 'proxy' ? await freePort() : appPort;
-  const origin = `http://localhost:${originPort}`;
+  // Each example serves Latchkey's pages and API on its own origin (Next.js rewrites, or a proxy
+  // in the app): Latchkey's PUBLIC_URL is the app's address.
+  const origin = `http://localhost:${appPort}`;
   const dataDir = mkdtempSync(join(tmpdir(), `latchkey-${name}-`));
   const stops = [];
   const procs = [];
@@ -294,14 +247,9 @@ async function testExample(name, spec, browser) {
       PORT: String(appPort),
       APP_URL: origin,
       LATCHKEY_URL: latchkeyUrl,
-      LATCHKEY_ISSUER: origin,
     });
     stops.push(app.stop);
     procs.push([name, app]);
-    if (spec.sameOrigin === 'proxy') {
-      const proxy = await reverseProxy(originPort, latchkeyPort, appPort);
-      stops.push(() => new Promise((r) => proxy.close(() => r())));
-    }
     await timed('start app', () => waitFor(`http://127.0.0.1:${appPort}/`, name, app));
 
     const ada = `ada-${Date.now()}@example.com`;
