@@ -23,6 +23,8 @@ const LATCHKEY_PATHS = [
 
 /** @type {import('next').NextConfig} */
 const nextConfig = {
+  // This app is its own project (own lockfile), not part of the repository's workspace.
+  outputFileTracingRoot: import.meta.dirname,
   // The repository's own lint (npm run lint) checks this app.
   eslint: { ignoreDuringBuilds: true },
   async rewrites() {
