@@ -51,7 +51,22 @@ export function pathPattern(path: string): RegExp {
     else if (param[1] === '?') source += '(?:/[^/]+)?';
     else source += '/[^/]+';
   }
-  return new RegExp(`^${source || '/'}/?$`);
+  // Case-insensitive: matching more paths than Next.js routes is the safe side.
+  return new RegExp(`^${source || '/'}/?$`, 'i');
+}
+
+/**
+ * The path as routing will see it: percent-decoded and without repeated slashes, so that
+ * `/dashboard/%61dmin` or `/dashboard//admin` cannot slip past the rule for `/dashboard/admin`.
+ */
+export function routedPath(pathname: string): string {
+  let decoded = pathname;
+  try {
+    decoded = decodeURIComponent(pathname);
+  } catch {
+    // Malformed escapes: match the raw path (Next.js answers 400 to it anyway).
+  }
+  return decoded.replace(/\/{2,}/g, '/');
 }
 
 /** The page to come back to after signing in: a path of this site, never another origin. */
@@ -93,7 +108,7 @@ export function protect(paths: (string | ProtectedPath)[], options: ProtectOptio
   return async function latchkeyMiddleware(request: NextRequest): Promise<Response> {
     const forwarded = new Headers(request.headers);
     for (const name of PASSED_ON) forwarded.delete(name);
-    const { pathname } = request.nextUrl;
+    const pathname = routedPath(request.nextUrl.pathname);
     const entry = entries.find((e) => e.pattern.test(pathname));
     if (!entry) return NextResponse.next({ request: { headers: forwarded } });
 

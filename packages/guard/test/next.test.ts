@@ -1,7 +1,7 @@
 import { randomUUID } from 'node:crypto';
 import { NextRequest } from 'next/server.js';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { loginRedirect, pathPattern, protect } from '../src/next.js';
+import { loginRedirect, pathPattern, protect, routedPath } from '../src/next.js';
 import { LocalIssuer } from './local-issuer.js';
 import {
   cookieFrom,
@@ -36,6 +36,14 @@ describe('Next.js paths and redirects', () => {
     expect(pathPattern('/api/notes/:id').test('/api/notes/7')).toBe(true);
     expect(pathPattern('/api/notes/:id').test('/api/notes/7/x')).toBe(false);
     expect(pathPattern('/a.b').test('/aXb')).toBe(false);
+  });
+
+  it('matches the path routing sees: decoded, single slashes, any case', () => {
+    const admin = pathPattern('/dashboard/admin/:path*');
+    for (const path of ['/dashboard/%61dmin', '/dashboard//admin', '/Dashboard/Admin/x']) {
+      expect(admin.test(routedPath(path))).toBe(true);
+    }
+    expect(routedPath('/bad%')).toBe('/bad%');
   });
 
   it('sends to sign-in with the asked page as a same-site `next`', () => {
@@ -114,6 +122,13 @@ describe.each(backends)('@latchkey/guard/next against a running Latchkey on %s',
 
   it('answers 403 to a user without the role, and lets one with it through', async () => {
     const s = await signUp();
+    // Spellings that reach the same page cannot slip past its rule.
+    for (const path of ['/st%61ff/x', '/STAFF']) {
+      const other = await middleware(
+        new NextRequest(`${APP}${path}`, { headers: { cookie: s.cookie } }),
+      );
+      expect(other.status).toBe(403);
+    }
     const page = await middleware(
       new NextRequest(`${APP}/staff`, { headers: { cookie: s.cookie } }),
     );
