@@ -90,6 +90,7 @@ describe.each(backends)('@latchkey/guard/next against a running Latchkey on %s',
     expect(res.statusCode).toBe(201);
     return {
       id: res.json().user.id as string,
+      email,
       cookie: cookieFrom(res.headers['set-cookie']),
       csrfToken: res.json().csrfToken as string,
     };
@@ -195,5 +196,38 @@ describe.each(backends)('@latchkey/guard/next against a running Latchkey on %s',
     expect(logout.statusCode).toBe(204);
     await new Promise((r) => setTimeout(r, 1100)); // sessionCacheSeconds: 1
     expect((await visit()).status).toBe(307);
+  });
+
+  it('with checkBearerSession, refuses the access token of a revoked session', async () => {
+    const { email } = await signUp();
+    const tokens = await t.app.inject({
+      method: 'POST',
+      url: '/auth/token',
+      payload: { email, password: STRONG_PASSWORD },
+    });
+    const { accessToken, refreshToken } = tokens.json() as Record<string, string>;
+    const checked = protect(['/api/notes'], {
+      issuer: ISSUER,
+      serviceUrl: latchkeyUrl,
+      checkBearerSession: true,
+      sessionCacheSeconds: 1,
+    });
+    const call = () =>
+      checked(
+        new NextRequest(`${APP}/api/notes`, {
+          headers: { authorization: `Bearer ${accessToken}` },
+        }),
+      );
+    expect(outcome(await call()).next).toBe(true);
+    const revoke = await t.app.inject({
+      method: 'POST',
+      url: '/auth/revoke',
+      payload: { refreshToken },
+    });
+    expect(revoke.statusCode).toBe(204);
+    await new Promise((r) => setTimeout(r, 1100)); // sessionCacheSeconds: 1
+    const refused = await call();
+    expect(refused.status).toBe(401);
+    expect(refused.headers.get('www-authenticate')).toBe('Bearer error="invalid_token"');
   });
 });
