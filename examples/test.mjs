@@ -48,6 +48,7 @@ const examples = {
     adminPage: '/dashboard/admin',
     adminText: 'Admin area',
     serverAction: true,
+    signOut: true,
   },
   'nest-api': {
     build: ['npx', 'tsc', '-p', '.'],
@@ -208,7 +209,8 @@ async function testExample(name, spec, browser) {
     await cached(
       'build',
       join(dir, spec.buildOutput, '.latchkey-build'),
-      hashFiles([dir], guardKey + latchkeyUrl),
+      // Next.js keeps LATCHKEY_URL in its rewrites; the other builds do not depend on it.
+      hashFiles([dir], guardKey + (spec.latchkeyPort ? latchkeyUrl : '')),
       () => run(spec.build[0], spec.build.slice(1), dir, { LATCHKEY_URL: latchkeyUrl }),
     );
   }
@@ -323,6 +325,13 @@ async function testExample(name, spec, browser) {
         await signIn(adminPage, ADMIN.email, ADMIN.password);
         await adminPage.waitForURL(`${origin}${spec.adminPage}`);
         await adminPage.getByText(spec.adminText).first().waitFor();
+        // 7. Signing out in the app ends the session at Latchkey too.
+        if (spec.signOut) {
+          await adminPage.getByRole('button', { name: 'Sign out' }).click();
+          await adminPage.waitForURL(`${origin}/`);
+          await adminPage.goto(`${origin}${spec.protectedPage}`);
+          await adminPage.waitForURL(new RegExp(`^${origin}/login`));
+        }
       } finally {
         await adminContext.close();
       }
