@@ -337,9 +337,8 @@ export class Latchkey {
 
   /** GET /auth/me with the credential, cached for `sessionCacheSeconds` (and de-duplicated). */
   private async askService(credential: Credential): Promise<AuthResult> {
-    const key = Array.from(await sha256(JSON.stringify(credential)), (b) => b.toString(16)).join(
-      '-',
-    );
+    // Keyed by a digest: the cache holds no credential in clear.
+    const key = hex(await sha256(JSON.stringify(credential)));
     const now = Date.now();
     const cached = this.cache.get(key);
     if (cached && cached.expires > now) return cached.value;
@@ -394,6 +393,9 @@ const invalidToken: AuthResult = { kind: 'invalid_token' };
 async function sha256(text: string): Promise<Uint8Array> {
   return new Uint8Array(await crypto.subtle.digest('SHA-256', new TextEncoder().encode(text)));
 }
+
+const hex = (bytes: Uint8Array) =>
+  Array.from(bytes, (b) => b.toString(16).padStart(2, '0')).join('');
 
 /** Compares digests, so neither the time nor an early exit tells how much of `a` matched. */
 async function constantTimeEqual(a: string, b: string): Promise<boolean> {
