@@ -347,3 +347,4 @@ function constantTimeEqual(a: string, b: string): boolean {
   for (let i = 0; i < left.length; i++) diff |= (left[i] as number) ^ (right[i] as number);
   return diff === 0;
 }
+export { verifyWebhook, WebhookVerificationError, type WebhookEvent } from './webhooks.js';
