@@ -249,19 +249,25 @@ export class WebhookWorker {
       ? `${days} days`
       : `${this.o.disableAfterSeconds / 3600} hours`;
     const reason = `Every delivery failed for ${period}; the last error: ${error}`;
-    const disabled = await markEndpointFailing(
-      this.o.db,
-      delivery.endpointId,
-      now,
-      new Date(now.getTime() - this.o.disableAfterSeconds * 1000),
-      reason,
-    );
+    // The disable and its audit row together: admins never see one without the other.
+    const disabled = await this.o.db.transaction().execute(async (trx) => {
+      const row = await markEndpointFailing(
+        trx,
+        delivery.endpointId,
+        now,
+        new Date(now.getTime() - this.o.disableAfterSeconds * 1000),
+        reason,
+      );
+      if (row) {
+        await recordAuditEvent(
+          trx,
+          { type: 'webhook.disabled', data: { webhookId: row.id, reason } },
+          now,
+        );
+      }
+      return row;
+    });
     if (!disabled) return;
-    await recordAuditEvent(
-      this.o.db,
-      { type: 'webhook.disabled', data: { webhookId: disabled.id, reason } },
-      now,
-    );
     this.o.logger.error({ webhookId: disabled.id, reason }, 'Webhook endpoint disabled');
   }
 }
