@@ -1,8 +1,13 @@
 // An Express app protected by Latchkey, with Latchkey's pages and API forwarded on its own
 // origin (so the session cookie reaches both). Run Latchkey with PUBLIC_URL set to this app's
 // address: `PUBLIC_URL=http://localhost:4000 npm start` at the repository root.
+//
+// Webhooks: `npm run latchkey -- webhooks add --url http://localhost:4000/webhooks/latchkey
+// --events user.created,user.deleted` (with WEBHOOK_ALLOW_PRIVATE_NETWORKS=true for localhost)
+// prints the secret; start this app with LATCHKEY_WEBHOOK_SECRET=whsec_… set to it.
 import express from 'express';
 import { createProxyMiddleware } from 'http-proxy-middleware';
+import { verifyWebhook } from '@latchkey/guard';
 import { latchkey, requireAuth, requireRole } from '@latchkey/guard/express';
 
 const port = Number(process.env.PORT ?? 4000);
@@ -51,5 +56,23 @@ app.get('/dashboard/admin', signedIn, requireRole('admin'), (req, res) =>
 // API: bearer access tokens (verified locally) or the session cookie.
 app.get('/api/profile', requireAuth(), (req, res) => res.json({ user: req.user }));
 app.get('/api/admin/stats', requireRole('admin'), (_req, res) => res.json({ users: 42 }));
+
+// Signed events from Latchkey. The signature covers the exact bytes: read the body raw. Deliveries
+// are at least once and not ordered, so an app remembers the webhook-ids it has handled.
+const handled = new Set();
+app.post('/webhooks/latchkey', express.raw({ type: 'application/json' }), (req, res) => {
+  let event;
+  try {
+    event = verifyWebhook(process.env.LATCHKEY_WEBHOOK_SECRET ?? '', req.headers, req.body);
+  } catch {
+    return res.status(400).json({ error: 'invalid signature' });
+  }
+  const id = req.get('webhook-id');
+  if (!handled.has(id)) {
+    handled.add(id);
+    console.log(`latchkey: ${event.type}`, event.data.user?.id ?? ''); // create or remove the profile here
+  }
+  res.status(204).end();
+});
 
 app.listen(port, '127.0.0.1', () => console.log(`example app on ${origin}`));

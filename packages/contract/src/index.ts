@@ -7,3 +7,4 @@
 export * from './schemas.js';
 export * from './problem-codes.js';
 export * from './password-rules.js';
+export * from './webhooks.js';

@@ -43,6 +43,9 @@ export const PROBLEM_CODES = [
   'unknown_permission',
   'role_exists',
   'invalid_cursor',
+  // Webhooks.
+  'webhook_url_refused',
+  'webhook_disabled',
   // Limits and availability.
   'rate_limited',
   'rate_limiter_unavailable',

@@ -5,3 +5,4 @@
  */
 export * from './core.js';
 export { authorize, type Needs } from './adapter.js';
+export { verifyWebhook, WebhookVerificationError, type WebhookEvent } from './webhooks.js';

@@ -8,9 +8,15 @@ import type {
   AdminUsersQuery,
   AuditEventsPage,
   AuditEventsQuery,
+  CreatedWebhookEndpoint,
   CreateRoleInput,
+  CreateWebhookInput,
   Role,
   RolesList,
+  UpdateWebhookInput,
+  WebhookDeliveriesPage,
+  WebhookDeliveriesQuery,
+  WebhookEndpoint,
 } from './types.js';
 
 /** How the admin API calls: the client's own signed-in request. */
@@ -104,7 +110,67 @@ export class LatchkeyAdmin {
       schema: s.auditEventsResponse,
     });
   }
+
+  /**
+   * Adds a webhook endpoint (`webhooks:manage`). The answer's `secret` (`whsec_…`) is shown
+   * only here: give it to the receiver. 400 `webhook_url_refused` for a private address.
+   */
+  createWebhook(input: CreateWebhookInput): Promise<CreatedWebhookEndpoint> {
+    return this.call('POST', '/admin/webhooks', { body: input, schema: s.createdWebhookResponse });
+  }
+
+  /** The endpoints, without secrets; `disabledReason` says why Latchkey disabled one. */
+  async listWebhooks(): Promise<WebhookEndpoint[]> {
+    const { webhooks } = await this.call('GET', '/admin/webhooks', {
+      schema: s.webhooksResponse,
+    });
+    return webhooks;
+  }
+
+  /** Changes the URL, events or description; `enabled: true` resumes a disabled endpoint. */
+  updateWebhook(id: string, patch: UpdateWebhookInput): Promise<WebhookEndpoint> {
+    return this.call('PATCH', webhookPath(id), { body: patch, schema: s.webhookEndpoint });
+  }
+
+  /** Removes the endpoint and its deliveries. */
+  deleteWebhook(id: string): Promise<void> {
+    return this.call('DELETE', webhookPath(id), { schema: null });
+  }
+
+  /** A new signing secret, shown only here; the previous one also signs for 24 hours. */
+  async rotateWebhookSecret(id: string): Promise<string> {
+    const { secret } = await this.call('POST', `${webhookPath(id)}/rotate-secret`, {
+      schema: s.webhookSecretResponse,
+    });
+    return secret;
+  }
+
+  /** Queues a `webhook.test` event for the endpoint; `eventId` is its `webhook-id`. */
+  testWebhook(id: string): Promise<{ message: string; eventId: string }> {
+    return this.call('POST', `${webhookPath(id)}/test`, { schema: s.webhookTestResponse });
+  }
+
+  /** The endpoint's deliveries, newest event first: status, attempts, the last error. */
+  webhookDeliveries(
+    id: string,
+    query: WebhookDeliveriesQuery = {},
+  ): Promise<WebhookDeliveriesPage> {
+    return this.call('GET', `${webhookPath(id)}/deliveries${queryString(query)}`, {
+      schema: s.webhookDeliveriesResponse,
+    });
+  }
+
+  /** Queues a delivery again now, with a fresh retry period. */
+  retryWebhookDelivery(id: string, deliveryId: string): Promise<{ message: string }> {
+    return this.call(
+      'POST',
+      `${webhookPath(id)}/deliveries/${encodeURIComponent(deliveryId)}/retry`,
+      { schema: s.message },
+    );
+  }
 }
+
+const webhookPath = (id: string) => `/admin/webhooks/${encodeURIComponent(id)}`;
 
 const userPath = (id: string) => `/admin/users/${encodeURIComponent(id)}`;
 

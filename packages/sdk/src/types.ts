@@ -21,6 +21,13 @@ export type RolesList = z.output<typeof s.rolesResponse>;
 export type CreateRoleInput = z.input<typeof s.createRoleBody>;
 export type AuditEvent = z.output<typeof s.auditEvent>;
 export type AuditEventsPage = z.output<typeof s.auditEventsResponse>;
+export type WebhookEndpoint = z.output<typeof s.webhookEndpoint>;
+export type CreatedWebhookEndpoint = z.output<typeof s.createdWebhookResponse>;
+export type CreateWebhookInput = z.input<typeof s.createWebhookBody>;
+export type UpdateWebhookInput = z.input<typeof s.updateWebhookBody>;
+export type WebhookDelivery = z.output<typeof s.webhookDelivery>;
+export type WebhookDeliveriesPage = z.output<typeof s.webhookDeliveriesResponse>;
+export type { WebhookEventType } from '@latchkey/contract';
 
 /** Codes the client itself gives: the server could not be reached, or answered nonsense. */
 export type ClientProblemCode = 'network_error' | 'invalid_response';
@@ -52,6 +59,14 @@ export interface AdminUsersQuery {
   limit?: number;
 }
 
+/** GET /admin/webhooks/:id/deliveries: newest event first. */
+export interface WebhookDeliveriesQuery {
+  status?: 'pending' | 'delivered' | 'failed';
+  cursor?: string;
+  /** 1–200, default 50. */
+  limit?: number;
+}
+
 /** GET /admin/audit-events: newest first. */
 export interface AuditEventsQuery {
   userId?: string;
@@ -76,4 +91,5 @@ type _QueriesFollowTheSchemas = [
   Check<SameKeys<ActivityQuery, z.input<typeof s.activityQuery>>>,
   Check<SameKeys<AdminUsersQuery, z.input<typeof s.adminUsersQuery>>>,
   Check<SameKeys<AuditEventsQuery, z.input<typeof s.auditEventsQuery>>>,
+  Check<SameKeys<WebhookDeliveriesQuery, z.input<typeof s.webhookDeliveriesQuery>>>,
 ];

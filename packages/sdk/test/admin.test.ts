@@ -261,5 +261,56 @@ describe.each(backends)(
         );
       });
     });
+
+    describe('admin: webhooks', () => {
+      it('adds, lists, changes, tests, retries, rotates and removes an endpoint', async () => {
+        const { client } = await signedIn('admin-hooks', ['admin']);
+        const created = await client.admin.createWebhook({
+          url: 'https://hooks.example.com/latchkey',
+          events: ['user.created', 'user.deleted'],
+          description: 'CRM',
+        });
+        expect(created.secret).toMatch(/^whsec_/);
+        const listed = await client.admin.listWebhooks();
+        expect(listed.find((w) => w.id === created.id)).toMatchObject({
+          url: 'https://hooks.example.com/latchkey',
+          enabled: true,
+          disabledReason: null,
+        });
+        expect(listed.find((w) => w.id === created.id)).not.toHaveProperty('secret');
+        const updated = await client.admin.updateWebhook(created.id, { events: ['user.deleted'] });
+        expect(updated.events).toEqual(['user.deleted']);
+        const { eventId } = await client.admin.testWebhook(created.id);
+        const page = await client.admin.webhookDeliveries(created.id, { status: 'pending' });
+        expect(page.deliveries).toEqual([
+          expect.objectContaining({
+            eventId,
+            type: 'webhook.test',
+            status: 'pending',
+            attempts: 0,
+          }),
+        ]);
+        const delivery = page.deliveries[0]?.id ?? '';
+        expect(
+          (await client.admin.retryWebhookDelivery(created.id, delivery)).message,
+        ).toBeTruthy();
+        const secret = await client.admin.rotateWebhookSecret(created.id);
+        expect(secret).toMatch(/^whsec_/);
+        expect(secret).not.toBe(created.secret);
+        await client.admin.deleteWebhook(created.id);
+        await refused(client.admin.deleteWebhook(created.id), 404, 'not_found');
+      });
+
+      it('refuses a private address (400 webhook_url_refused) and a user without webhooks:manage (403)', async () => {
+        const { client } = await signedIn('admin-hooks-refused', ['admin']);
+        await refused(
+          client.admin.createWebhook({ url: 'http://127.0.0.1:8080/', events: ['user.created'] }),
+          400,
+          'webhook_url_refused',
+        );
+        const plain = await signedIn('hooks-plain');
+        await refused(plain.client.admin.listWebhooks(), 403, 'forbidden');
+      });
+    });
   },
 );

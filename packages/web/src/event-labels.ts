@@ -37,6 +37,13 @@ export const EVENT_LABELS: Readonly<Record<string, string>> = {
   'admin.sessions_revoked': 'Every device signed out by an administrator',
   'admin.denied': 'Administrative action refused',
   'request.forbidden': 'Request refused',
+  'webhook.created': 'Webhook endpoint added',
+  'webhook.updated': 'Webhook endpoint changed',
+  'webhook.deleted': 'Webhook endpoint removed',
+  'webhook.secret_rotated': 'Webhook signing secret rotated',
+  'webhook.tested': 'Webhook test event sent',
+  'webhook.delivery_retried': 'Webhook delivery retried',
+  'webhook.disabled': 'Webhook endpoint disabled after failing for days',
 };
 
 export const eventLabel = (type: string): string =>

@@ -15,6 +15,9 @@ import { configuredPasswordPolicy } from '../core/password-policy.js';
 import { PasswordHasher } from '../core/passwords.js';
 import { buildApp } from '../http/app.js';
 import { OutboxWorker } from '../jobs/outbox-worker.js';
+import { WebhookWorker } from '../jobs/webhook-worker.js';
+import { WebhookService } from '../core/webhooks.js';
+import { deliveryBacklog, releaseAllPendingDeliveries } from '../store/webhook-deliveries.js';
 import {
   createSmtpTransport,
   DevMailbox,
@@ -44,6 +47,10 @@ export interface LatchkeyOptions {
   startMailWorker?: boolean;
   /** The background purge of old audit events and mail (default: on, first pass after 1 min). */
   startRetention?: boolean;
+  /** The webhook worker (default: on); tests may run it by hand with `webhookWorker.runOnce()`. */
+  startWebhookWorker?: boolean;
+  /** Webhook worker options for tests (poll interval, backoff). */
+  webhookWorker?: { pollIntervalMs?: number; backoff?: (attempt: number) => number };
 }
 
 export interface Latchkey {
@@ -62,6 +69,10 @@ export interface Latchkey {
   admin: AdminService;
   /** The audit and mail retention purge (`retention.runOnce()` in tests). */
   retention: RetentionWorker;
+  /** Webhook endpoints (admin API, CLI). */
+  webhooks: WebhookService;
+  /** Sends webhook deliveries. */
+  webhookWorker: WebhookWorker;
   /** Stops taking requests, drains them, stops the mail worker and closes what it opened. */
   close(): Promise<void>;
 }
@@ -140,7 +151,10 @@ async function openStore(
   if (!options.database) opened.add(() => handle.close());
   await migrate(handle.db);
   // The embedded database is this process's alone (pid lock): leases in it are a dead run's.
-  if (handle.kind === 'pglite') await releaseAllPendingMails(handle.db, clock());
+  if (handle.kind === 'pglite') {
+    await releaseAllPendingMails(handle.db, clock());
+    await releaseAllPendingDeliveries(handle.db, clock());
+  }
   return handle;
 }
 
@@ -223,9 +237,26 @@ async function start(
   // Read once: the signing keys and the device cookies both derive their keys from it, so a
   // device cookie checks on every instance and after a restart.
   const secret = resolveKeyEncryptionSecret(config);
-  const deviceCookies = new DeviceCookies({
-    key: deriveEncryptionKeys(secret.secret).deviceCookies,
+  const encryptionKeys = deriveEncryptionKeys(secret.secret);
+  const deviceCookies = new DeviceCookies({ key: encryptionKeys.deviceCookies, clock });
+  const webhookWorker = new WebhookWorker({
+    db,
     clock,
+    logger: log,
+    secretKey: encryptionKeys.webhookSecrets,
+    timeoutMs: config.webhooks.timeoutMs,
+    retryPeriodSeconds: config.webhooks.retryPeriodSeconds,
+    disableAfterSeconds: config.webhooks.disableAfterSeconds,
+    allowPrivateNetworks: config.webhooks.allowPrivateNetworks,
+    ...options.webhookWorker,
+  });
+  opened.add(() => webhookWorker.stop());
+  const webhooks = new WebhookService({
+    db,
+    clock,
+    secretKey: encryptionKeys.webhookSecrets,
+    allowPrivateNetworks: config.webhooks.allowPrivateNetworks,
+    onQueued: () => webhookWorker.nudge(),
   });
   const { devMailbox, holdMail, worker } = createMail(config, options, opened, { db, clock, log });
   const mail = { serviceName: config.serviceName, publicUrl: config.publicUrl };
@@ -287,6 +318,7 @@ async function start(
     clock,
     auditRetentionSeconds: config.admin.auditRetentionSeconds,
     mailRetentionSeconds: config.admin.mailRetentionSeconds,
+    webhookRetentionSeconds: config.webhooks.retentionSeconds,
     log,
   });
   opened.add(() => retention.stop());
@@ -307,6 +339,7 @@ async function start(
     devMailbox,
     logger: log,
     admin,
+    webhooks,
     refusals,
     metrics: {
       token: config.admin.metricsToken,
@@ -317,11 +350,16 @@ async function start(
       onHashObserver: (observe) => {
         hasher.observe = observe;
       },
+      webhookBacklog: () => deliveryBacklog(db),
+      onWebhookOutcome: (observe) => {
+        webhookWorker.onOutcome = observe;
+      },
     },
   });
   opened.add(() => app.close());
   if ((options.startMailWorker ?? true) && !holdMail) worker.start();
   if (options.startRetention ?? true) retention.start();
+  if (options.startWebhookWorker ?? true) webhookWorker.start();
 
   return {
     app,
@@ -335,6 +373,8 @@ async function start(
     abuse,
     admin,
     retention,
+    webhooks,
+    webhookWorker,
     close: () => opened.closeAll(),
   };
 }

@@ -11,6 +11,7 @@ import { DatabaseInUseError, openDatabase } from '../store/database.js';
 import { migrate } from '../store/migrate.js';
 import { rotateSigningKey } from '../app/token-mode.js';
 import { runUsersImport } from './users-import.js';
+import { registerWebhookCommands } from './webhooks.js';
 
 /** Reads `.env` from the working directory (variables already set win), then the config. */
 function config(): Config {
@@ -113,6 +114,7 @@ users
   });
 
 registerAdminCommands(program, users, { config, fail });
+registerWebhookCommands(program, { config, fail });
 
 const keys = program.command('keys').description('access-token signing keys');
 

@@ -1,11 +1,13 @@
 // Over 400 lines: most of it is the schema of the core variables with their documentation
-// (envShape); the abuse-protection and admin groups live in abuse.ts and admin.ts.
+// (envShape); the abuse-protection, admin and webhook groups live in abuse.ts, admin.ts and
+// webhooks.ts.
 import { availableParallelism } from 'node:os';
 import { isIP } from 'node:net';
 import { resolve } from 'node:path';
 import { z } from 'zod';
 import { abuseConfig, abuseEnvShape } from './abuse.js';
 import { adminConfig, adminEnvShape } from './admin.js';
+import { webhooksConfig, webhooksEnvShape } from './webhooks.js';
 import { type Documented, type VariableDoc, documented, renderConfigurationDoc } from './docs.js';
 import { boolean, duration, isLoopbackHost, isOffWord } from './values.js';
 import { OWASP_MINIMUM } from '../core/passwords.js';
@@ -226,6 +228,7 @@ const envShape = {
   ),
   ...abuseEnvShape,
   ...adminEnvShape,
+  ...webhooksEnvShape,
   KEY_ENCRYPTION_SECRET: doc(
     z.string().min(32, 'a secret of at least 32 characters (openssl rand -base64 32)').optional(),
     'tokens',
@@ -434,6 +437,8 @@ function buildConfig(e: z.output<typeof envSchema>, problems: string[]) {
     abuse: abuseConfig(e),
     /** Bootstrap admin, audit and mail retention, metrics (admin.ts). */
     admin: adminConfig(e, problems),
+    /** Webhook delivery (webhooks.ts). */
+    webhooks: webhooksConfig(e),
     /** Access JWTs and refresh tokens (token mode). */
     jwt: {
       issuer: publicUrl.href.replace(/\/$/, ''),

@@ -54,6 +54,11 @@ export const GROUPS = {
     title: 'Admin, audit and metrics',
     intro: 'Roles, the audit trail and Prometheus metrics ([admin](admin.md)).',
   },
+  webhooks: {
+    title: 'Webhooks',
+    intro:
+      'Signed events to your app, written with the change that caused them and delivered by a worker with retries ([webhooks](webhooks.md)).',
+  },
   web: {
     title: 'Web pages and branding',
     intro: 'Read at start: changing the branding needs no rebuild.',

@@ -39,6 +39,7 @@ import {
   toPublicUser,
 } from './request.js';
 import { generateToken, hashToken, isWellFormedToken } from './tokens.js';
+import { emitSessionsRevoked, emitWebhookEvent } from './webhooks.js';
 
 /** A signed-in caller, as the http layer knows it from the session. */
 export interface SignedIn {
@@ -132,6 +133,12 @@ export class AccountService {
           data: { changed: ['name'], name: { from: before.name, to: after.name } },
           ...ctx,
         },
+        now,
+      );
+      await emitWebhookEvent(
+        trx,
+        'user.updated',
+        { user: toPublicUser(after), data: { changed: 'name' } },
         now,
       );
       return after;
@@ -236,6 +243,8 @@ export class AccountService {
       // The mailbox is proved: pending sign-ups' links (each carrying a password) stop working.
       await voidEmailTokens(trx, user.id, [...VOIDED_BY_PASSWORD_CHANGE, 'verify_email']);
       const revoked = await revokeUserSessions(trx, user.id, 'password_reset', now);
+      await emitSessionsRevoked(trx, user.id, revoked, 'password_reset', now);
+      await emitWebhookEvent(trx, 'password.reset', { userId: user.id }, now);
       await enqueueMail(trx, passwordChangedMail(this.o.mail, user.email, 'reset'), now);
       await recordAuditEvent(
         trx,
@@ -287,6 +296,8 @@ export class AccountService {
         now,
         who.sessionId,
       );
+      await emitSessionsRevoked(trx, user.id, revoked, 'password_changed', now);
+      await emitWebhookEvent(trx, 'password.changed', { userId: user.id }, now);
       const session = options.rotate
         ? await this.o.rotateSession(trx, who.sessionId, 'password_changed', ctx, now)
         : undefined;
@@ -386,6 +397,7 @@ export class AccountService {
     const revoked = await db.transaction().execute(async (trx) => {
       if (!(await isLiveSessionOf(trx, who.user.id, sessionId, now))) return false;
       if (!(await revokeSession(trx, sessionId, 'signed_out_by_user', now))) return false;
+      await emitSessionsRevoked(trx, who.user.id, [sessionId], 'signed_out_by_user', now);
       await recordAuditEvent(
         trx,
         { type: 'session.revoked', userId: who.user.id, data: { sessionId }, ...ctx },
@@ -409,6 +421,7 @@ export class AccountService {
         now,
         who.sessionId,
       );
+      await emitSessionsRevoked(trx, who.user.id, revoked, 'signed_out_elsewhere', now);
       await recordAuditEvent(
         trx,
         {

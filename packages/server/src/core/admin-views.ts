@@ -13,6 +13,7 @@ export const PERMISSIONS = [
   'sessions:revoke',
   'audit:read',
   'roles:write',
+  'webhooks:manage',
 ] as const;
 export type Permission = (typeof PERMISSIONS)[number];
 

@@ -39,11 +39,12 @@ import {
   toAdminUser,
   toAuditEventView,
 } from './admin-views.js';
-import type { RequestContext } from './request.js';
+import { type RequestContext, toPublicUser } from './request.js';
 import type { Clock } from './clock.js';
 import { deviceLabel } from './devices.js';
 import { AuthError, errors } from './errors.js';
 import { uuidv7 } from '../store/ids.js';
+import { emitSessionsRevoked, emitWebhookEvent } from './webhooks.js';
 import { normalizePassword, type PasswordPolicy } from './password-policy.js';
 import type { PasswordHasher } from './passwords.js';
 
@@ -60,6 +61,7 @@ async function revokeEverything(
 ): Promise<number> {
   const revoked = await revokeUserSessions(trx, userId, reason, now);
   await revokeUserRefreshTokens(trx, userId, now);
+  await emitSessionsRevoked(trx, userId, revoked, reason, now);
   return revoked.length;
 }
 
@@ -216,28 +218,45 @@ export class AdminService {
           throw lastAdmin();
         }
         let touched = false;
+        const changed: string[] = [];
         if (changes.name !== undefined && changes.name !== user.name) {
           await updateUser(trx, user.id, { name: changes.name, updated_at: now });
           await event('user.renamed', { name: changes.name });
           touched = true;
+          changed.push('name');
         }
         if (roles && changesRoles) {
           await setUserRoles(trx, user.id, roles, now);
           await updateUser(trx, user.id, { updated_at: now });
           await event('user.roles_changed', { from: user.roles, to: roles });
           touched = true;
+          changed.push('roles');
         }
         if (changes.disabled === true && user.disabled_at === null) {
           await updateUser(trx, user.id, { disabled_at: now, updated_at: now });
           const revokedSessions = await revokeEverything(trx, user.id, 'user_disabled', now);
           await event('user.disabled', { revokedSessions });
+          changed.push('disabled');
         } else if (changes.disabled === false && user.disabled_at !== null) {
           await updateUser(trx, user.id, { disabled_at: null, updated_at: now });
           await event('user.enabled');
+          changed.push('disabled');
         }
         // Cached sessions show the new name and roles on the very next request.
         if (touched) await refreshCachedUser(trx, user.id);
-        return this.find(user.id, trx);
+        const after = await this.find(user.id, trx);
+        if (changed.length > 0) {
+          await emitWebhookEvent(
+            trx,
+            'user.updated',
+            {
+              user: toPublicUser(after),
+              data: { changed: changed.join(','), disabled: after.disabled_at !== null },
+            },
+            now,
+          );
+        }
+        return after;
       }),
     );
     return toAdminUser(updated);
@@ -262,6 +281,7 @@ export class AdminService {
         }
         // Through the store's revoke, so every instance's session cache drops them first.
         await revokeEverything(trx, user.id, 'user_deleted', now);
+        await emitWebhookEvent(trx, 'user.deleted', { user: toPublicUser(user) }, now);
         await deleteUserAndData(trx, user);
         await recordAuditEvent(
           trx,
@@ -492,6 +512,7 @@ export class AdminService {
           updated_at: now,
         });
         await setUserRoles(trx, created.id, [ADMIN_ROLE], now);
+        await emitWebhookEvent(trx, 'user.created', { userId: created.id }, now);
         await recordAuditEvent(
           trx,
           {

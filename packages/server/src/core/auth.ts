@@ -54,6 +54,7 @@ import {
 } from './request.js';
 import { SessionIssuer } from './session-issuer.js';
 import { isSessionActive, type SessionTimeouts, slideIdleExpiry } from './sessions.js';
+import { emitSessionsRevoked, emitWebhookEvent } from './webhooks.js';
 import { generateToken, hashToken, isWellFormedToken, safeEqual } from './tokens.js';
 
 /**
@@ -201,6 +202,7 @@ export class AuthService {
           verifyFirst ? signup : undefined,
         );
         await recordAuditEvent(trx, { type: 'register', userId: created.id, ...ctx }, now);
+        await emitWebhookEvent(trx, 'user.created', { user: toPublicUser(created) }, now);
         return created;
       });
     } catch (error) {
@@ -277,8 +279,10 @@ export class AuthService {
         // The address is proved: every other sign-up's link stops working.
         await voidEmailTokens(trx, found.id, ['verify_email']);
         if (row.password_hash !== null) {
-          await revokeUserSessions(trx, found.id, 'password_changed', now);
+          const revoked = await revokeUserSessions(trx, found.id, 'password_changed', now);
+          await emitSessionsRevoked(trx, found.id, revoked, 'password_changed', now);
         }
+        await emitWebhookEvent(trx, 'user.verified', { user: toPublicUser(found) }, now);
       }
       await recordAuditEvent(trx, { type: 'email.verified', userId: found.id, ...ctx }, now);
       return found;
@@ -381,7 +385,14 @@ export class AuthService {
     const now = this.o.clock();
     if (cookies.session) {
       const previous = await this.lookup(cookies.session);
-      if (previous) await revokeSession(this.o.db, previous.session.id, 'replaced_by_login', now);
+      if (previous) {
+        const { id, user_id: userId } = previous.session;
+        await this.o.db.transaction().execute(async (trx) => {
+          if (await revokeSession(trx, id, 'replaced_by_login', now)) {
+            await emitSessionsRevoked(trx, userId, [id], 'replaced_by_login', now);
+          }
+        });
+      }
     }
     const session = await this.startSession(user, ctx, now);
     // Bound to the address typed in, which the throttle keys on too.
@@ -513,7 +524,9 @@ export class AuthService {
     }
     await this.o.db.transaction().execute(async (trx) => {
       for (const one of ended) {
-        await revokeSession(trx, one.sessionId, 'logout', now);
+        if (await revokeSession(trx, one.sessionId, 'logout', now)) {
+          await emitSessionsRevoked(trx, one.userId, [one.sessionId], 'logout', now);
+        }
         await recordAuditEvent(
           trx,
           { type: 'logout', userId: one.userId, data: { sessionId: one.sessionId }, ...ctx },

@@ -6,7 +6,8 @@ import type { Database, EmailTokenRow } from '../store/schema.js';
 import { changeUserEmail, findUserByEmail, type UserWithRoles } from '../store/users.js';
 import { emailChangedMail } from './account-mails.js';
 import type { MailContext } from './mail-templates.js';
-import type { RequestContext } from './request.js';
+import { type RequestContext, toPublicUser } from './request.js';
+import { emitWebhookEvent } from './webhooks.js';
 
 /**
  * The second half of an email change, run by AuthService.verifyEmail inside its transaction
@@ -39,5 +40,9 @@ export async function completeEmailChange(
     { type: 'email.changed', userId: user.id, data: { from: oldEmail, to: newEmail }, ...ctx },
     now,
   );
+  const changed = toPublicUser({ ...user, email: newEmail, email_verified_at: now });
+  const data = { previousEmail: oldEmail };
+  await emitWebhookEvent(trx, 'email.changed', { user: changed, data }, now);
+  await emitWebhookEvent(trx, 'user.updated', { user: changed, data: { changed: 'email' } }, now);
   return { ...user, email: newEmail, email_verified_at: now };
 }

@@ -33,6 +33,8 @@ export interface EncryptionKeys {
   refreshSuccessors: Buffer;
   /** HMAC key of the device cookies (core/device-cookies.ts). */
   deviceCookies: Buffer;
+  /** Seals the webhook endpoints' signing secrets (core/webhooks.ts). */
+  webhookSecrets: Buffer;
 }
 
 export function deriveEncryptionKeys(secret: string): EncryptionKeys {
@@ -42,6 +44,7 @@ export function deriveEncryptionKeys(secret: string): EncryptionKeys {
     signingKeys: derive('signing-keys'),
     refreshSuccessors: derive('refresh-successors'),
     deviceCookies: derive('device-cookies'),
+    webhookSecrets: derive('webhook-secrets'),
   };
 }
 

@@ -4,6 +4,7 @@ import { findSessionById, insertSessionWithAudit, revokeSession } from '../store
 import type { RequestContext, RotatedSession } from './request.js';
 import { newSessionExpiry, type SessionTimeouts } from './sessions.js';
 import { generateToken, hashToken } from './tokens.js';
+import { withWebhookEvent } from './webhooks.js';
 
 /**
  * Opens and rotates sessions. Every way of signing in (cookie login, sign-up, token endpoint)
@@ -36,27 +37,29 @@ export class SessionIssuer {
         expiry.idleExpiresAt = options.absoluteExpiresAt;
       }
     }
-    await insertSessionWithAudit(
-      db,
-      {
-        id: sessionId,
-        user_id: userId,
-        token_hash: hashToken(token),
-        csrf_token: csrfToken,
-        created_at: now,
-        last_seen_at: now,
-        idle_expires_at: expiry.idleExpiresAt,
-        absolute_expires_at: expiry.absoluteExpiresAt,
-        ip: ctx.ip,
-        user_agent: ctx.userAgent?.slice(0, 512) ?? null,
-      },
-      {
-        type: options.auditType ?? 'login.succeeded',
-        userId,
-        data: { sessionId, ...auditData },
-        ...ctx,
-      },
-    );
+    const session = {
+      id: sessionId,
+      user_id: userId,
+      token_hash: hashToken(token),
+      csrf_token: csrfToken,
+      created_at: now,
+      last_seen_at: now,
+      idle_expires_at: expiry.idleExpiresAt,
+      absolute_expires_at: expiry.absoluteExpiresAt,
+      ip: ctx.ip,
+      user_agent: ctx.userAgent?.slice(0, 512) ?? null,
+    };
+    const audit = {
+      type: options.auditType ?? 'login.succeeded',
+      userId,
+      data: { sessionId, ...auditData },
+      ...ctx,
+    };
+    const record = (q: Queryable) => insertSessionWithAudit(q, session, audit);
+    // A rotation continues a session under a new token: no new sign-in to report.
+    if (options.auditType === 'session.rotated') await record(db);
+    else
+      await withWebhookEvent(db, 'session.created', { userId, data: { sessionId } }, now, record);
     return { token, csrfToken, sessionId, expiry };
   }
 

@@ -30,6 +30,7 @@ import { isSessionActive, type SessionTimeouts, slideIdleExpiry } from './sessio
 import { type AuthenticatedSession, type RequestContext, toPublicUser } from './request.js';
 import type { SessionCache } from './session-cache.js';
 import type { SessionIssuer } from './session-issuer.js';
+import { emitSessionsRevoked, emitWebhookEvent } from './webhooks.js';
 import { generateToken, hashToken, isWellFormedToken } from './tokens.js';
 
 /** What POST /auth/token and /auth/refresh answer. */
@@ -154,7 +155,15 @@ export class TokenService {
         // An old token came back: it was stolen, or a client lost track. Either way, nobody
         // can tell the thief from the owner: end the whole family and its session.
         await revokeRefreshFamily(trx, row.family_id, now);
-        await revokeSession(trx, row.session_id, 'refresh_token_reuse', now);
+        if (await revokeSession(trx, row.session_id, 'refresh_token_reuse', now)) {
+          await emitSessionsRevoked(trx, row.user_id, [row.session_id], 'refresh_token_reuse', now);
+        }
+        await emitWebhookEvent(
+          trx,
+          'refresh_token.reused',
+          { userId: row.user_id, data: { sessionId: row.session_id, familyId: row.family_id } },
+          now,
+        );
         await recordAuditEvent(
           trx,
           {
@@ -330,11 +339,13 @@ export class TokenService {
 
   private async revokeFamily(
     trx: Queryable,
-    row: { family_id: string; session_id: string },
+    row: { family_id: string; session_id: string; user_id: string },
     now: Date,
   ) {
     await revokeRefreshFamily(trx, row.family_id, now);
-    await revokeSession(trx, row.session_id, 'token_revoked', now);
+    if (await revokeSession(trx, row.session_id, 'token_revoked', now)) {
+      await emitSessionsRevoked(trx, row.user_id, [row.session_id], 'token_revoked', now);
+    }
   }
 
   private async pair(

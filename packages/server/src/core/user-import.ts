@@ -1,6 +1,7 @@
 import type { Kysely } from 'kysely';
 import { z } from 'zod';
 import { recordAuditEvent } from '../store/audit.js';
+import { emitWebhookEvent } from './webhooks.js';
 import type { Database } from '../store/schema.js';
 import { insertUserIfAbsent } from '../store/users.js';
 import type { Clock } from './clock.js';
@@ -146,6 +147,7 @@ export async function importUsers(
           { type: 'user.imported', userId: id, data: { passwordHash: scheme } },
           now,
         );
+        await emitWebhookEvent(trx, 'user.created', { userId: id, data: { imported: true } }, now);
       }
     });
     options.onProgress?.({ ...counts });

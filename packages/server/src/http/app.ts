@@ -44,6 +44,8 @@ import { accountRoutes } from './routes/account.js';
 import { activityRoutes, adminRoutes } from './routes/admin.js';
 import { type MetricsOptions, metricsPlugin } from './plugins/metrics.js';
 import type { AdminService } from '../core/admin.js';
+import type { WebhookService } from '../core/webhooks.js';
+import { webhookRoutes } from './routes/webhooks.js';
 import { authRoutes } from './routes/auth.js';
 import { devMailRoutes } from './routes/dev-mail.js';
 import { healthRoutes } from './routes/health.js';
@@ -67,6 +69,8 @@ export interface AppDependencies {
   abuse?: { counters: WindowStore; accountLimits: AccountRateLimiter; clock: Clock };
   /** Roles, users and the audit trail: /admin/*, /auth/activity. */
   admin?: AdminService;
+  /** Webhook endpoints: /admin/webhooks* (with `admin`, which resolves permissions). */
+  webhooks?: WebhookService;
   /** GET /metrics and the request metrics. */
   metrics?: MetricsOptions;
   /** Audits the 403s of CSRF, Origin and permission checks; without it they are not recorded. */
@@ -228,6 +232,9 @@ export async function buildApp(deps: AppDependencies): Promise<FastifyInstance> 
   if (deps.admin) {
     await app.register(adminRoutes, { admin: deps.admin });
     await app.register(activityRoutes, { admin: deps.admin });
+    if (deps.webhooks) {
+      await app.register(webhookRoutes, { admin: deps.admin, webhooks: deps.webhooks });
+    }
   }
   // The React pages, including /verify-email and /reset-password of the mails.
   await app.register(webRoutes, { pages });

@@ -3,6 +3,7 @@ import type { Clock } from '../core/clock.js';
 import { addSeconds } from '../core/clock.js';
 import { purgeAuditEvents } from '../store/audit.js';
 import { purgeFinishedMails } from '../store/outbox.js';
+import { purgeFinishedWebhookEvents } from '../store/webhook-events.js';
 import type { Database } from '../store/schema.js';
 
 export interface RetentionOptions {
@@ -12,14 +13,16 @@ export interface RetentionOptions {
   auditRetentionSeconds: number;
   /** MAIL_RETENTION: sent and given-up outbox rows. */
   mailRetentionSeconds: number;
+  /** WEBHOOK_RETENTION: events whose deliveries are all finished. */
+  webhookRetentionSeconds: number;
   log: { info(obj: object, msg: string): void; error(obj: object, msg: string): void };
   /** Between purges; default one hour. */
   intervalMs?: number;
 }
 
 /**
- * The background purge: audit events older than AUDIT_RETENTION and sent or given-up
- * mail older than MAIL_RETENTION, a first pass a minute after start, then hourly. Every instance
+ * The background purge: audit events older than AUDIT_RETENTION, sent or given-up mail older
+ * than MAIL_RETENTION and finished webhook events older than WEBHOOK_RETENTION, a first pass a minute after start, then hourly. Every instance
  * may run it: the deletes are idempotent and batched.
  */
 export class RetentionWorker {
@@ -29,7 +32,7 @@ export class RetentionWorker {
   constructor(private readonly o: RetentionOptions) {}
 
   /** One purge now; returns the rows deleted. */
-  async runOnce(): Promise<{ auditEvents: number; mails: number }> {
+  async runOnce(): Promise<{ auditEvents: number; mails: number; webhookEvents: number }> {
     const now = this.o.clock();
     const auditEvents = await purgeAuditEvents(
       this.o.db,
@@ -39,7 +42,11 @@ export class RetentionWorker {
       this.o.db,
       addSeconds(now, -this.o.mailRetentionSeconds),
     );
-    return { auditEvents, mails };
+    const webhookEvents = await purgeFinishedWebhookEvents(
+      this.o.db,
+      addSeconds(now, -this.o.webhookRetentionSeconds),
+    );
+    return { auditEvents, mails, webhookEvents };
   }
 
   start(firstDelayMs = 60_000): void {
@@ -48,7 +55,7 @@ export class RetentionWorker {
         const work = this.runOnce();
         this.current = work;
         const result = await work;
-        if (result.auditEvents + result.mails > 0) {
+        if (result.auditEvents + result.mails + result.webhookEvents > 0) {
           this.o.log.info(result, 'Retention purge');
         }
       } catch (error) {

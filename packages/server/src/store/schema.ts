@@ -23,6 +23,9 @@ export interface Database {
   permissions: PermissionsTable;
   role_permissions: RolePermissionsTable;
   abuse_counters: AbuseCountersTable;
+  webhook_endpoints: WebhookEndpointsTable;
+  webhook_events: WebhookEventsTable;
+  webhook_deliveries: WebhookDeliveriesTable;
 }
 
 type Timestamp = ColumnType<Date, Date, Date>;
@@ -159,6 +162,44 @@ export interface AbuseCountersTable {
   count: number;
   touched_ms: EpochMs;
   expires_ms: EpochMs;
+}
+
+export interface WebhookEndpointsTable {
+  id: string;
+  url: string;
+  events: string[];
+  description: string;
+  secret_encrypted: string;
+  previous_secret_encrypted: string | null;
+  previous_secret_expires_at: Timestamp | null;
+  enabled: boolean;
+  disabled_reason: string | null;
+  failing_since: Timestamp | null;
+  created_at: Timestamp;
+  updated_at: Timestamp;
+}
+
+export interface WebhookEventsTable {
+  id: string;
+  type: string;
+  /** The exact JSON body every attempt sends and signs. */
+  body: string;
+  created_at: Timestamp;
+}
+
+export type WebhookDeliveryStatus = 'pending' | 'delivered' | 'failed';
+
+export interface WebhookDeliveriesTable {
+  id: string;
+  event_id: string;
+  endpoint_id: string;
+  status: WebhookDeliveryStatus;
+  attempts: Generated<number>;
+  next_attempt_at: Timestamp;
+  last_status_code: number | null;
+  last_error: string | null;
+  created_at: Timestamp;
+  delivered_at: Timestamp | null;
 }
 
 export type UserRow = Selectable<UsersTable>;

@@ -6,6 +6,7 @@ import { join, resolve } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { openPglite } from '../../src/store/database.js';
 import { STRONG_PASSWORD } from '../support/app.js';
+import { signedBy, WebhookReceiver } from '../support/webhook-receiver.js';
 
 /**
  * The real `latchkey` binary on the embedded default: durability across kill -9, the data-dir
@@ -33,7 +34,7 @@ interface Running {
   exited: Promise<number | null>;
 }
 
-async function startServer(dataDir: string): Promise<Running> {
+async function startServer(dataDir: string, env: Record<string, string> = {}): Promise<Running> {
   const port = await freePort();
   const child = spawn(process.execPath, [cli, 'start'], {
     env: {
@@ -43,6 +44,7 @@ async function startServer(dataDir: string): Promise<Running> {
       DATA_DIR: dataDir,
       LOG_LEVEL: 'info',
       PUBLIC_URL: `http://127.0.0.1:${port}`,
+      ...env,
     },
     stdio: ['ignore', 'pipe', 'pipe'],
   });
@@ -123,6 +125,67 @@ describe('the latchkey process on the embedded default', () => {
       await handle.close();
     }
   }, 90_000);
+
+  it('delivers after a restart the webhook that was in flight when the process was killed with -9', async () => {
+    const webhookDir = mkdtempSync(join(tmpdir(), 'latchkey-proc-hooks-'));
+    const receiver = await new WebhookReceiver().start();
+    const env = { WEBHOOK_ALLOW_PRIVATE_NETWORKS: 'true', WEBHOOK_TIMEOUT: '60s' };
+    try {
+      const added = await new Promise<string>((done, fail) => {
+        const child = spawn(
+          process.execPath,
+          [cli, 'webhooks', 'add', '--url', receiver.url, '--events', 'user.created'],
+          { env: { ...process.env, DATA_DIR: webhookDir, LOG_LEVEL: 'silent', ...env } },
+        );
+        let stdout = '';
+        child.stdout.on('data', (d) => (stdout += d));
+        child.stderr.on('data', (d) => (stdout += d));
+        child.on('exit', (code) => (code === 0 ? done(stdout) : fail(new Error(stdout))));
+      });
+      const secret = /(whsec_\S+)/.exec(added)?.[1] ?? '';
+      expect(secret).toMatch(/^whsec_/);
+
+      // The receiver takes the request and never answers: the delivery is in flight.
+      receiver.mode = 'hang';
+      const first = await startServer(webhookDir, env);
+      const email = 'hooked@example.com';
+      expect(
+        (await post(`${first.url}/auth/register`, { email, password: STRONG_PASSWORD })).status,
+      ).toBe(202);
+      for (let i = 0; i < 100 && receiver.received.length === 0; i++) {
+        await new Promise((r) => setTimeout(r, 100));
+      }
+      expect(receiver.received).toHaveLength(1);
+      first.child.kill('SIGKILL');
+      await first.exited;
+
+      // Restarted: the dead run's lease is void, and the same event goes out again.
+      receiver.mode = { status: 204 };
+      const second = await startServer(webhookDir, env);
+      try {
+        for (let i = 0; i < 100 && receiver.received.length < 2; i++) {
+          await new Promise((r) => setTimeout(r, 100));
+        }
+      } finally {
+        second.child.kill('SIGTERM');
+        await second.exited;
+      }
+      const [inFlight, redelivered] = receiver.received;
+      expect(redelivered?.id).toBe(inFlight?.id);
+      expect(redelivered?.type).toBe('user.created');
+      expect(redelivered && signedBy(secret, redelivered)).toBe(true);
+      const handle = await openPglite({ dataDir: webhookDir });
+      try {
+        const rows = await handle.db.selectFrom('webhook_deliveries').select('status').execute();
+        expect(rows).toEqual([{ status: 'delivered' }]);
+      } finally {
+        await handle.close();
+      }
+    } finally {
+      await receiver.stop();
+      rmSync(webhookDir, { recursive: true, force: true });
+    }
+  }, 120_000);
 
   it('tells a second process that the embedded database is in use, and stops cleanly on SIGTERM', async () => {
     const server = await startServer(dataDir);

@@ -67,6 +67,8 @@ export async function startTestInstance(
     output += chunk;
   });
   const latchkey = await createLatchkey(config, {
+    // Webhook tests run the worker by hand (`webhookWorker.runOnce()`) unless they ask for it.
+    startWebhookWorker: false,
     ...options,
     mailTransport: transport,
     logStream,

@@ -17,6 +17,10 @@ export interface MetricsOptions {
   pool?: (() => { total: number; idle: number; waiting: number }) | undefined;
   /** Receives the hash-time observer (PasswordHasher.observe). */
   onHashObserver?: (observe: (seconds: number) => void) => void;
+  /** Pending webhook deliveries and the creation time of the oldest. */
+  webhookBacklog?: () => Promise<{ pending: number; oldestPendingAt: Date | null }>;
+  /** Receives the observer of webhook attempt outcomes (WebhookWorker.onOutcome). */
+  onWebhookOutcome?: (observe: (outcome: 'delivered' | 'retrying' | 'failed') => void) => void;
 }
 
 const SIGN_IN_ROUTES = new Map([
@@ -131,6 +135,49 @@ export const metricsPlugin = fp(
         }
       },
     });
+
+    const webhookAttempts = new client.Counter({
+      name: 'latchkey_webhook_deliveries_total',
+      help: 'Webhook delivery attempts by outcome (delivered; retrying: failed, will retry; failed: given up)',
+      labelNames: ['outcome'] as const,
+      registers: [registry],
+    });
+    for (const outcome of ['delivered', 'retrying', 'failed']) webhookAttempts.inc({ outcome }, 0);
+    opts.onWebhookOutcome?.((outcome) => webhookAttempts.inc({ outcome }));
+    const backlog = opts.webhookBacklog;
+    if (backlog) {
+      // One query serves both gauges of a scrape.
+      let reading:
+        Promise<{ pending: number; oldestPendingAt: Date | null } | undefined> | undefined;
+      const read = () => {
+        reading ??= backlog()
+          .catch(() => undefined) // the database is down: /readyz says so
+          .finally(() => setImmediate(() => (reading = undefined)));
+        return reading;
+      };
+      new client.Gauge({
+        name: 'latchkey_webhook_backlog',
+        help: 'Webhook deliveries waiting to be delivered (due or backing off)',
+        registers: [registry],
+        async collect() {
+          const stats = await read();
+          if (stats) this.set(stats.pending);
+        },
+      });
+      new client.Gauge({
+        name: 'latchkey_webhook_oldest_pending_seconds',
+        help: 'Age of the oldest pending webhook delivery (0 when none)',
+        registers: [registry],
+        async collect() {
+          const stats = await read();
+          if (!stats) return;
+          const age = stats.oldestPendingAt
+            ? (Date.now() - stats.oldestPendingAt.getTime()) / 1000
+            : 0;
+          this.set(Math.max(0, age));
+        },
+      });
+    }
 
     const cache = opts.sessionCache;
     mirroredCounter(
