@@ -33,6 +33,10 @@ export interface EncryptionKeys {
   refreshSuccessors: Buffer;
   /** HMAC key of the device cookies (core/device-cookies.ts). */
   deviceCookies: Buffer;
+  /** Encrypts the authenticator-app secrets (core/factors.ts). */
+  totpSecrets: Buffer;
+  /** HMAC key of the stored recovery codes: the database alone cannot test a guess. */
+  recoveryCodes: Buffer;
 }
 
 export function deriveEncryptionKeys(secret: string): EncryptionKeys {
@@ -42,6 +46,8 @@ export function deriveEncryptionKeys(secret: string): EncryptionKeys {
     signingKeys: derive('signing-keys'),
     refreshSuccessors: derive('refresh-successors'),
     deviceCookies: derive('device-cookies'),
+    totpSecrets: derive('totp-secrets'),
+    recoveryCodes: derive('recovery-codes'),
   };
 }
 
