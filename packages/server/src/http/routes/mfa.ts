@@ -241,8 +241,8 @@ export const mfaRoutes: FastifyPluginAsyncZod<{
         { amr: passed.amr, method: passed.method },
         app.sessionCookie.read(request),
       );
-      app.pendingCookie.clear(reply);
       app.sessionCookie.set(reply, session.token);
+      app.pendingCookie.clear(reply);
       return { user: session.user, csrfToken: session.csrfToken };
     },
   );
