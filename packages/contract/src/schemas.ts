@@ -347,4 +347,4 @@ export type MfaStatusShape = z.infer<typeof mfaStatus>;
 export type PasskeyShape = z.infer<typeof passkey>;
 export type MfaMethod = z.infer<typeof mfaMethod>;
 /** POST /auth/mfa/passkey-options: no body with the pending cookie; `{mfaToken}` in token mode. */
-export const passkeyOptionsBody = z.strictObject({ mfaToken: token }).optional();
+export const passkeyOptionsBody = z.strictObject({ mfaToken: token }).nullish();
