@@ -179,7 +179,7 @@ export class MfaService {
       if (!(await factors.checkTotp(trx, who.user.id, code, { confirmAt: now }))) return undefined;
       const codes = first ? await factors.newRecoveryCodes(trx, who.user.id, now) : [];
       await this.upgradeSession(trx, who, ['otp'], now);
-      await this.recordChange(trx, who.user, 'mfa.totp_enabled', ctx, now, {
+      await this.recordChange(trx, who.user, { type: 'mfa.totp_enabled' }, ctx, now, {
         kind: 'added',
         factor: 'An authenticator app',
       });
@@ -211,7 +211,7 @@ export class MfaService {
       if (!(await deleteTotp(trx, who.user.id))) return false;
       if (!confirmed) return true; // an unfinished setup: nothing to tell anyone
       await this.dropOrphanRecoveryCodes(trx, who.user.id);
-      await this.recordChange(trx, who.user, 'mfa.totp_disabled', ctx, now, {
+      await this.recordChange(trx, who.user, { type: 'mfa.totp_disabled' }, ctx, now, {
         kind: 'removed',
         factor: 'The authenticator app',
       });
@@ -302,11 +302,10 @@ export class MfaService {
         await this.recordChange(
           trx,
           who.user,
-          'mfa.passkey_added',
+          { type: 'mfa.passkey_added', data: { passkeyId: row.id, name: row.name } },
           ctx,
           now,
           { kind: 'added', factor: `A passkey ("${row.name}")` },
-          { passkeyId: row.id, name: row.name },
         );
       });
     } catch (error) {
@@ -359,11 +358,10 @@ export class MfaService {
       await this.recordChange(
         trx,
         who.user,
-        'mfa.passkey_removed',
+        { type: 'mfa.passkey_removed', data: { passkeyId: id, name: row.name } },
         ctx,
         now,
         { kind: 'removed', factor: `A passkey ("${row.name}")` },
-        { passkeyId: id, name: row.name },
       );
       return true;
     });
@@ -459,16 +457,16 @@ export class MfaService {
     }
   }
 
+  /** A factor added or removed: its audit event and the owner's mail. */
   private async recordChange(
     trx: Queryable,
     user: { id: string; email: string },
-    type: string,
+    event: { type: string; data?: Record<string, unknown> },
     ctx: RequestContext,
     now: Date,
     change: FactorChange,
-    data: Record<string, unknown> = {},
   ): Promise<void> {
-    await recordAuditEvent(trx, { type, userId: user.id, data, ...ctx }, now);
+    await recordAuditEvent(trx, { ...event, userId: user.id, ...ctx }, now);
     await enqueueMail(trx, factorChangedMail(this.o.mail, user.email, change), now);
   }
 }

@@ -52,8 +52,6 @@ export interface SecondStepOptions {
   factors: Factors;
   /** The per-account throttle on wrong codes (keyed by user id). */
   throttle?: LoginThrottle | undefined;
-  /** Counts outcomes for /metrics. */
-  onOutcome?: (method: string, outcome: 'success' | 'failure') => void;
 }
 
 /**
@@ -156,7 +154,6 @@ export class SecondStep {
         },
         now,
       );
-      this.o.onOutcome?.(input.method, 'failure');
       throw errors.invalidCode();
     }
     // Two right answers racing: only one spends the pending sign-in.
@@ -167,7 +164,6 @@ export class SecondStep {
       data.recoveryCodesRemaining = await countUnusedRecoveryCodes(db, user.id);
     }
     await recordAuditEvent(db, { type: 'mfa.succeeded', userId: user.id, data, ...ctx }, now);
-    this.o.onOutcome?.(input.method, 'success');
     return { user, amr: ['pwd', proved, 'mfa'], method: input.method };
   }
 
@@ -212,10 +208,8 @@ export class SecondStep {
         },
         now,
       );
-      this.o.onOutcome?.('passkey_login', 'failure');
       throw errors.invalidCredentials();
     }
-    this.o.onOutcome?.('passkey_login', 'success');
     return { user, amr: [passkeyAmr(passkey), 'mfa'], method: 'passkey' };
   }
 
@@ -231,11 +225,11 @@ export class SecondStep {
     userId: string,
     ctx: RequestContext,
   ): Promise<void> {
-    const outcome = ticket && this.o.throttle?.failureOutcome(ticket);
-    if (!outcome || !ticket) return;
+    // This throttle never locks (app/abuse.ts): starting its delays is the event.
+    if (!ticket || this.o.throttle?.failureOutcome(ticket) !== 'throttled') return;
     await recordAuditEvent(
       this.o.db,
-      { type: `mfa.${outcome}`, userId, data: { failures: ticket.failures }, ...ctx },
+      { type: 'mfa.throttled', userId, data: { failures: ticket.failures }, ...ctx },
       this.o.clock(),
     );
   }

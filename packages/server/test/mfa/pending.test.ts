@@ -119,5 +119,16 @@ describe.each(backends)('the pending sign-in between password and code on %s', (
     expect(failed).toHaveLength(10);
     expect(failed.at(-1)?.data).toMatchObject({ method: 'totp', failures: 10 });
     expect(rows.map((r) => r.type)).toContain('mfa.throttled');
+
+    const metrics = (await t.app.inject({ method: 'GET', url: '/metrics' })).body;
+    const count = (outcome: string) =>
+      Number(
+        new RegExp(
+          `^latchkey_second_steps_total\\{method="cookie",outcome="${outcome}"\\} (\\d+)`,
+          'm',
+        ).exec(metrics)?.[1],
+      );
+    expect(count('throttled')).toBeGreaterThanOrEqual(6);
+    expect(count('failed')).toBeGreaterThanOrEqual(11);
   });
 });
