@@ -21,6 +21,20 @@ export type RolesList = z.output<typeof s.rolesResponse>;
 export type CreateRoleInput = z.input<typeof s.createRoleBody>;
 export type AuditEvent = z.output<typeof s.auditEvent>;
 export type AuditEventsPage = z.output<typeof s.auditEventsResponse>;
+export type MfaMethod = z.output<typeof s.mfaMethod>;
+export type MfaStatus = z.output<typeof s.mfaStatus>;
+export type TotpSetup = z.output<typeof s.totpSetup>;
+export type Passkey = z.output<typeof s.passkey>;
+export type PasskeyAssertion = z.input<typeof s.passkeyAssertion>;
+export type PasskeyAttestation = z.input<typeof s.passkeyAttestation>;
+export type WebAuthnOptions = z.output<typeof s.webauthnOptions>;
+export type SecondStepInput = z.input<typeof s.mfaVerifyBody>;
+export type ReauthenticateInput = z.input<typeof s.reauthenticateBody>;
+/** A right password for an account with a second factor: finish with `client.mfa.verify()`. */
+export interface MfaRequired {
+  mfaRequired: true;
+  methods: MfaMethod[];
+}
 
 /** Codes the client itself gives: the server could not be reached, or answered nonsense. */
 export type ClientProblemCode = 'network_error' | 'invalid_response';
