@@ -32,6 +32,14 @@ export const PROBLEM_CODES = [
   'unauthenticated',
   'csrf_failed',
   'origin_not_allowed',
+  // Second factors.
+  'invalid_code',
+  'mfa_session_expired',
+  'reauthentication_required',
+  'mfa_enrollment_required',
+  'totp_already_enabled',
+  'mfa_not_enabled',
+  'invalid_passkey',
   // Permissions and the admin API.
   'forbidden',
   'insufficient_privilege',

@@ -127,8 +127,17 @@ export const jwks = z
     ),
   })
   .meta({ id: 'JWKS' });
-/** GET /auth/me: `csrfToken` is null for bearer requests, which need none. */
-export const meResponse = z.object({ user, csrfToken: z.string().nullable() });
+/**
+ * GET /auth/me: `csrfToken` is null for bearer requests, which need none. `amr`: how the session
+ * signed in (RFC 8176: `pwd`, `otp`, `hwk`, `swk`, and `mfa` once a second factor was used);
+ * `authenticatedAt`: its last sign-in or re-authentication.
+ */
+export const meResponse = z.object({
+  user,
+  csrfToken: z.string().nullable(),
+  amr: z.array(z.string()),
+  authenticatedAt: z.iso.datetime(),
+});
 /** PATCH /auth/me: the caller's own profile. */
 export const updateMeBody = z.strictObject({ name });
 export type TokenPairShape = z.infer<typeof tokenPair>;
@@ -237,3 +246,105 @@ export const activityResponse = z.object({
 export type AdminUserShape = z.infer<typeof adminUser>;
 export type AuditEventShape = z.infer<typeof auditEvent>;
 export type RoleShape = z.infer<typeof role>;
+
+// Second factors: the authenticator app, recovery codes, passkeys, the second step of sign-in.
+export const mfaMethod = z.enum(['totp', 'recovery', 'passkey']);
+/** A code from the authenticator app (6 digits) or a recovery code (xxxx-xxxx-xxxx). */
+const mfaCode = z.string().trim().min(1, 'Enter the code.').max(64);
+const base64url = z.string().max(16_384);
+/** What `navigator.credentials.get()` answers, as @simplewebauthn/browser encodes it. */
+export const passkeyAssertion = z
+  .strictObject({
+    id: z.string().min(1).max(1024),
+    rawId: z.string().min(1).max(1024),
+    type: z.literal('public-key'),
+    response: z.looseObject({
+      clientDataJSON: base64url,
+      authenticatorData: base64url,
+      signature: base64url,
+      userHandle: base64url.optional(),
+    }),
+    clientExtensionResults: z.record(z.string(), z.unknown()),
+    authenticatorAttachment: z.string().max(32).optional(),
+  })
+  .meta({ id: 'PasskeyAssertion' });
+/** What `navigator.credentials.create()` answers, as @simplewebauthn/browser encodes it. */
+export const passkeyAttestation = z
+  .strictObject({
+    id: z.string().min(1).max(1024),
+    rawId: z.string().min(1).max(1024),
+    type: z.literal('public-key'),
+    response: z.looseObject({
+      clientDataJSON: base64url,
+      attestationObject: base64url,
+      transports: z.array(z.string().max(32)).max(10).optional(),
+    }),
+    clientExtensionResults: z.record(z.string(), z.unknown()),
+    authenticatorAttachment: z.string().max(32).optional(),
+  })
+  .meta({ id: 'PasskeyAttestation' });
+/** WebAuthn creation or request options, passed to @simplewebauthn/browser as they are. */
+export const webauthnOptions = z
+  .looseObject({ challenge: z.string() })
+  .meta({ id: 'WebAuthnOptions' });
+
+const codeStep = z.strictObject({ method: z.enum(['totp', 'recovery']), code: mfaCode });
+const passkeyStep = z.strictObject({ method: z.literal('passkey'), response: passkeyAssertion });
+/** POST /auth/mfa/verify: a code, a recovery code, or a passkey assertion. */
+export const mfaVerifyBody = z.discriminatedUnion('method', [codeStep, passkeyStep]);
+/** POST /auth/token/mfa: the same with the `mfaToken` from POST /auth/token. */
+export const tokenMfaBody = z.discriminatedUnion('method', [
+  codeStep.extend({ mfaToken: token }),
+  passkeyStep.extend({ mfaToken: token }),
+]);
+/** POST /auth/reauthenticate: the password, or a second step. */
+export const reauthenticateBody = z.union([z.strictObject({ password }), codeStep, passkeyStep]);
+export const mfaCodeBody = z.strictObject({ code: mfaCode });
+const passkeyName = z.string().trim().min(1).max(100);
+export const addPasskeyBody = z.strictObject({
+  response: passkeyAttestation,
+  name: passkeyName.optional(),
+});
+export const renamePasskeyBody = z.strictObject({ name: passkeyName });
+export const passkeyLoginBody = z.strictObject({ response: passkeyAssertion });
+export const passkey = z
+  .object({
+    id: z.uuid(),
+    name: z.string(),
+    createdAt: z.iso.datetime(),
+    lastUsedAt: z.iso.datetime().nullable(),
+  })
+  .meta({ id: 'Passkey' });
+export const mfaStatus = z
+  .object({
+    totp: z.object({ enabled: z.boolean(), createdAt: z.iso.datetime() }).nullable(),
+    recoveryCodesRemaining: z.number().int(),
+    passkeys: z.array(passkey),
+    /** The user holds a role of MFA_REQUIRED_ROLES. */
+    required: z.boolean(),
+  })
+  .meta({ id: 'MfaStatus' });
+export const totpSetup = z.object({
+  /** base32, for typing into the app by hand. */
+  secret: z.string(),
+  otpauthUrl: z.string(),
+  /** The QR code of `otpauthUrl`, as an SVG document. */
+  qrSvg: z.string(),
+});
+/** Shown once: only their keyed hashes are stored. */
+export const recoveryCodes = z.object({ recoveryCodes: z.array(z.string()) });
+/** A right password for an account with a factor: the second step it needs. */
+export const mfaRequired = z
+  .object({ mfaRequired: z.literal(true), methods: z.array(mfaMethod) })
+  .meta({ id: 'MfaRequired' });
+export const tokenMfaRequired = mfaRequired
+  .extend({ mfaToken: z.string() })
+  .meta({ id: 'TokenMfaRequired' });
+export const loginResponse = z.union([sessionResponse, mfaRequired]);
+export const tokenResponse = z.union([tokenPair, tokenMfaRequired]);
+export const passkeyIdParams = z.strictObject({ id: z.string() });
+export type MfaStatusShape = z.infer<typeof mfaStatus>;
+export type PasskeyShape = z.infer<typeof passkey>;
+export type MfaMethod = z.infer<typeof mfaMethod>;
+/** POST /auth/mfa/passkey-options: no body with the pending cookie; `{mfaToken}` in token mode. */
+export const passkeyOptionsBody = z.strictObject({ mfaToken: token }).nullish();

@@ -77,6 +77,14 @@ export class LatchkeyAdmin {
     return this.call('DELETE', userPath(id), { schema: null });
   }
 
+  /**
+   * Removes every second factor of the user (`users:write`), for a lost phone: the next
+   * sign-in needs only the password. Audited; the user is mailed.
+   */
+  removeSecondFactors(id: string): Promise<void> {
+    return this.call('DELETE', `${userPath(id)}/mfa`, { schema: null });
+  }
+
   /** Signs the user out everywhere: sessions and refresh tokens (`sessions:revoke`). */
   revokeUserSessions(id: string): Promise<void> {
     return this.call('POST', `${userPath(id)}/revoke-sessions`, { schema: null });

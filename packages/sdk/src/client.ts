@@ -2,12 +2,14 @@ import * as s from '@latchkey/contract';
 import type { z } from 'zod';
 import { LatchkeyAdmin, queryString } from './admin.js';
 import { LatchkeyError, toError } from './errors.js';
+import { LatchkeyMfa, LatchkeyPasskeys, type MfaHost } from './mfa.js';
 import { type CookieJar, memoryTokenStore, type TokenStore } from './storage.js';
 import type {
   ActivityPage,
   ActivityQuery,
   HealthStatus,
   LoginInput,
+  MfaRequired,
   RegisterInput,
   TokenPair,
   User,
@@ -58,9 +60,15 @@ export class LatchkeyClient {
   private readonly tokens: TokenStore;
   private csrfToken: string | undefined;
   private refreshing: Promise<TokenPair> | undefined;
+  /** Token mode: the `mfaToken` of a sign-in waiting for its second step. */
+  private mfaToken: string | undefined;
 
   /** The admin API (`/admin/*`): each method needs a permission of the signed-in user. */
   readonly admin: LatchkeyAdmin;
+  /** Second factors: the authenticator app, recovery codes, re-authentication, the second step. */
+  readonly mfa: LatchkeyMfa;
+  /** Passkeys: register, rename, remove, and "Sign in with a passkey". */
+  readonly passkeys: LatchkeyPasskeys;
 
   constructor(private readonly options: LatchkeyClientOptions) {
     this.mode = options.mode ?? 'cookie';
@@ -70,6 +78,21 @@ export class LatchkeyClient {
     this.admin = new LatchkeyAdmin((method, path, call) =>
       this.call(method, path, { ...call, auth: true }),
     );
+    const host: MfaHost = {
+      signedIn: (method, path, call) => this.call(method, path, { ...call, auth: true }),
+      anonymous: (method, path, call) => this.call(method, path, call),
+      mode: this.mode,
+      pendingToken: () => this.mfaToken,
+      signedInWithCookie: (csrfToken) => {
+        this.csrfToken = csrfToken;
+      },
+      signedInWithTokens: async (pair) => {
+        this.mfaToken = undefined;
+        await this.tokens.set(pair);
+      },
+    };
+    this.mfa = new LatchkeyMfa(host);
+    this.passkeys = new LatchkeyPasskeys(host);
   }
 
   // ---- sign-up and email ----
@@ -107,18 +130,22 @@ export class LatchkeyClient {
 
   /**
    * Cookie mode: POST /auth/login (the browser keeps the cookie; the client keeps the CSRF
-   * token). Token mode: POST /auth/token, then the user from GET /auth/me.
+   * token). Token mode: POST /auth/token, then the user from GET /auth/me. For an account with
+   * a second factor the answer is `{ mfaRequired: true, methods }` and no session yet: finish
+   * with `client.mfa.verify()`.
    */
-  async login(input: LoginInput): Promise<{ user: User }> {
+  async login(input: LoginInput): Promise<{ user: User } | MfaRequired> {
     if (this.mode === 'token') {
-      await this.token(input);
+      const answer = await this.token(input);
+      if ('mfaRequired' in answer) return answer;
       const { user } = await this.me();
       return { user };
     }
     const result = await this.call('POST', '/auth/login', {
       body: input,
-      schema: s.sessionResponse,
+      schema: s.loginResponse,
     });
+    if ('mfaRequired' in result) return { mfaRequired: true, methods: result.methods };
     this.csrfToken = result.csrfToken;
     return { user: result.user };
   }
@@ -152,11 +179,22 @@ export class LatchkeyClient {
 
   // ---- token mode ----
 
-  /** POST /auth/token: a new pair, kept in the token store. */
-  async token(input: z.input<typeof s.tokenBody>): Promise<TokenPair> {
-    const pair = await this.call('POST', '/auth/token', { body: input, schema: s.tokenPair });
-    await this.tokens.set(pair);
-    return pair;
+  /**
+   * POST /auth/token: a new pair, kept in the token store; or, for an account with a second
+   * factor, `{ mfaRequired: true, methods }` (the client keeps the `mfaToken` for
+   * `client.mfa.verify()`).
+   */
+  async token(input: z.input<typeof s.tokenBody>): Promise<TokenPair | MfaRequired> {
+    const answer = await this.call('POST', '/auth/token', {
+      body: input,
+      schema: s.tokenResponse,
+    });
+    if ('mfaRequired' in answer) {
+      this.mfaToken = answer.mfaToken;
+      return { mfaRequired: true, methods: answer.methods };
+    }
+    await this.tokens.set(answer);
+    return answer;
   }
 
   /**

@@ -3,5 +3,6 @@
 export { LatchkeyAdmin } from './admin.js';
 export { createClient, LatchkeyClient, type LatchkeyClientOptions } from './client.js';
 export { LatchkeyError } from './errors.js';
+export { LatchkeyMfa, LatchkeyPasskeys } from './mfa.js';
 export * from './storage.js';
 export * from './types.js';

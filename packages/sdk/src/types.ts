@@ -28,6 +28,20 @@ export type UpdateWebhookInput = z.input<typeof s.updateWebhookBody>;
 export type WebhookDelivery = z.output<typeof s.webhookDelivery>;
 export type WebhookDeliveriesPage = z.output<typeof s.webhookDeliveriesResponse>;
 export type { WebhookEventType } from '@latchkey/contract';
+export type MfaMethod = z.output<typeof s.mfaMethod>;
+export type MfaStatus = z.output<typeof s.mfaStatus>;
+export type TotpSetup = z.output<typeof s.totpSetup>;
+export type Passkey = z.output<typeof s.passkey>;
+export type PasskeyAssertion = z.input<typeof s.passkeyAssertion>;
+export type PasskeyAttestation = z.input<typeof s.passkeyAttestation>;
+export type WebAuthnOptions = z.output<typeof s.webauthnOptions>;
+export type SecondStepInput = z.input<typeof s.mfaVerifyBody>;
+export type ReauthenticateInput = z.input<typeof s.reauthenticateBody>;
+/** A right password for an account with a second factor: finish with `client.mfa.verify()`. */
+export interface MfaRequired {
+  mfaRequired: true;
+  methods: MfaMethod[];
+}
 
 /** Codes the client itself gives: the server could not be reached, or answered nonsense. */
 export type ClientProblemCode = 'network_error' | 'invalid_response';

@@ -2,11 +2,24 @@ import { randomUUID } from 'node:crypto';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { createTestApp, STRONG_PASSWORD, type TestApp } from '../../server/test/support/app.js';
 import { backends } from '../../server/test/support/db.js';
-import { createClient, LatchkeyError, memoryCookieJar, memoryTokenStore } from '../src/index.js';
+import {
+  createClient,
+  LatchkeyError,
+  type MfaRequired,
+  memoryCookieJar,
+  memoryTokenStore,
+  type User,
+} from '../src/index.js';
 
 const uniqueEmail = (tag: string) => `sdk-${tag}-${randomUUID().slice(0, 8)}@example.com`;
 
 /** A fetch that records every request's method and path. */
+/** The signed-in answer of `login()` (these accounts have no second factor). */
+function signedIn(result: { user: User } | MfaRequired): { user: User } {
+  if ('mfaRequired' in result) throw new Error('unexpected second step');
+  return result;
+}
+
 function countingFetch() {
   const calls: string[] = [];
   const wrapped: typeof fetch = async (input, init) => {
@@ -61,7 +74,7 @@ describe.each(backends)('@latchkey/sdk against a running Latchkey on %s', (backe
       const email = await verifiedUser('cookie');
       const jar = memoryCookieJar();
       const client = createClient({ baseUrl, cookieJar: jar });
-      const { user } = await client.login({ email, password: STRONG_PASSWORD });
+      const { user } = signedIn(await client.login({ email, password: STRONG_PASSWORD }));
       expect(user.email).toBe(email);
       const me = await client.me();
       expect(me.user).toEqual(user);
@@ -159,10 +172,15 @@ describe.each(backends)('@latchkey/sdk against a running Latchkey on %s', (backe
     it('signs in with a token pair, uses it as bearer, and lists the token session', async () => {
       const email = await verifiedUser('token');
       const client = createClient({ baseUrl, mode: 'token' });
-      const { user } = await client.login({ email, password: STRONG_PASSWORD });
+      const { user } = signedIn(await client.login({ email, password: STRONG_PASSWORD }));
       expect(user.email).toBe(email);
       const me = await client.me();
-      expect(me).toEqual({ user, csrfToken: null });
+      expect(me).toEqual({
+        user,
+        csrfToken: null,
+        amr: ['pwd'],
+        authenticatedAt: expect.any(String),
+      });
       const pair = await client.currentTokens();
       expect(pair).toMatchObject({ tokenType: 'Bearer', expiresIn: 600 });
       // The pair is a server-side session like a cookie sign-in.

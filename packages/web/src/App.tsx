@@ -17,6 +17,7 @@ import { AdminPage } from './pages/AdminPage.js';
 import { CheckEmailPage } from './pages/CheckEmailPage.js';
 import { ForgotPasswordPage } from './pages/ForgotPasswordPage.js';
 import { LoginPage } from './pages/LoginPage.js';
+import { TwoStepPage } from './pages/TwoStepPage.js';
 import { NotFoundPage } from './pages/NotFoundPage.js';
 import { RegisterPage } from './pages/RegisterPage.js';
 import { ResendVerificationPage } from './pages/ResendVerificationPage.js';
@@ -159,6 +160,14 @@ export function AppRoutes() {
           element={
             <GuestOnly>
               <LoginPage />
+            </GuestOnly>
+          }
+        />
+        <Route
+          path="/two-step"
+          element={
+            <GuestOnly>
+              <TwoStepPage />
             </GuestOnly>
           }
         />

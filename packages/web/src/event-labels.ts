@@ -44,6 +44,22 @@ export const EVENT_LABELS: Readonly<Record<string, string>> = {
   'webhook.tested': 'Webhook test event sent',
   'webhook.delivery_retried': 'Webhook delivery retried',
   'webhook.disabled': 'Webhook endpoint disabled after failing for days',
+  'mfa.totp_setup_started': 'Authenticator app setup started',
+  'mfa.totp_confirm_failed': 'Wrong code while setting up the authenticator app',
+  'mfa.totp_enabled': 'Authenticator app added',
+  'mfa.totp_disabled': 'Authenticator app removed',
+  'mfa.recovery_codes_generated': 'New recovery codes made',
+  'mfa.passkey_added': 'Passkey added',
+  'mfa.passkey_renamed': 'Passkey renamed',
+  'mfa.passkey_removed': 'Passkey removed',
+  'mfa.challenge_started': 'Password accepted, second step asked for',
+  'mfa.succeeded': 'Second step passed',
+  'mfa.failed': 'Wrong second-step code',
+  'mfa.throttled': 'Second-step codes slowed down after wrong attempts',
+  'passkey_login.failed': 'Failed passkey sign-in',
+  reauthenticated: 'Identity confirmed again',
+  'reauthentication.failed': 'Failed attempt to confirm identity again',
+  'admin.mfa_removed': 'Second factors removed by an administrator',
 };
 
 export const eventLabel = (type: string): string =>

@@ -77,6 +77,8 @@ describe.skipIf(!hasBrowser && !required)('web pages in Chromium', { timeout: 12
       PORT: String(port),
       PUBLIC_URL: base,
       RATE_LIMITS: 'off',
+      // The admin pages' tests sign in by password alone.
+      MFA_REQUIRED_ROLES: '',
       KEY_ENCRYPTION_SECRET: 'test-key-encryption-secret-0123456789abcdef',
       WEB_DIST_DIR: distDir,
       BRAND_NAME: 'Acme Sign-in',

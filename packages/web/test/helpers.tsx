@@ -47,7 +47,15 @@ export function fakeApi() {
   });
   mockEveryMethod(client, 'api');
   mockEveryMethod(client.admin, 'api.admin');
+  mockEveryMethod(client.mfa, 'api.mfa');
+  mockEveryMethod(client.passkeys, 'api.passkeys');
   const api = vi.mocked(client, true);
+  api.mfa.status.mockResolvedValue({
+    totp: null,
+    recoveryCodesRemaining: 0,
+    passkeys: [],
+    required: false,
+  });
   api.me.mockRejectedValue(new LatchkeyError(401, 'unauthenticated', 'Sign in first.'));
   api.logout.mockResolvedValue(undefined);
   api.resendVerification.mockResolvedValue({ message: 'sent' });

@@ -28,6 +28,8 @@ export interface AbuseProtection {
   /** Rate-limit windows and throttles: Redis, else PostgreSQL, else memory. */
   counters: CounterStore;
   throttle: LoginThrottle;
+  /** The per-account throttle on wrong second-step codes (keyed by user id). */
+  mfaThrottle: LoginThrottle;
   accountLimits: AccountRateLimiter;
   sessionCache: SessionCache;
   clock: Clock;
@@ -279,6 +281,14 @@ export async function startAbuseProtection(
     return {
       counters,
       throttle: new LoginThrottle({ store: counters, policy: abuse.throttle, clock: o.clock }),
+      // Wrong second-step codes: the same growing delays, but never a lock, which anyone who
+      // knows the password could otherwise set off for good.
+      mfaThrottle: new LoginThrottle({
+        store: counters,
+        policy: { ...abuse.throttle, lockAfter: Number.MAX_SAFE_INTEGER },
+        clock: o.clock,
+        keyPrefix: 'mfa-throttle',
+      }),
       accountLimits: new AccountRateLimiter({
         store: counters,
         limits: abuse.limits,

@@ -33,6 +33,9 @@ import { migrate } from '../store/migrate.js';
 import { countMailsByStatus, releaseAllPendingMails } from '../store/outbox.js';
 import { createTokenMode, type TokenMode } from './token-mode.js';
 import { SessionIssuer } from '../core/session-issuer.js';
+import { Factors } from '../core/factors.js';
+import { MfaService } from '../core/mfa.js';
+import { SecondStep } from '../core/second-step.js';
 import type { TokenServiceOptions } from '../core/tokens-service.js';
 
 export interface LatchkeyOptions {
@@ -60,6 +63,8 @@ export interface Latchkey {
   /** Token mode: access JWTs, refresh tokens, signing keys. */
   tokens: TokenMode;
   account: AccountService;
+  /** Second factors of the signed-in user, recent authentication, the MFA policy. */
+  mfa: MfaService;
   hasher: PasswordHasher;
   worker: OutboxWorker;
   devMailbox: DevMailbox | undefined;
@@ -198,6 +203,7 @@ async function bootstrapAdmin(
   config: Config,
   admin: AdminService,
   log: { info: (m: string) => void; warn: (m: string) => void },
+  mfaRequired: boolean,
 ) {
   const wanted = config.admin.bootstrapAdmin;
   if (!wanted) return;
@@ -208,7 +214,13 @@ async function bootstrapAdmin(
     if (error instanceof AuthError) throw new BootstrapRefused(error);
     throw error;
   }
-  if (outcome === 'created') log.info(`Created the bootstrap admin ${wanted.email}`);
+  if (outcome === 'created') {
+    log.info(
+      mfaRequired
+        ? `Created the bootstrap admin ${wanted.email}. MFA_REQUIRED_ROLES includes admin: the admin API answers 403 mfa_enrollment_required until this admin sets up a second factor (authenticator app or passkey) on the account page and signs in with it.`
+        : `Created the bootstrap admin ${wanted.email}`,
+    );
+  }
   if (outcome === 'account_exists') {
     log.warn(
       `BOOTSTRAP_ADMIN_EMAIL: ${wanted.email} already has an account, which was left as it is (no admin was created). Use latchkey users set-roles to make it an admin.`,
@@ -261,6 +273,19 @@ async function start(
   const { devMailbox, holdMail, worker } = createMail(config, options, opened, { db, clock, log });
   const mail = { serviceName: config.serviceName, publicUrl: config.publicUrl };
   const sessionIssuer = new SessionIssuer(config.session);
+  const factors = new Factors({
+    db,
+    clock,
+    totpKey: encryptionKeys.totpSecrets,
+    recoveryKey: encryptionKeys.recoveryCodes,
+    // WebAuthn: the RP ID is PUBLIC_URL's host name, the origin its origin.
+    rp: {
+      id: config.publicUrl.hostname,
+      origin: config.publicUrl.origin,
+      name: config.serviceName,
+    },
+  });
+  const secondStep = new SecondStep({ db, clock, factors, throttle: abuse.mfaThrottle });
   const auth = new AuthService({
     db,
     hasher,
@@ -275,6 +300,7 @@ async function start(
     deviceCookies,
     sessionCache: abuse.sessionCache,
     issuer: sessionIssuer,
+    secondStep,
   });
   const verifyCredentials: TokenServiceOptions['verifyCredentials'] = (input, ctx) =>
     auth.verifyCredentials(input, ctx);
@@ -298,9 +324,21 @@ async function start(
     db,
     verifyCredentials,
     sessionIssuer,
+    secondStep,
     sessionCache: abuse.sessionCache,
     clock,
     secret,
+  });
+  const mfa = new MfaService({
+    db,
+    clock,
+    factors,
+    mail,
+    reauthMaxAgeSeconds: config.mfa.reauthMaxAgeSeconds,
+    requiredRoles: config.mfa.requiredRoles,
+    verifyCredentials,
+    throttle: abuse.mfaThrottle,
+    onMailQueued: () => worker.nudge(),
   });
   const admin = new AdminService({
     db,
@@ -308,9 +346,10 @@ async function start(
     hasher,
     policy,
     resetLinks: account,
+    mail,
     onMailQueued: () => worker.nudge(),
   });
-  await bootstrapAdmin(config, admin, log);
+  await bootstrapAdmin(config, admin, log, config.mfa.requiredRoles.includes('admin'));
   // The migrations just added table files, which PGlite made world-readable.
   if (database.kind === 'pglite' && !options.database) secureDataDir(config.dataDir);
   const retention = new RetentionWorker({
@@ -334,6 +373,8 @@ async function start(
     deviceCookies,
     tokens,
     account,
+    mfa,
+    secondStep,
     readiness: { database: () => database.ping(), ...abuse.readiness },
     abuse,
     devMailbox,
@@ -367,6 +408,7 @@ async function start(
     auth,
     tokens,
     account,
+    mfa,
     hasher,
     worker,
     devMailbox,

@@ -43,6 +43,7 @@ export async function createTokenMode(
     db: Kysely<Database>;
     verifyCredentials: TokenServiceOptions['verifyCredentials'];
     sessionIssuer: SessionIssuer;
+    secondStep?: TokenServiceOptions['secondStep'];
     sessionCache?: SessionCache | undefined;
     clock: Clock;
     secret?: ResolvedSecret;
@@ -61,6 +62,7 @@ export async function createTokenMode(
     db: deps.db,
     verifyCredentials: deps.verifyCredentials,
     sessionIssuer: deps.sessionIssuer,
+    secondStep: deps.secondStep,
     sessionCache: deps.sessionCache,
     keys,
     clock: deps.clock,

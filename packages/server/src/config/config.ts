@@ -204,6 +204,16 @@ const envShape = {
     'sessions',
     'Sign-out this long after login, however active.',
   ),
+  REAUTH_MAX_AGE: doc(
+    duration().prefault('10m'),
+    'sessions',
+    'Adding or removing a second factor, regenerating recovery codes and removing a passkey need a sign-in (or `POST /auth/reauthenticate`) within this long; otherwise 403 `reauthentication_required`.',
+  ),
+  MFA_REQUIRED_ROLES: doc(
+    z.string().default('admin'),
+    'sessions',
+    'Comma list of roles whose holders must sign in with a second factor: routes needing those roles’ permissions answer 403 `mfa_enrollment_required` to a session signed in without one. Empty (`MFA_REQUIRED_ROLES=`) or `none`: no role.',
+  ),
   VERIFY_TOKEN_TTL: doc(
     duration().prefault('24h'),
     'accounts',
@@ -298,6 +308,9 @@ export function configurationDoc(): string {
   return renderConfigurationDoc(envShape);
 }
 
+/** Lists whose empty value means "none" rather than "the default". */
+const EMPTY_IS_A_VALUE = new Set(['MFA_REQUIRED_ROLES']);
+
 export class ConfigError extends Error {
   constructor(readonly problems: string[]) {
     super(`Invalid configuration:\n${problems.map((p) => `  - ${p}`).join('\n')}`);
@@ -315,9 +328,12 @@ export function servesDevMailbox(config: Pick<Config, 'env' | 'host' | 'smtpUrl'
 
 /** Reads the configuration once from the environment; throws ConfigError naming each bad variable. */
 export function loadConfig(env: Record<string, string | undefined> = process.env): Config {
-  // Empty strings count as unset, so `FOO=` in a .env file falls back to the default.
+  // Empty strings count as unset, so `FOO=` in a .env file falls back to the default, except
+  // where an empty list is a setting of its own.
   const present = Object.fromEntries(
-    Object.entries(env).filter(([key, value]) => key in envSchema.shape && value !== ''),
+    Object.entries(env).filter(
+      ([key, value]) => key in envSchema.shape && (value !== '' || EMPTY_IS_A_VALUE.has(key)),
+    ),
   );
   const parsed = envSchema.safeParse(present);
   if (!parsed.success) {
@@ -413,6 +429,13 @@ function buildConfig(e: z.output<typeof envSchema>, problems: string[]) {
       secureCookie: publicUrl.protocol === 'https:',
       /** COOKIE_DOMAIN: the session cookie's Domain, or undefined for a host-only cookie. */
       cookieDomain: e.COOKIE_DOMAIN,
+    },
+    /** Second factors: REAUTH_MAX_AGE and MFA_REQUIRED_ROLES. */
+    mfa: {
+      reauthMaxAgeSeconds: e.REAUTH_MAX_AGE,
+      requiredRoles: e.MFA_REQUIRED_ROLES.split(',')
+        .map((role) => role.trim())
+        .filter((role) => role !== '' && role !== 'none'),
     },
     tokens: {
       verifyEmailTtlSeconds: e.VERIFY_TOKEN_TTL,

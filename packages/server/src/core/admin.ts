@@ -4,6 +4,10 @@ import type { Kysely } from 'kysely';
 import type { ProblemCode } from '@latchkey/contract';
 import { recordAuditEvent, searchAuditEvents } from '../store/audit.js';
 import { voidEmailTokens } from '../store/email-tokens.js';
+import { deleteTotp } from '../store/mfa-totp.js';
+import { enqueueMail } from '../store/outbox.js';
+import { deleteUserPasskeys } from '../store/passkeys.js';
+import { deleteRecoveryCodes } from '../store/recovery-codes.js';
 import { revokeUserRefreshTokens } from '../store/refresh-tokens.js';
 import { listLiveSessions, refreshCachedUser, revokeUserSessions } from '../store/sessions.js';
 import {
@@ -40,6 +44,8 @@ import {
   toAuditEventView,
 } from './admin-views.js';
 import { type RequestContext, toPublicUser } from './request.js';
+import type { MailContext } from './mail-templates.js';
+import { factorChangedMail } from './mfa-mails.js';
 import type { Clock } from './clock.js';
 import { deviceLabel } from './devices.js';
 import { AuthError, errors } from './errors.js';
@@ -80,6 +86,8 @@ export interface AdminServiceOptions {
   resetLinks?: {
     queueResetLink(trx: Queryable, user: { id: string; email: string }, now: Date): Promise<void>;
   };
+  /** Names and links in the mails an admin action sends (removed second factors); absent in the CLI. */
+  mail?: MailContext;
   onMailQueued?: () => void;
 }
 
@@ -361,6 +369,52 @@ export class AdminService {
           },
           now,
         );
+      }),
+    );
+    this.o.onMailQueued?.();
+  }
+
+  /**
+   * Removes every second factor of a user (authenticator app, recovery codes, passkeys), for a
+   * user who lost them: the next sign-in needs only the password. Audited; the user is mailed.
+   */
+  async removeSecondFactors(actor: Actor, id: string, ctx: RequestContext): Promise<void> {
+    const mail = this.o.mail;
+    if (!mail) throw new Error('removeSecondFactors needs the mail context');
+    const now = this.o.clock();
+    const attempt = { action: 'user.remove_mfa', targetId: id };
+    await this.refusalsAudited(actor, attempt, ctx, () =>
+      this.o.db.transaction().execute(async (trx) => {
+        await lockAdminChanges(trx);
+        const user = await this.find(id, trx);
+        await this.ensureWithinReach(await this.actorPermissions(actor, trx), user, trx);
+        const totp = await deleteTotp(trx, user.id);
+        const passkeys = await deleteUserPasskeys(trx, user.id);
+        const recoveryCodes = await deleteRecoveryCodes(trx, user.id);
+        await enqueueMail(
+          trx,
+          factorChangedMail(mail, user.email, { kind: 'reset_by_admin' }),
+          now,
+        );
+        await recordAuditEvent(
+          trx,
+          {
+            type: 'admin.mfa_removed',
+            userId: user.id,
+            actorId: actor.id,
+            data: { totp, passkeys, recoveryCodes, via: actor.via },
+            ...ctx,
+          },
+          now,
+        );
+        if (totp || passkeys > 0) {
+          await emitWebhookEvent(
+            trx,
+            'mfa.disabled',
+            { userId: user.id, data: { method: 'all', byAdmin: true } },
+            now,
+          );
+        }
       }),
     );
     this.o.onMailQueued?.();

@@ -52,7 +52,8 @@ import {
   type RotatedSession,
   toPublicUser,
 } from './request.js';
-import { SessionIssuer } from './session-issuer.js';
+import type { PendingSignIn, SecondStep } from './second-step.js';
+import { parseAmr, SessionIssuer } from './session-issuer.js';
 import { isSessionActive, type SessionTimeouts, slideIdleExpiry } from './sessions.js';
 import { emitSessionsRevoked, emitWebhookEvent } from './webhooks.js';
 import { generateToken, hashToken, isWellFormedToken, safeEqual } from './tokens.js';
@@ -93,12 +94,17 @@ export interface AuthServiceOptions {
   sessionCache?: SessionCache;
   /** Opens and rotates sessions; made from `sessions` when not given. */
   issuer?: SessionIssuer;
+  /** Starts the second step of an account with a factor (core/second-step.ts). */
+  secondStep?: Pick<SecondStep, 'begin'>;
 }
 
-/** A cookie sign-in: the session, and the device cookie that marks this browser as known. */
-export interface LoginResult extends IssuedSession {
-  deviceToken: string | undefined;
-}
+/**
+ * A cookie sign-in: the session, or the pending sign-in of an account with a second factor, and
+ * the device cookie that marks this browser as known (the password was right either way).
+ */
+export type LoginResult =
+  | ({ kind: 'session'; deviceToken: string | undefined } & IssuedSession)
+  | { kind: 'mfa'; deviceToken: string | undefined; pending: PendingSignIn };
 
 export type RegisterResult = { kind: 'accepted' } | { kind: 'signed_in'; session: IssuedSession };
 
@@ -382,9 +388,28 @@ export class AuthService {
     cookies: { session?: string | undefined; device?: string | undefined } = {},
   ): Promise<LoginResult> {
     const user = await this.verifyCredentials(input, ctx, cookies.device);
+    // Bound to the address typed in, which the throttle keys on too.
+    const deviceToken = this.o.deviceCookies?.issue(input.email);
+    const pending = await this.o.secondStep?.begin(user, 'cookie', ctx);
+    if (pending) return { kind: 'mfa', deviceToken, pending };
+    const session = await this.signIn(user, ctx, { amr: ['pwd'] }, cookies.session);
+    return { kind: 'session', ...session, deviceToken };
+  }
+
+  /**
+   * Opens the session of a sign-in whose every step succeeded (a password, a second step, a
+   * passkey). `previousToken` (a session cookie the browser already had) is revoked, never
+   * adopted.
+   */
+  async signIn(
+    user: UserWithRoles,
+    ctx: RequestContext,
+    how: { amr: string[]; method?: string },
+    previousToken?: string,
+  ): Promise<IssuedSession> {
     const now = this.o.clock();
-    if (cookies.session) {
-      const previous = await this.lookup(cookies.session);
+    if (previousToken) {
+      const previous = await this.lookup(previousToken);
       if (previous) {
         const { id, user_id: userId } = previous.session;
         await this.o.db.transaction().execute(async (trx) => {
@@ -394,9 +419,15 @@ export class AuthService {
         });
       }
     }
-    const session = await this.startSession(user, ctx, now);
-    // Bound to the address typed in, which the throttle keys on too.
-    return { ...session, deviceToken: this.o.deviceCookies?.issue(input.email) };
+    const { token, csrfToken, sessionId } = await this.issuer.open(
+      this.o.db,
+      user.id,
+      ctx,
+      now,
+      how.method ? { method: how.method } : {},
+      { amr: how.amr },
+    );
+    return { token, csrfToken, sessionId, user: toPublicUser(user) };
   }
 
   /**
@@ -501,7 +532,13 @@ export class AuthService {
       session.last_seen_at = slid.lastSeenAt; // the cached copy slides too
       session.idle_expires_at = slid.idleExpiresAt;
     }
-    return { sessionId: session.id, csrfToken: session.csrf_token, user: toPublicUser(user) };
+    return {
+      sessionId: session.id,
+      csrfToken: session.csrf_token,
+      user: toPublicUser(user),
+      amr: parseAmr(session.amr),
+      authenticatedAt: session.authenticated_at,
+    };
   }
 
   /**

@@ -56,6 +56,26 @@ export const errors = {
     new AuthError('shutting_down', 503, 'The server is restarting. Try again in a moment.', {
       retryAfterSeconds: 1,
     }),
+  invalidCode: () =>
+    new AuthError('invalid_code', 401, 'That code is not right. Check it and try again.'),
+  mfaSessionExpired: () =>
+    new AuthError(
+      'mfa_session_expired',
+      401,
+      'This sign-in has expired or was already used. Sign in with your password again.',
+    ),
+  reauthenticationRequired: () =>
+    new AuthError(
+      'reauthentication_required',
+      403,
+      'Confirm it is you first: enter your password (or a code) again, then retry.',
+    ),
+  mfaEnrollmentRequired: () =>
+    new AuthError(
+      'mfa_enrollment_required',
+      403,
+      'Your role needs two-step sign-in: set up a second factor on your account page and use it to sign in.',
+    ),
   /** The client hung up before the answer (nginx's 499); nobody reads this one. */
   clientClosedRequest: () =>
     new AuthError('client_closed_request', 499, 'The client closed the request.'),

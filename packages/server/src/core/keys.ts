@@ -35,6 +35,10 @@ export interface EncryptionKeys {
   deviceCookies: Buffer;
   /** Seals the webhook endpoints' signing secrets (core/webhooks.ts). */
   webhookSecrets: Buffer;
+  /** Encrypts the authenticator-app secrets (core/factors.ts). */
+  totpSecrets: Buffer;
+  /** HMAC key of the stored recovery codes: the database alone cannot test a guess. */
+  recoveryCodes: Buffer;
 }
 
 export function deriveEncryptionKeys(secret: string): EncryptionKeys {
@@ -45,6 +49,8 @@ export function deriveEncryptionKeys(secret: string): EncryptionKeys {
     refreshSuccessors: derive('refresh-successors'),
     deviceCookies: derive('device-cookies'),
     webhookSecrets: derive('webhook-secrets'),
+    totpSecrets: derive('totp-secrets'),
+    recoveryCodes: derive('recovery-codes'),
   };
 }
 

@@ -63,4 +63,8 @@ export interface AuthenticatedSession {
   sessionId: string;
   csrfToken: string;
   user: PublicUser;
+  /** How the session signed in (RFC 8176: `pwd`, `otp`, `hwk`, `swk`, `mfa`). */
+  amr: string[];
+  /** The last sign-in or re-authentication. */
+  authenticatedAt: Date;
 }

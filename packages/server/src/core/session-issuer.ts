@@ -6,6 +6,11 @@ import { newSessionExpiry, type SessionTimeouts } from './sessions.js';
 import { generateToken, hashToken } from './tokens.js';
 import { withWebhookEvent } from './webhooks.js';
 
+/** The `amr` column's space-separated values. */
+export function parseAmr(stored: string): string[] {
+  return stored.split(' ').filter(Boolean);
+}
+
 /**
  * Opens and rotates sessions. Every way of signing in (cookie login, sign-up, token endpoint)
  * and every credential change that keeps the caller signed in goes through here, so the flows
@@ -25,7 +30,14 @@ export class SessionIssuer {
     ctx: RequestContext,
     now: Date,
     auditData: Record<string, unknown> = {},
-    options: { auditType?: string; absoluteExpiresAt?: Date } = {},
+    options: {
+      auditType?: string;
+      absoluteExpiresAt?: Date;
+      /** How the user signed in (RFC 8176); a password alone by default. */
+      amr?: readonly string[];
+      /** When they last proved who they are; `now` for a sign-in. */
+      authenticatedAt?: Date;
+    } = {},
   ) {
     const token = generateToken();
     const csrfToken = generateToken();
@@ -48,6 +60,8 @@ export class SessionIssuer {
       absolute_expires_at: expiry.absoluteExpiresAt,
       ip: ctx.ip,
       user_agent: ctx.userAgent?.slice(0, 512) ?? null,
+      amr: (options.amr ?? ['pwd']).join(' '),
+      authenticated_at: options.authenticatedAt ?? now,
     };
     const audit = {
       type: options.auditType ?? 'login.succeeded',
@@ -88,7 +102,13 @@ export class SessionIssuer {
       ctx,
       now,
       { previousSessionId, reason },
-      { auditType: 'session.rotated', absoluteExpiresAt: session.absolute_expires_at },
+      {
+        auditType: 'session.rotated',
+        absoluteExpiresAt: session.absolute_expires_at,
+        // A rotation is no new sign-in: how and when the user authenticated carry over.
+        amr: parseAmr(session.amr),
+        authenticatedAt: session.authenticated_at,
+      },
     );
     return { token, csrfToken, sessionId };
   }

@@ -46,7 +46,19 @@ export interface ThrottleTicket {
 }
 
 export class LoginThrottle {
-  constructor(private readonly o: { store: ThrottleStore; policy: ThrottlePolicy; clock: Clock }) {}
+  private readonly prefix: string;
+
+  /** `keyPrefix` keeps apart throttles that share a store (passwords, second-step codes). */
+  constructor(
+    private readonly o: {
+      store: ThrottleStore;
+      policy: ThrottlePolicy;
+      clock: Clock;
+      keyPrefix?: string;
+    },
+  ) {
+    this.prefix = o.keyPrefix ?? 'throttle';
+  }
 
   get policy(): ThrottlePolicy {
     return this.o.policy;
@@ -66,7 +78,7 @@ export class LoginThrottle {
       // throttle) until a sign-in there gives it a new device cookie.
       if (!decision.locked) throw rateLimited(decision.retryAfterMs);
     }
-    const key = `throttle:${accountKey(email)}`;
+    const key = `${this.prefix}:${accountKey(email)}`;
     const decision = await this.attempt(key);
     if (!decision.allowed) throw rateLimited(decision.retryAfterMs);
     return { key, failures: decision.failures, scope: 'account' };
@@ -100,6 +112,6 @@ export class LoginThrottle {
    * different).
    */
   async clear(email: string): Promise<void> {
-    await this.o.store.clear(`throttle:${accountKey(email)}`);
+    await this.o.store.clear(`${this.prefix}:${accountKey(email)}`);
   }
 }

@@ -28,8 +28,10 @@ import { uuidv7 } from '../store/ids.js';
 import { ACCESS_TOKEN_ALG, type SigningKey, type SigningKeyStore, seal, unseal } from './keys.js';
 import { isSessionActive, type SessionTimeouts, slideIdleExpiry } from './sessions.js';
 import { type AuthenticatedSession, type RequestContext, toPublicUser } from './request.js';
+import type { SecondStepMethod } from './factors.js';
+import type { SecondStep } from './second-step.js';
 import type { SessionCache } from './session-cache.js';
-import type { SessionIssuer } from './session-issuer.js';
+import { parseAmr, type SessionIssuer } from './session-issuer.js';
 import { emitSessionsRevoked, emitWebhookEvent } from './webhooks.js';
 import { generateToken, hashToken, isWellFormedToken } from './tokens.js';
 
@@ -41,11 +43,20 @@ export interface TokenPair {
   expiresIn: number;
 }
 
+/** POST /auth/token for an account with a second factor: finish at POST /auth/token/mfa. */
+export interface MfaRequired {
+  mfaRequired: true;
+  methods: SecondStepMethod[];
+  mfaToken: string;
+}
+
 /** The claims of a verified access token. */
 export interface AccessTokenClaims {
   sub: string;
   sid: string;
   roles: string[];
+  /** How the session signed in (RFC 8176); empty in tokens from before second factors. */
+  amr: string[];
   iat: number;
   exp: number;
 }
@@ -69,6 +80,8 @@ export interface TokenServiceOptions {
     input: { email: string; password: string },
     ctx: RequestContext,
   ) => Promise<UserWithRoles>;
+  /** Starts the second step of an account with a factor (core/second-step.ts). */
+  secondStep?: Pick<SecondStep, 'begin'> | undefined;
   /** Opens the session behind a token pair, as every sign-in does. */
   sessionIssuer: SessionIssuer;
   /** The cookie sessions' cache of validated sessions, shared by bearer verification. */
@@ -101,16 +114,38 @@ export class TokenService {
 
   constructor(private readonly o: TokenServiceOptions) {}
 
-  /** POST /auth/token: the same credential checks as the cookie login, then a new session. */
-  async issue(input: { email: string; password: string }, ctx: RequestContext): Promise<TokenPair> {
+  /**
+   * POST /auth/token: the same credential checks as the cookie login, then a new session, or,
+   * for an account with a second factor, the `mfaToken` of its pending sign-in.
+   */
+  async issue(
+    input: { email: string; password: string },
+    ctx: RequestContext,
+  ): Promise<TokenPair | MfaRequired> {
     const user = await this.o.verifyCredentials(input, ctx);
+    const pending = await this.o.secondStep?.begin(user, 'token', ctx);
+    if (pending) return { mfaRequired: true, methods: pending.methods, mfaToken: pending.token };
+    return this.issueFor(user, ctx, { amr: ['pwd'] });
+  }
+
+  /** A token pair on a new session for a user whose every sign-in step succeeded. */
+  async issueFor(
+    user: UserWithRoles,
+    ctx: RequestContext,
+    how: { amr: string[] },
+  ): Promise<TokenPair> {
     const now = this.o.clock();
     const refreshToken = generateToken();
     const sessionId = await this.o.db.transaction().execute(async (trx) => {
       // A token session has no cookie: the cookie token it gets is dropped here, unsent.
-      const { sessionId, expiry } = await this.o.sessionIssuer.open(trx, user.id, ctx, now, {
-        method: 'token',
-      });
+      const { sessionId, expiry } = await this.o.sessionIssuer.open(
+        trx,
+        user.id,
+        ctx,
+        now,
+        { method: 'token' },
+        { amr: how.amr },
+      );
       await insertRefreshToken(trx, {
         id: uuidv7(now.getTime()),
         family_id: uuidv7(now.getTime()),
@@ -123,7 +158,7 @@ export class TokenService {
       });
       return sessionId;
     });
-    return this.pair(user, sessionId, refreshToken, now, await this.o.keys.currentKey());
+    return this.pair(user, sessionId, how.amr, refreshToken, now, await this.o.keys.currentKey());
   }
 
   /**
@@ -196,7 +231,8 @@ export class TokenService {
         created_at: now,
         expires_at: new Date(Math.min(idle.getTime(), found.session.absolute_expires_at.getTime())),
       });
-      const pair = await this.pair(found.user, row.session_id, successor, now, key);
+      const amr = parseAmr(found.session.amr);
+      const pair = await this.pair(found.user, row.session_id, amr, successor, now, key);
       const marked = await markRefreshTokenUsed(trx, row.id, {
         usedAt: now,
         successorId,
@@ -280,7 +316,13 @@ export class TokenService {
     const found = await this.sessionById(claims.sid);
     if (!found || found.user.id !== claims.sub || !this.isLive(found, this.o.clock())) return null;
     // Bearer requests need no CSRF token and are never shown one.
-    return { sessionId: found.session.id, csrfToken: '', user: toPublicUser(found.user) };
+    return {
+      sessionId: found.session.id,
+      csrfToken: '',
+      user: toPublicUser(found.user),
+      amr: parseAmr(found.session.amr),
+      authenticatedAt: found.session.authenticated_at,
+    };
   }
 
   /**
@@ -351,12 +393,13 @@ export class TokenService {
   private async pair(
     user: UserWithRoles,
     sessionId: string,
+    amr: string[],
     refreshToken: string,
     now: Date,
     key: SigningKey,
   ): Promise<TokenPair> {
     const iat = Math.floor(now.getTime() / 1000);
-    const accessToken = await new SignJWT({ sid: sessionId, roles: user.roles })
+    const accessToken = await new SignJWT({ sid: sessionId, roles: user.roles, amr })
       .setProtectedHeader({ alg: ACCESS_TOKEN_ALG, kid: key.kid, typ: ACCESS_TOKEN_TYPE })
       .setIssuer(this.o.issuer)
       .setAudience(this.o.audience)
@@ -369,10 +412,15 @@ export class TokenService {
 }
 
 function toClaims(payload: JWTPayload): AccessTokenClaims | null {
-  const { sub, sid, roles, iat, exp } = payload as JWTPayload & { sid?: unknown; roles?: unknown };
+  const { sub, sid, roles, iat, exp, amr } = payload as JWTPayload & {
+    sid?: unknown;
+    roles?: unknown;
+    amr?: unknown;
+  };
   if (typeof sub !== 'string' || typeof sid !== 'string') return null;
   if (typeof iat !== 'number' || typeof exp !== 'number') return null;
   if (!Array.isArray(roles) || !roles.every((r) => typeof r === 'string')) return null;
   if (!/^[0-9a-f-]{36}$/.test(sid)) return null;
-  return { sub, sid, roles, iat, exp };
+  const methods = Array.isArray(amr) ? amr.filter((m): m is string => typeof m === 'string') : [];
+  return { sub, sid, roles, amr: methods, iat, exp };
 }

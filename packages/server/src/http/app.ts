@@ -26,6 +26,9 @@ import type { WindowStore } from '../store/counter-rules.js';
 import type { RefusedRequestAudit } from '../core/refused-requests.js';
 import type { SigningKeyStore } from '../core/keys.js';
 import type { TokenService } from '../core/tokens-service.js';
+import type { MfaService } from '../core/mfa.js';
+import { PENDING_TTL_SECONDS, type SecondStep } from '../core/second-step.js';
+import { mfaRoutes } from './routes/mfa.js';
 import type { DevMailbox } from '../mail/transport.js';
 import { deviceCookieJar } from './device-cookie.js';
 import { perIpLimits, rateLimitPlugin } from './plugins/rate-limit.js';
@@ -60,6 +63,10 @@ export interface AppDependencies {
   /** Token mode: access JWTs, refresh tokens and the JWKS. */
   tokens: { service: TokenService; keys: SigningKeyStore };
   account: AccountService;
+  /** Second factors, recent authentication and the MFA policy. */
+  mfa: MfaService;
+  /** The second step of sign-in and the passkey sign-in. */
+  secondStep: SecondStep;
   /** Readiness checks by name, e.g. { database: () => handle.ping() }. */
   readiness: Record<string, () => Promise<void>>;
   /** The dev mailbox, served at /dev/mail outside production on a loopback HOST. */
@@ -175,6 +182,7 @@ export async function buildApp(deps: AppDependencies): Promise<FastifyInstance> 
     secureCookie: config.session.secureCookie,
     cookieDomain: config.session.cookieDomain,
     maxAgeSeconds: config.session.absoluteTimeoutSeconds,
+    pendingMaxAgeSeconds: PENDING_TTL_SECONDS,
     allowedOrigins,
     bearer: deps.tokens.service,
     ...(deps.refusals ? { refusals: deps.refusals } : {}),
@@ -229,8 +237,15 @@ export async function buildApp(deps: AppDependencies): Promise<FastifyInstance> 
     perIpLimit,
   });
   await app.register(accountRoutes, { account: deps.account, perIpLimit });
+  await app.register(mfaRoutes, {
+    mfa: deps.mfa,
+    secondStep: deps.secondStep,
+    auth: deps.auth,
+    tokens: deps.tokens.service,
+    perIpLimit,
+  });
   if (deps.admin) {
-    await app.register(adminRoutes, { admin: deps.admin });
+    await app.register(adminRoutes, { admin: deps.admin, mfa: deps.mfa });
     await app.register(activityRoutes, { admin: deps.admin });
     if (deps.webhooks) {
       await app.register(webhookRoutes, { admin: deps.admin, webhooks: deps.webhooks });

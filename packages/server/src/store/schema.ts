@@ -26,6 +26,11 @@ export interface Database {
   webhook_endpoints: WebhookEndpointsTable;
   webhook_events: WebhookEventsTable;
   webhook_deliveries: WebhookDeliveriesTable;
+  mfa_totp: MfaTotpTable;
+  mfa_recovery_codes: MfaRecoveryCodesTable;
+  passkeys: PasskeysTable;
+  mfa_pending: MfaPendingTable;
+  webauthn_challenges: WebauthnChallengesTable;
 }
 
 type Timestamp = ColumnType<Date, Date, Date>;
@@ -77,6 +82,10 @@ export interface SessionsTable {
   revoked_reason: string | null;
   ip: string | null;
   user_agent: string | null;
+  /** How the session signed in: RFC 8176 values, space-separated (`pwd`, `pwd otp mfa`…). */
+  amr: ColumnType<string, string | undefined, string>;
+  /** The last sign-in or re-authentication: recent-auth checks read it. */
+  authenticated_at: Timestamp;
 }
 
 export type EmailTokenPurpose = 'verify_email' | 'reset_password' | 'change_email';
@@ -200,6 +209,65 @@ export interface WebhookDeliveriesTable {
   last_error: string | null;
   created_at: Timestamp;
   delivered_at: Timestamp | null;
+}
+
+/** bigint columns: pg reads int8 as a string, so readers use Number(). */
+type BigIntColumn = ColumnType<string | number, number, number>;
+
+export interface MfaTotpTable {
+  user_id: string;
+  secret_encrypted: string;
+  created_at: Timestamp;
+  confirmed_at: Timestamp | null;
+  last_used_step: BigIntColumn | null;
+}
+
+export interface MfaRecoveryCodesTable {
+  id: string;
+  user_id: string;
+  code_hash: string;
+  created_at: Timestamp;
+  used_at: Timestamp | null;
+}
+
+export interface PasskeysTable {
+  id: string;
+  user_id: string;
+  /** base64url, as WebAuthn names it. */
+  credential_id: string;
+  /** The COSE public key, base64url. */
+  public_key: string;
+  counter: BigIntColumn;
+  /** Comma list of the authenticator's transports (usb, internal, hybrid…). */
+  transports: string;
+  /** `singleDevice` or `multiDevice` (a synced passkey). */
+  device_type: string;
+  backed_up: boolean;
+  name: string;
+  created_at: Timestamp;
+  last_used_at: Timestamp | null;
+}
+
+export type PendingPurpose = 'cookie' | 'token';
+
+export interface MfaPendingTable {
+  id: string;
+  user_id: string;
+  token_hash: string;
+  purpose: PendingPurpose;
+  failures: ColumnType<number, number | undefined, number>;
+  /** The WebAuthn challenge of the passkey second step, once asked for. */
+  challenge: string | null;
+  created_at: Timestamp;
+  expires_at: Timestamp;
+  used_at: Timestamp | null;
+}
+
+export interface WebauthnChallengesTable {
+  challenge: string;
+  user_id: string | null;
+  purpose: 'register' | 'login';
+  expires_at: Timestamp;
 }
 
 export type UserRow = Selectable<UsersTable>;

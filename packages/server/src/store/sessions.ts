@@ -63,6 +63,8 @@ async function findSessionWithUser(
       's.revoked_reason',
       's.ip',
       's.user_agent',
+      's.amr',
+      's.authenticated_at',
       'u.email',
       'u.name',
       'u.password_hash',
@@ -90,6 +92,8 @@ async function findSessionWithUser(
       revoked_reason: row.revoked_reason,
       ip: row.ip,
       user_agent: row.user_agent,
+      amr: row.amr,
+      authenticated_at: row.authenticated_at,
     },
     user: {
       id: row.user_id,
@@ -117,6 +121,25 @@ export async function touchSession(
     .where('id', '=', id)
     .where('revoked_at', 'is', null)
     .execute();
+}
+
+/**
+ * Records a fresh authentication of a live session (a second step, a re-authentication, a
+ * factor just confirmed): its `amr` and authentication time. Cached copies are dropped.
+ */
+export async function markSessionAuthenticated(
+  db: Queryable,
+  id: string,
+  values: { amr: string; authenticatedAt: Date },
+): Promise<boolean> {
+  const result = await db
+    .updateTable('sessions')
+    .set({ amr: values.amr, authenticated_at: values.authenticatedAt })
+    .where('id', '=', id)
+    .where('revoked_at', 'is', null)
+    .executeTakeFirst();
+  if (result.numUpdatedRows > 0n) await announceRevocation(db, { sessionIds: [id] });
+  return result.numUpdatedRows > 0n;
 }
 
 /** Revokes one session; returns whether it was live before. */

@@ -36,7 +36,12 @@ describe.each(backends)('login, sessions, CSRF and logout on %s', (backend) => {
 
     const current = await me(cookieFrom(res.headers['set-cookie']));
     expect(current.statusCode).toBe(200);
-    expect(current.json()).toEqual(body);
+    // …with how and when the session signed in: a password, just now.
+    expect(current.json()).toEqual({
+      ...body,
+      amr: ['pwd'],
+      authenticatedAt: t.clock.now().toISOString(),
+    });
   });
 
   it('stores only the SHA-256 of the session token', async () => {

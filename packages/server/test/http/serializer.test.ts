@@ -7,7 +7,10 @@ import * as s from '@latchkey/contract';
 import { responseSerializerCompiler } from '../../src/http/serializer.js';
 
 /** The response serializer (fast-json-stringify compiled from the zod schemas). */
-async function appAnswering(body: unknown, schema: z.ZodType = s.meResponse) {
+/** A user and a CSRF token that may be null, like GET /auth/me's. */
+const userAndCsrf = z.object({ user: s.user, csrfToken: z.string().nullable() });
+
+async function appAnswering(body: unknown, schema: z.ZodType = userAndCsrf) {
   const app = Fastify({ logger: false }).withTypeProvider<ZodTypeProvider>();
   app.setSerializerCompiler(responseSerializerCompiler);
   await app.register(problemPlugin);

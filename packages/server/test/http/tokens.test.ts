@@ -75,6 +75,7 @@ describe.each(backends)('token mode (JWT + refresh tokens) on %s', (backend) => 
       sub: user.id,
       sid: expect.any(String),
       roles: [],
+      amr: ['pwd'],
       iat: expect.any(Number),
       exp: (claims.iat as number) + 600,
     });
@@ -126,7 +127,12 @@ describe.each(backends)('token mode (JWT + refresh tokens) on %s', (backend) => 
     const { email, pair } = await signIn('bearer');
     const res = await me(pair.accessToken);
     expect(res.statusCode).toBe(200);
-    expect(res.json()).toEqual({ user: expect.objectContaining({ email }), csrfToken: null });
+    expect(res.json()).toEqual({
+      user: expect.objectContaining({ email }),
+      csrfToken: null,
+      amr: ['pwd'],
+      authenticatedAt: expect.any(String),
+    });
 
     // A state-changing request needs no X-CSRF-Token with a bearer token.
     const logout = await t.app.inject({

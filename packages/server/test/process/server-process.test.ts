@@ -242,8 +242,11 @@ describe('the latchkey process on the embedded default', () => {
       const body = (await login.json()) as { user: { roles: string[] } };
       expect(body.user.roles).toEqual(['admin']);
       const cookie = (login.headers.get('set-cookie') ?? '').split(';')[0] ?? '';
+      // MFA_REQUIRED_ROLES defaults to admin: signed in by password alone, the admin API
+      // waits for a second factor (and the start log said so).
       const users = await fetch(`${server.url}/admin/users`, { headers: { cookie } });
-      expect(users.status).toBe(200);
+      expect(users.status).toBe(403);
+      expect(((await users.json()) as { code: string }).code).toBe('mfa_enrollment_required');
       // While the server holds the embedded database, the CLI says so and exits 1.
       const busy = await run(['users', 'disable', email]);
       expect(busy.code).toBe(1);

@@ -47,6 +47,9 @@ const TEST_ENV = {
   RATE_LIMITS: 'off',
   // Token mode: a fixed secret, so no key file is written into the working directory.
   KEY_ENCRYPTION_SECRET: 'test-key-encryption-secret-0123456789abcdef',
+  // Suites of other features sign admins in by password alone; the second-factor suites turn
+  // the policy back on (its default is `admin`).
+  MFA_REQUIRED_ROLES: '',
 };
 
 export const testConfig = (env: Env = {}) =>

@@ -16,10 +16,11 @@ import {
 import { userWithRoles } from '../support/admin.js';
 import { createTestApp, STRONG_PASSWORD, type TestApp } from '../support/app.js';
 import { backends } from '../support/db.js';
+import { enrolTotp } from '../support/mfa.js';
 import { verifiesWith, WebhookReceiver } from '../support/webhook-receiver.js';
 
 const ENV = { ...ACCOUNT_TEST_ENV, WEBHOOK_ALLOW_PRIVATE_NETWORKS: 'true' };
-// mfa.* come with second factors; webhook.test is sent by the test route alone.
+// mfa.* have their own test below, which the quiet endpoint then hears too.
 const EMITTED = WEBHOOK_EVENT_TYPES.filter((t) => !t.startsWith('mfa.'));
 
 describe.each(backends)('webhook events on %s', (backend) => {
@@ -43,7 +44,7 @@ describe.each(backends)('webhook events on %s', (backend) => {
     expect(created.statusCode, created.body).toBe(201);
     allSecret = created.json().secret;
     allId = created.json().id;
-    // Asks for events nothing below causes: it must get nothing.
+    // Asks only for mfa.*, which the first test never causes: it must get nothing there.
     const quiet = await t.app.inject({
       method: 'POST',
       url: '/admin/webhooks',
@@ -183,6 +184,38 @@ describe.each(backends)('webhook events on %s', (backend) => {
     expect(bodies).not.toContain(pair.refreshToken);
     expect(bodies).not.toContain(device.csrfToken);
     expect(bodies).not.toMatch(/\$argon2|password_?hash|token_hash|csrf/i);
+  });
+
+  it('reports a second factor added, removed by its owner and removed by an admin', async () => {
+    const { email, id } = await verifiedUser(t, 'factors');
+    const device = await login(t, email);
+    await enrolTotp(t, device); // mfa.enabled
+    const removed = await t.app.inject({
+      method: 'DELETE',
+      url: '/auth/mfa/totp',
+      headers: device.headers,
+    });
+    expect(removed.statusCode, removed.body).toBe(204); // mfa.disabled
+    await enrolTotp(t, device); // mfa.enabled again
+    const byAdmin = await t.app.inject({
+      method: 'DELETE',
+      url: `/admin/users/${id}/mfa`,
+      headers: admin.device.headers,
+    });
+    expect(byAdmin.statusCode, byAdmin.body).toBe(204); // mfa.disabled, by an admin
+
+    await deliverAll();
+    for (const receiver of [all, other]) {
+      const seen = receiver.received
+        .filter((r) => r.type.startsWith('mfa.') && (r.data.user as { id: string }).id === id)
+        .map((r) => [r.type, r.data.method, r.data.byAdmin ?? false]);
+      expect(seen).toEqual([
+        ['mfa.enabled', 'totp', false],
+        ['mfa.disabled', 'totp', false],
+        ['mfa.enabled', 'totp', false],
+        ['mfa.disabled', 'all', true],
+      ]);
+    }
   });
 
   it('writes nothing for a change that rolls back', async () => {

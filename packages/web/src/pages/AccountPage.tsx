@@ -7,6 +7,7 @@ import { ChangeEmail } from './account/ChangeEmail.js';
 import { ChangePassword } from './account/ChangePassword.js';
 import { Devices } from './account/Devices.js';
 import { Profile } from './account/Profile.js';
+import { TwoStep } from './account/TwoStep.js';
 
 export function AccountPage() {
   const { user } = useApp();
@@ -23,6 +24,7 @@ export function AccountPage() {
         <Devices version={version} />
         <ChangePassword onChanged={bump} />
         <ChangeEmail />
+        <TwoStep onChanged={bump} />
         <Activity version={version} />
       </div>
     </>

@@ -1,7 +1,9 @@
 import { zodResolver } from '@hookform/resolvers/zod';
 import { useState } from 'react';
 import { Link, useNavigate, useSearchParams } from 'react-router';
-import { LatchkeyError, retryText } from '../api.js';
+import { startAuthentication } from '@simplewebauthn/browser';
+import type { PasskeyAssertion, User } from '@latchkey/sdk';
+import { describeError, LatchkeyError, retryText } from '../api.js';
 import { useApp } from '../app-context.js';
 import { ResendButton } from '../components/ResendButton.js';
 import { useToast } from '../components/toast.js';
@@ -9,6 +11,41 @@ import { Button, Field, FormAlert, PageTitle } from '../components/ui.js';
 import { type LoginForm, loginForm } from '../forms.js';
 import { useApiForm } from '../hooks/useApiForm.js';
 import { isOwnPage, safeNext } from '../safe-next.js';
+
+/** "Sign in with a passkey": a discoverable passkey alone, no email or password typed. */
+function PasskeySignIn({ onSignedIn }: { onSignedIn: (user: User) => void }) {
+  const { api } = useApp();
+  const [busy, setBusy] = useState(false);
+  const [error, setError] = useState<string>();
+  const signIn = async () => {
+    setBusy(true);
+    setError(undefined);
+    try {
+      const options = await api.passkeys.loginOptions();
+      const response = await startAuthentication({ optionsJSON: options as never });
+      const { user } = await api.passkeys.login(response as PasskeyAssertion);
+      onSignedIn(user);
+    } catch (failure) {
+      setError(
+        failure instanceof LatchkeyError && failure.code === 'invalid_credentials'
+          ? 'That passkey did not sign you in. Try another, or use your password.'
+          : failure instanceof LatchkeyError
+            ? describeError(failure)
+            : 'The passkey was not used. Try again, or use your password.',
+      );
+    } finally {
+      setBusy(false);
+    }
+  };
+  return (
+    <div className="passkey-sign-in">
+      <Button variant="secondary" loading={busy} onClick={() => void signIn()}>
+        Sign in with a passkey
+      </Button>
+      <FormAlert message={error} />
+    </div>
+  );
+}
 
 export function LoginPage() {
   const { api, setUser } = useApp();
@@ -20,7 +57,16 @@ export function LoginPage() {
     form: { resolver: zodResolver(loginForm), defaultValues: { email: '', password: '' } },
     submit: async (values) => {
       setUnverifiedEmail(undefined);
-      const { user } = await api.login(values);
+      const result = await api.login(values);
+      if ('mfaRequired' in result) {
+        // The password was right; the second step has a page of its own.
+        const next = params.get('next');
+        navigate(`/two-step${next ? `?next=${encodeURIComponent(next)}` : ''}`, {
+          state: { methods: result.methods },
+        });
+        return;
+      }
+      const { user } = result;
       setUser(user);
       toast(`Signed in as ${user.email}.`);
       const next = safeNext(params.get('next'));
@@ -72,6 +118,13 @@ export function LoginPage() {
           Sign in
         </Button>
       </form>
+      <PasskeySignIn
+        onSignedIn={(user) => {
+          setUser(user);
+          toast(`Signed in as ${user.email}.`);
+          navigate(safeNext(params.get('next')), { replace: true });
+        }}
+      />
       <p className="aside">
         <Link to="/forgot-password">Forgot your password?</Link>
         <br />

@@ -28,6 +28,13 @@ const SIGN_IN_ROUTES = new Map([
   ['/auth/token', 'token'],
 ]);
 
+/** The second steps and the passkey sign-in, by the way they finish. */
+const SECOND_STEP_ROUTES = new Map([
+  ['/auth/mfa/verify', 'cookie'],
+  ['/auth/token/mfa', 'token'],
+  ['/auth/passkeys/login', 'passkey'],
+]);
+
 function loginOutcome(status: number): string {
   if (status === 200) return 'ok';
   if (status === 401) return 'failed';
@@ -93,6 +100,17 @@ export const metricsPlugin = fp(
     });
     for (const name of SIGN_IN_ROUTES.values()) {
       for (const outcome of ['ok', 'failed', 'throttled']) logins.inc({ method: name, outcome }, 0);
+    }
+    const secondSteps = new client.Counter({
+      name: 'latchkey_second_steps_total',
+      help: 'Second steps (POST /auth/mfa/verify, /auth/token/mfa) and passkey sign-ins (POST /auth/passkeys/login) by method and outcome',
+      labelNames: ['method', 'outcome'] as const,
+      registers: [registry],
+    });
+    for (const name of SECOND_STEP_ROUTES.values()) {
+      for (const outcome of ['ok', 'failed', 'throttled']) {
+        secondSteps.inc({ method: name, outcome }, 0);
+      }
     }
 
     const hashTime = new client.Histogram({
@@ -250,6 +268,8 @@ export const metricsPlugin = fp(
       if (status === 429) limited.inc({ route });
       const signIn = request.method === 'POST' ? SIGN_IN_ROUTES.get(route) : undefined;
       if (signIn) logins.inc({ method: signIn, outcome: loginOutcome(status) });
+      const secondStep = request.method === 'POST' ? SECOND_STEP_ROUTES.get(route) : undefined;
+      if (secondStep) secondSteps.inc({ method: secondStep, outcome: loginOutcome(status) });
       done();
     });
 

@@ -38,6 +38,13 @@ declare module 'fastify' {
       set(reply: FastifyReply, token: string): void;
       clear(reply: FastifyReply): void;
     };
+    /** The pending sign-in between a password and its second step: never a session. */
+    pendingCookie: {
+      name: string;
+      read(request: FastifyRequest): string | undefined;
+      set(reply: FastifyReply, token: string): void;
+      clear(reply: FastifyReply): void;
+    };
   }
 }
 
@@ -48,6 +55,8 @@ export interface SessionPluginOptions {
   /** Shared with sibling subdomains (COOKIE_DOMAIN); undefined: host-only. */
   cookieDomain?: string | undefined;
   maxAgeSeconds: number;
+  /** Lifetime of the pending sign-in cookie (the second step's five minutes). */
+  pendingMaxAgeSeconds: number;
   /** Origins allowed to make state-changing requests: PUBLIC_URL's and CORS_ORIGINS. */
   allowedOrigins: string[];
   /** Verifies `Authorization: Bearer` access tokens (token mode, core/tokens-service.ts). */
@@ -112,6 +121,22 @@ export const sessionPlugin = fp(
       set: (reply: FastifyReply, token: string) =>
         void reply.setCookie(name, token, { ...cookieOptions, maxAge: opts.maxAgeSeconds }),
       clear: (reply: FastifyReply) => void reply.clearCookie(name, cookieOptions),
+    });
+    const pendingName = opts.secureCookie ? '__Host-latchkey_mfa' : 'latchkey_mfa';
+    // Strict: only the service's own second-step page ever needs to send it.
+    const pendingOptions = { ...cookieOptions, sameSite: 'strict' as const };
+    app.decorate('pendingCookie', {
+      name: pendingName,
+      read: (request: FastifyRequest): string | undefined => {
+        const header = request.headers.cookie;
+        return header === undefined ? undefined : app.parseCookie(header)[pendingName];
+      },
+      set: (reply: FastifyReply, token: string) =>
+        void reply.setCookie(pendingName, token, {
+          ...pendingOptions,
+          maxAge: opts.pendingMaxAgeSeconds,
+        }),
+      clear: (reply: FastifyReply) => void reply.clearCookie(pendingName, pendingOptions),
     });
     app.decorateRequest('session', null);
     app.decorateRequest('authMethod', null);

@@ -1,6 +1,6 @@
 import type { FastifyPluginAsyncZod } from 'fastify-type-provider-zod';
 import type { Actor, AdminService } from '../../core/admin.js';
-import { requirePermissions } from '../plugins/permissions.js';
+import { type MfaPolicy, requirePermissions } from '../plugins/permissions.js';
 import { currentSession, requestContext } from '../plugins/session.js';
 import * as s from '@latchkey/contract';
 
@@ -8,11 +8,11 @@ import * as s from '@latchkey/contract';
  * The admin API. Deny by default: every route here declares the permission it needs
  * (`config.permission`); see http/plugins/permissions.ts.
  */
-export const adminRoutes: FastifyPluginAsyncZod<{ admin: AdminService }> = async (
+export const adminRoutes: FastifyPluginAsyncZod<{ admin: AdminService; mfa?: MfaPolicy }> = async (
   app,
-  { admin },
+  { admin, mfa },
 ) => {
-  requirePermissions(app, admin);
+  requirePermissions(app, admin, mfa);
   const problems = {
     400: s.problem,
     401: s.problem,
@@ -109,6 +109,29 @@ export const adminRoutes: FastifyPluginAsyncZod<{ admin: AdminService }> = async
     },
     async (request, reply) => {
       await admin.revokeSessions(actor(request), request.params.id, requestContext(request, reply));
+      return reply.status(204).send(null);
+    },
+  );
+
+  app.delete(
+    '/admin/users/:id/mfa',
+    {
+      config: { permission: 'users:write' },
+      schema: {
+        tags,
+        summary: "Remove the user's second factors (lost phone): app, recovery codes, passkeys",
+        description:
+          'The next sign-in needs only the password. Audited as admin.mfa_removed; the user is mailed.',
+        params: s.userIdParams,
+        response: { 204: s.noContent, ...problems },
+      },
+    },
+    async (request, reply) => {
+      await admin.removeSecondFactors(
+        actor(request),
+        request.params.id,
+        requestContext(request, reply),
+      );
       return reply.status(204).send(null);
     },
   );

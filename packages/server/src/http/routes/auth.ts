@@ -105,9 +105,9 @@ export const authRoutes: FastifyPluginAsyncZod<{
         tags: ['auth'],
         summary: 'Sign in: sets the session cookie and returns the CSRF token',
         description:
-          'Also sets a long-lived device cookie: later sign-ins from this browser are throttled on their own, not with the failed attempts of other clients on the account.',
+          'Also sets a long-lived device cookie: later sign-ins from this browser are throttled on their own, not with the failed attempts of other clients on the account. For an account with a second factor the answer is `{ mfaRequired: true, methods }` with a pending sign-in cookie and no session: finish at POST /auth/mfa/verify within 5 minutes.',
         body: s.loginBody,
-        response: { 200: s.sessionResponse, ...problems },
+        response: { 200: s.loginResponse, ...problems },
       },
     },
     async (request, reply) => {
@@ -115,6 +115,11 @@ export const authRoutes: FastifyPluginAsyncZod<{
         session: app.sessionCookie.read(request),
         device: deviceCookie.read(request),
       });
+      if (session.kind === 'mfa') {
+        app.pendingCookie.set(reply, session.pending.token);
+        if (session.deviceToken) deviceCookie.set(reply, session.deviceToken);
+        return { mfaRequired: true as const, methods: session.pending.methods };
+      }
       app.sessionCookie.set(reply, session.token);
       if (session.deviceToken) deviceCookie.set(reply, session.deviceToken);
       return { user: session.user, csrfToken: session.csrfToken };
@@ -157,13 +162,20 @@ export const authRoutes: FastifyPluginAsyncZod<{
       schema: {
         tags: ['auth'],
         summary: 'The signed-in user and the CSRF token (null with a bearer token)',
+        description:
+          '`amr` says how the session signed in (RFC 8176: `pwd`, `otp`, `hwk`/`swk`, and `mfa` when a second factor was used); `authenticatedAt` is its last sign-in or re-authentication.',
         response: { 200: s.meResponse, 401: s.problem },
       },
     },
     async (request) => {
       const session = currentSession(request);
       const csrfToken = request.authMethod === 'bearer' ? null : session.csrfToken;
-      return { user: session.user, csrfToken };
+      return {
+        user: session.user,
+        csrfToken,
+        amr: session.amr,
+        authenticatedAt: session.authenticatedAt.toISOString(),
+      };
     },
   );
 };

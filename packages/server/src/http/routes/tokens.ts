@@ -32,9 +32,9 @@ export const tokenRoutes: FastifyPluginAsyncZod<{
         tags: ['tokens'],
         summary: 'Sign in for an API or mobile client: an access JWT and a refresh token',
         description:
-          'The same credential checks as POST /auth/login, but no cookie: the pair belongs to a new server-side session (listed with the others). Send the access token as `Authorization: Bearer`.',
+          'The same credential checks as POST /auth/login, but no cookie: the pair belongs to a new server-side session (listed with the others). Send the access token as `Authorization: Bearer`. For an account with a second factor the answer is `{ mfaRequired: true, methods, mfaToken }`: finish at POST /auth/token/mfa within 5 minutes.',
         body: s.tokenBody,
-        response: { 200: s.tokenPair, ...problems },
+        response: { 200: s.tokenResponse, ...problems },
       },
     },
     async (request, reply) => tokens.issue(request.body, requestContext(request, reply)),

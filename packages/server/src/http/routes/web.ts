@@ -16,6 +16,7 @@ import type { FastifyInstance, FastifyReply, FastifyRequest } from 'fastify';
 export const WEB_PAGES = [
   '/',
   '/login',
+  '/two-step',
   '/register',
   '/check-email',
   '/verify-email',

@@ -4,6 +4,7 @@ import * as tokens from './0003_tokens.js';
 import * as abuse from './0004_abuse.js';
 import * as rbac from './0005_rbac.js';
 import * as signupAttempts from './0006_signup_attempts.js';
+import * as mfa from './0007_mfa.js';
 import * as webhooks from './0008_webhooks.js';
 
 export interface Migration {
@@ -19,5 +20,6 @@ export const migrations: Migration[] = [
   { version: 4, name: 'abuse', up: abuse.up },
   { version: 5, name: 'rbac', up: rbac.up },
   { version: 6, name: 'signup_attempts', up: signupAttempts.up },
+  { version: 7, name: 'mfa', up: mfa.up },
   { version: 8, name: 'webhooks', up: webhooks.up },
 ];

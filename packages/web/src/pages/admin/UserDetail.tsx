@@ -116,6 +116,21 @@ export function UserDetail({ id }: { id: string }) {
           >
             Sign out everywhere
           </ConfirmButton>
+          <ConfirmButton
+            variant="secondary"
+            loading={busy === 'mfa'}
+            question={`Remove every second factor of ${user.email} (app, recovery codes, passkeys)? Their next sign-in needs only the password. Make sure it is really them asking.`}
+            confirmLabel="Yes, remove them"
+            onConfirm={() =>
+              act(
+                'mfa',
+                () => api.admin.removeSecondFactors(user.id),
+                'Second factors removed; the user was mailed.',
+              )
+            }
+          >
+            Remove second factors
+          </ConfirmButton>
         </div>
         <form
           className="roles"

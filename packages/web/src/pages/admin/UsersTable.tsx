@@ -1,6 +1,6 @@
 import { type FormEvent, useState } from 'react';
 import { Link, useSearchParams } from 'react-router';
-import { describeError } from '../../api.js';
+import { describeError, LatchkeyError } from '../../api.js';
 import { useApp } from '../../app-context.js';
 import { Email } from '../../components/Email.js';
 import { Button, FormAlert } from '../../components/ui.js';
@@ -49,7 +49,14 @@ export function UsersTable() {
           </Button>
         </div>
       </form>
-      <FormAlert message={error ? describeError(error) : undefined} />
+      {error instanceof LatchkeyError && error.code === 'mfa_enrollment_required' ? (
+        <FormAlert message="Your role needs two-step sign-in before you can use the admin pages. ">
+          <Link to="/account#two-step-title">Set up a second factor on your account page</Link>,
+          then sign in with it.
+        </FormAlert>
+      ) : (
+        <FormAlert message={error ? describeError(error) : undefined} />
+      )}
       <div className="table-wrap">
         <table>
           <thead>

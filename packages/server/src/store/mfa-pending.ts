@@ -1,0 +1,70 @@
+import type { Insertable, Selectable } from 'kysely';
+import type { MfaPendingTable, PendingPurpose, Queryable } from './schema.js';
+
+export type PendingRow = Selectable<MfaPendingTable>;
+
+export async function insertPending(
+  db: Queryable,
+  row: Insertable<MfaPendingTable>,
+): Promise<void> {
+  // Dead pending sign-ins are worth nothing: each new one sweeps the expired ones.
+  await db.deleteFrom('mfa_pending').where('expires_at', '<', row.created_at).execute();
+  await db.insertInto('mfa_pending').values(row).execute();
+}
+
+/** The live (unused, unexpired) pending sign-in of `purpose` behind a token hash. */
+export function findLivePending(
+  db: Queryable,
+  tokenHash: string,
+  purpose: PendingPurpose,
+  now: Date,
+): Promise<PendingRow | undefined> {
+  return db
+    .selectFrom('mfa_pending')
+    .selectAll()
+    .where('token_hash', '=', tokenHash)
+    .where('purpose', '=', purpose)
+    .where('used_at', 'is', null)
+    .where('expires_at', '>', now)
+    .executeTakeFirst();
+}
+
+export async function setPendingChallenge(
+  db: Queryable,
+  id: string,
+  challenge: string,
+): Promise<void> {
+  await db.updateTable('mfa_pending').set({ challenge }).where('id', '=', id).execute();
+}
+
+/** Counts a wrong code; at `maxFailures` the pending sign-in ends. Returns the new count. */
+export async function countPendingFailure(
+  db: Queryable,
+  id: string,
+  maxFailures: number,
+  now: Date,
+): Promise<number> {
+  const row = await db
+    .updateTable('mfa_pending')
+    .set((eb) => ({ failures: eb('failures', '+', 1) }))
+    .where('id', '=', id)
+    .returning('failures')
+    .executeTakeFirst();
+  const failures = row?.failures ?? maxFailures;
+  if (failures >= maxFailures) {
+    await db.updateTable('mfa_pending').set({ used_at: now }).where('id', '=', id).execute();
+  }
+  return failures;
+}
+
+/** Spends the pending sign-in: true for the one request that does (single use). */
+export async function consumePending(db: Queryable, id: string, now: Date): Promise<boolean> {
+  const result = await db
+    .updateTable('mfa_pending')
+    .set({ used_at: now })
+    .where('id', '=', id)
+    .where('used_at', 'is', null)
+    .where('expires_at', '>', now)
+    .executeTakeFirst();
+  return result.numUpdatedRows > 0n;
+}
