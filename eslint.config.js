@@ -6,7 +6,15 @@ import { createTypeScriptImportResolver } from 'eslint-import-resolver-typescrip
 import tseslint from 'typescript-eslint';
 
 export default tseslint.config(
-  { ignores: ['**/dist/**', '**/node_modules/**', '**/data/**', 'coverage/**'] },
+  {
+    ignores: [
+      '**/dist/**',
+      '**/node_modules/**',
+      '**/data/**',
+      'coverage/**',
+      'packages/server/web/**',
+    ],
+  },
   js.configs.recommended,
   ...tseslint.configs.recommended,
   {
