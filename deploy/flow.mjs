@@ -144,7 +144,7 @@ if (command === 'register') {
       } catch (error) {
         status = `error:${error.cause?.code ?? error.name}`;
       }
-      results.push({ at, status });
+      results.push({ at, epoch: started + at, status });
       await new Promise((r) => setTimeout(r, 20));
     }
   };
@@ -153,7 +153,7 @@ if (command === 'register') {
   for (const r of results) counts[r.status] = (counts[r.status] ?? 0) + 1;
   const bad = results.filter((r) => r.status !== 200);
   console.log(
-    JSON.stringify({ ok: true, requests: results.length, counts, bad: bad.slice(0, 50) }),
+    JSON.stringify({ ok: true, started, requests: results.length, counts, bad: bad.slice(0, 50) }),
   );
 } else {
   fail(`unknown command ${command}`);
