@@ -14,6 +14,7 @@ export default tseslint.config(
       'coverage/**',
       '**/.next/**',
       '**/next-env.d.ts',
+      'packages/server/web/**',
     ],
   },
   js.configs.recommended,

@@ -15,8 +15,14 @@ export default defineConfig({
       '@latchkey/contract': from('../contract/src/index.ts'),
     },
   },
-  // zxcvbn's dictionaries are one lazily loaded chunk of ~430 kB.
-  build: { outDir: from('dist'), emptyOutDir: true, sourcemap: true, chunkSizeWarningLimit: 1000 },
+  // zxcvbn's dictionaries are one lazily loaded chunk of ~430 kB. The pages are built into the
+  // server package, which serves them and ships them when it is packed.
+  build: {
+    outDir: from('../server/web'),
+    emptyOutDir: true,
+    sourcemap: true,
+    chunkSizeWarningLimit: 1000,
+  },
   server: {
     // `npm run dev -w @latchkey/web` next to a server on :3000.
     proxy: Object.fromEntries(

@@ -57,7 +57,7 @@ describe.skipIf(!hasBrowser && !required)('web pages in Chromium', { timeout: 12
     if (!hasBrowser) {
       throw new Error(`E2E_REQUIRED=1 but there is no Chromium at ${CHROMIUM}`);
     }
-    // A fresh build of the current sources, apart from packages/web/dist.
+    // A fresh build of the current sources, apart from the one the server serves.
     distDir = mkdtempSync(join(tmpdir(), 'latchkey-web-'));
     const { build } = await import('vite');
     await build({

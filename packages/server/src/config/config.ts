@@ -289,7 +289,7 @@ const envShape = {
     z.string().min(1).optional(),
     'web',
     'Where the built pages are (`npm run build` makes them).',
-    { default: '`packages/web/dist`' },
+    { default: "the server's `web/`" },
   ),
 } satisfies Record<string, Documented>;
 

@@ -28,7 +28,7 @@ export const WEB_PAGES = [
 ] as const;
 
 export interface WebRoutesOptions {
-  /** packages/web/dist unless WEB_DIST_DIR says otherwise. */
+  /** The server package's web/ (where the pages' build writes) unless WEB_DIST_DIR says otherwise. */
   distDir: string | undefined;
   brand: { name: string; primaryColor: string; logoUrl: string | undefined };
   serviceName: string;
@@ -54,7 +54,7 @@ export function webConfig(opts: WebRoutesOptions) {
   };
 }
 
-const defaultDistDir = fileURLToPath(new URL('../../../../web/dist', import.meta.url));
+const defaultDistDir = fileURLToPath(new URL('../../../web', import.meta.url));
 const commonPasswordsFile = fileURLToPath(
   new URL('../../../assets/common-passwords.txt', import.meta.url),
 );
