@@ -153,7 +153,14 @@ if (command === 'register') {
   for (const r of results) counts[r.status] = (counts[r.status] ?? 0) + 1;
   const bad = results.filter((r) => r.status !== 200);
   console.log(
-    JSON.stringify({ ok: true, started, requests: results.length, counts, bad: bad.slice(0, 50) }),
+    JSON.stringify({
+      ok: true,
+      started,
+      lastAt: Math.max(...results.map((r) => r.at)),
+      requests: results.length,
+      counts,
+      bad: bad.slice(0, 50),
+    }),
   );
 } else {
   fail(`unknown command ${command}`);
