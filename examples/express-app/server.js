@@ -22,6 +22,7 @@ const LATCHKEY_PATHS = [
   '/auth',
   '/.well-known',
   '/login',
+  '/two-step',
   '/register',
   '/check-email',
   '/verify-email',

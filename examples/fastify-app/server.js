@@ -16,6 +16,7 @@ for (const prefix of [
   '/auth',
   '/.well-known',
   '/login',
+  '/two-step',
   '/register',
   '/check-email',
   '/verify-email',

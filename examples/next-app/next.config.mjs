@@ -7,6 +7,7 @@ const LATCHKEY_PATHS = [
   '/auth/:path*', // the API
   '/.well-known/jwks.json',
   '/login',
+  '/two-step',
   '/register',
   '/check-email',
   '/verify-email',

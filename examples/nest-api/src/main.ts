@@ -14,6 +14,7 @@ app.use(
       '/auth',
       '/.well-known',
       '/login',
+      '/two-step',
       '/register',
       '/check-email',
       '/verify-email',

@@ -49,6 +49,7 @@ export function safeNext(
 const OWN_PAGES = new Set([
   '/',
   '/login',
+  '/two-step',
   '/register',
   '/check-email',
   '/verify-email',
@@ -65,4 +66,17 @@ const OWN_PAGES = new Set([
  */
 export function isOwnPage(path: string, origin: string = window.location.origin): boolean {
   return OWN_PAGES.has(new URL(path, origin).pathname);
+}
+
+/**
+ * Goes to the page `?next=` asked for once signed in: by the router when it is one of these
+ * pages, by a real page load when it is the app's (same origin).
+ */
+export function goToNext(
+  navigate: (to: string, options: { replace: boolean }) => void,
+  raw: string | null,
+): void {
+  const next = safeNext(raw);
+  if (isOwnPage(next)) navigate(next, { replace: true });
+  else window.location.replace(next);
 }

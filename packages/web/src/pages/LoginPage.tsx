@@ -10,7 +10,7 @@ import { useToast } from '../components/toast.js';
 import { Button, Field, FormAlert, PageTitle } from '../components/ui.js';
 import { type LoginForm, loginForm } from '../forms.js';
 import { useApiForm } from '../hooks/useApiForm.js';
-import { isOwnPage, safeNext } from '../safe-next.js';
+import { goToNext } from '../safe-next.js';
 
 /** "Sign in with a passkey": a discoverable passkey alone, no email or password typed. */
 function PasskeySignIn({ onSignedIn }: { onSignedIn: (user: User) => void }) {
@@ -69,9 +69,7 @@ export function LoginPage() {
       const { user } = result;
       setUser(user);
       toast(`Signed in as ${user.email}.`);
-      const next = safeNext(params.get('next'));
-      if (isOwnPage(next)) navigate(next, { replace: true });
-      else window.location.replace(next);
+      goToNext(navigate, params.get('next'));
     },
     handleError: (error, values, { setFocus }) => {
       if (!(error instanceof LatchkeyError)) return undefined;
@@ -122,7 +120,7 @@ export function LoginPage() {
         onSignedIn={(user) => {
           setUser(user);
           toast(`Signed in as ${user.email}.`);
-          navigate(safeNext(params.get('next')), { replace: true });
+          goToNext(navigate, params.get('next'));
         }}
       />
       <p className="aside">

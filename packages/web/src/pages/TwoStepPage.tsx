@@ -6,7 +6,7 @@ import { describeError, LatchkeyError, retryText } from '../api.js';
 import { useApp } from '../app-context.js';
 import { useToast } from '../components/toast.js';
 import { Button, Field, FormAlert, PageTitle } from '../components/ui.js';
-import { safeNext } from '../safe-next.js';
+import { goToNext } from '../safe-next.js';
 
 type CodeKind = 'totp' | 'recovery';
 
@@ -33,7 +33,7 @@ export function TwoStepPage() {
   const finish = (user: User) => {
     setUser(user);
     toast(`Signed in as ${user.email}.`);
-    navigate(safeNext(params.get('next')), { replace: true });
+    goToNext(navigate, params.get('next'));
   };
 
   const explain = (failure: unknown): string => {
