@@ -156,12 +156,13 @@ describe.each(backends)('the admin API on %s', (backend) => {
       'sessions:revoke',
       'users:read',
       'users:write',
+      'webhooks:manage',
     ]);
     expect(list.find((r) => r.name === 'support')?.permissions).toEqual([
       'sessions:revoke',
       'users:read',
     ]);
-    expect(roles.json().permissions).toHaveLength(5);
+    expect(roles.json().permissions).toHaveLength(6);
   });
 
   it('needs roles:write to change roles, and refuses unknown roles', async () => {
@@ -300,6 +301,7 @@ describe.each(backends)('the admin API on %s', (backend) => {
             'sessions:revoke',
             'audit:read',
             'roles:write',
+            'webhooks:manage',
           ],
         },
       });

@@ -283,7 +283,11 @@ describe.each(backends)('the audit trail on %s', (backend) => {
       expect(before.length).toBeGreaterThan(0);
 
       fresh.clock.advance(3 * 86400);
-      expect(await fresh.retention.runOnce()).toEqual({ auditEvents: 0, mails: 1 }); // the sent one
+      expect(await fresh.retention.runOnce()).toEqual({
+        auditEvents: 0,
+        mails: 1,
+        webhookEvents: 0,
+      }); // the sent one
       fresh.clock.advance(30 * 86400);
       await login(fresh, email); // a recent event stays
       const purged = await fresh.retention.runOnce();

@@ -23,7 +23,17 @@ describe.each(backends)('admin privilege limits on %s', (backend) => {
       ['writer', ['users:write']],
       ['revoker', ['sessions:revoke']],
       ['auditor', ['audit:read']],
-      ['operator', ['users:read', 'users:write', 'sessions:revoke', 'audit:read', 'roles:write']],
+      [
+        'operator',
+        [
+          'users:read',
+          'users:write',
+          'sessions:revoke',
+          'audit:read',
+          'roles:write',
+          'webhooks:manage',
+        ],
+      ],
     ];
     for (const [name, permissions] of roles) {
       const res = await call('POST', '/admin/roles', root.device, { name, permissions });
@@ -118,7 +128,7 @@ describe.each(backends)('admin privilege limits on %s', (backend) => {
         targetId: other.id,
         reason: 'grant_role',
         role: 'admin',
-        missing: ['audit:read', 'sessions:revoke'],
+        missing: ['audit:read', 'sessions:revoke', 'webhooks:manage'],
       }),
       expect.objectContaining({
         action: 'user.update',
@@ -178,7 +188,7 @@ describe.each(backends)('admin privilege limits on %s', (backend) => {
     ]);
     expect(rows[0]?.data).toMatchObject({
       changes: { disabled: true },
-      missing: ['audit:read', 'roles:write', 'sessions:revoke', 'users:read'],
+      missing: ['audit:read', 'roles:write', 'sessions:revoke', 'users:read', 'webhooks:manage'],
     });
   });
 

@@ -265,6 +265,24 @@ describe.each(backends)('webhook delivery on %s', (backend) => {
     expect(signedBy(endpoint.secret, after)).toBe(false);
   });
 
+  it('purges delivered events past WEBHOOK_RETENTION and keeps those still pending', async () => {
+    const endpoint = await addEndpoint(t, admin, receiver.url);
+    await verifiedUser(t, 'kept-done');
+    await run();
+    receiver.mode = { status: 500 };
+    await verifiedUser(t, 'kept-pending');
+    await run();
+    t.clock.advance(8 * 86_400);
+    const purged = await t.retention.runOnce();
+    expect(purged.webhookEvents).toBeGreaterThan(0);
+    const left = await t.database.db
+      .selectFrom('webhook_deliveries')
+      .select('status')
+      .where('endpoint_id', '=', endpoint.id)
+      .execute();
+    expect(left).toEqual([{ status: 'pending' }]);
+  });
+
   it('keeps secrets sealed at rest and out of every listing', async () => {
     const endpoint = await addEndpoint(t, admin, receiver.url);
     const row = await t.database.db
