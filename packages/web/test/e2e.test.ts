@@ -145,7 +145,7 @@ describe.skipIf(!hasBrowser && !required)('web pages in Chromium', { timeout: 12
     await page.goto(`${base}/login`);
     await page.getByLabel('Email').fill(email);
     await page.getByLabel('Password').fill(password);
-    await page.getByRole('button', { name: 'Sign in' }).click();
+    await page.getByRole('button', { name: 'Sign in', exact: true }).click();
     await page.getByRole('heading', { name: 'Your account' }).waitFor();
   }
 
@@ -238,11 +238,11 @@ describe.skipIf(!hasBrowser && !required)('web pages in Chromium', { timeout: 12
     await page.goto(`${base}/login`);
     await page.getByLabel('Email').fill(email);
     await page.getByLabel('Password').fill('not the password at all');
-    await page.getByRole('button', { name: 'Sign in' }).click();
+    await page.getByRole('button', { name: 'Sign in', exact: true }).click();
     await page.getByText('The email or password is incorrect.').waitFor();
     await shot(page, 'login');
     await page.getByLabel('Password').fill(PASSWORD);
-    await page.getByRole('button', { name: 'Sign in' }).click();
+    await page.getByRole('button', { name: 'Sign in', exact: true }).click();
     await page.getByRole('heading', { name: 'Your account' }).waitFor();
     expect(await page.evaluate(() => JSON.stringify(window.localStorage))).toBe('{}');
 
@@ -328,7 +328,7 @@ describe.skipIf(!hasBrowser && !required)('web pages in Chromium', { timeout: 12
     await page.getByRole('link', { name: 'Sign in' }).last().click();
     await page.getByLabel('Email').fill(email);
     await page.getByLabel('Password').fill(RESET_PASSWORD);
-    await page.getByRole('button', { name: 'Sign in' }).click();
+    await page.getByRole('button', { name: 'Sign in', exact: true }).click();
     await page.getByRole('heading', { name: 'Your account' }).waitFor();
   });
 
@@ -343,7 +343,7 @@ describe.skipIf(!hasBrowser && !required)('web pages in Chromium', { timeout: 12
     await page.goto(`${base}/login`);
     await page.getByLabel('Email').fill(unconfirmed);
     await page.getByLabel('Password').fill(PASSWORD);
-    await page.getByRole('button', { name: 'Sign in' }).click();
+    await page.getByRole('button', { name: 'Sign in', exact: true }).click();
     const resend = page.getByRole('button', { name: 'Send a new confirmation link' });
     await resend.waitFor();
     const signIn = page.getByRole('button', { name: 'Sign in', exact: true });
