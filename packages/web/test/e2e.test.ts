@@ -8,6 +8,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { loadConfig } from '../../server/src/config/config.js';
 import { createLatchkey, type Latchkey } from '../../server/src/app/latchkey.js';
 import { createTestDatabase } from '../../server/test/support/db.js';
+import { Secret, TOTP } from 'otpauth';
 
 /**
  * The web pages in a real browser: Debian's Chromium driven by playwright-core, against an
@@ -144,7 +145,7 @@ describe.skipIf(!hasBrowser && !required)('web pages in Chromium', { timeout: 12
     await page.goto(`${base}/login`);
     await page.getByLabel('Email').fill(email);
     await page.getByLabel('Password').fill(password);
-    await page.getByRole('button', { name: 'Sign in' }).click();
+    await page.getByRole('button', { name: 'Sign in', exact: true }).click();
     await page.getByRole('heading', { name: 'Your account' }).waitFor();
   }
 
@@ -237,11 +238,11 @@ describe.skipIf(!hasBrowser && !required)('web pages in Chromium', { timeout: 12
     await page.goto(`${base}/login`);
     await page.getByLabel('Email').fill(email);
     await page.getByLabel('Password').fill('not the password at all');
-    await page.getByRole('button', { name: 'Sign in' }).click();
+    await page.getByRole('button', { name: 'Sign in', exact: true }).click();
     await page.getByText('The email or password is incorrect.').waitFor();
     await shot(page, 'login');
     await page.getByLabel('Password').fill(PASSWORD);
-    await page.getByRole('button', { name: 'Sign in' }).click();
+    await page.getByRole('button', { name: 'Sign in', exact: true }).click();
     await page.getByRole('heading', { name: 'Your account' }).waitFor();
     expect(await page.evaluate(() => JSON.stringify(window.localStorage))).toBe('{}');
 
@@ -327,7 +328,7 @@ describe.skipIf(!hasBrowser && !required)('web pages in Chromium', { timeout: 12
     await page.getByRole('link', { name: 'Sign in' }).last().click();
     await page.getByLabel('Email').fill(email);
     await page.getByLabel('Password').fill(RESET_PASSWORD);
-    await page.getByRole('button', { name: 'Sign in' }).click();
+    await page.getByRole('button', { name: 'Sign in', exact: true }).click();
     await page.getByRole('heading', { name: 'Your account' }).waitFor();
   });
 
@@ -342,7 +343,7 @@ describe.skipIf(!hasBrowser && !required)('web pages in Chromium', { timeout: 12
     await page.goto(`${base}/login`);
     await page.getByLabel('Email').fill(unconfirmed);
     await page.getByLabel('Password').fill(PASSWORD);
-    await page.getByRole('button', { name: 'Sign in' }).click();
+    await page.getByRole('button', { name: 'Sign in', exact: true }).click();
     const resend = page.getByRole('button', { name: 'Send a new confirmation link' });
     await resend.waitFor();
     const signIn = page.getByRole('button', { name: 'Sign in', exact: true });
@@ -460,5 +461,124 @@ describe.skipIf(!hasBrowser && !required)('web pages in Chromium', { timeout: 12
     // The user's open page looks again when it gets focus (and every 30 s).
     await victim.evaluate(() => window.dispatchEvent(new Event('focus')));
     await victim.getByRole('heading', { name: 'Sign in' }).waitFor();
+  });
+
+  it('two-step sign-in: an authenticator app, then passkeys on a CDP virtual authenticator', async () => {
+    // WebAuthn refuses an IP address as the RP ID: this Latchkey is reached as localhost, and
+    // its clock can be moved to make a sign-in old.
+    const port = await freePort();
+    const origin = `http://localhost:${port}`;
+    const database = await createTestDatabase('pglite');
+    let offsetMs = 0;
+    const now = () => new Date(Date.now() + offsetMs);
+    const second = await createLatchkey(
+      loadConfig({
+        NODE_ENV: 'test',
+        LOG_LEVEL: 'silent',
+        HOST: '127.0.0.1',
+        PORT: String(port),
+        PUBLIC_URL: origin,
+        RATE_LIMITS: 'off',
+        REQUIRE_EMAIL_VERIFICATION: 'false',
+        KEY_ENCRYPTION_SECRET: 'test-key-encryption-secret-0123456789abcdef',
+        WEB_DIST_DIR: distDir,
+      }),
+      { database, clock: now, startMailWorker: false },
+    );
+    try {
+      await second.app.listen({ port, host: '127.0.0.1' });
+      const address = `e2e-two-step-${Date.now()}@example.com`;
+      const created = await second.app.inject({
+        method: 'POST',
+        url: '/auth/register',
+        payload: { email: address, password: PASSWORD },
+      });
+      expect(created.statusCode).toBe(201);
+      const code = (secret: string, steps = 0) =>
+        TOTP.generate({
+          secret: Secret.fromBase32(secret),
+          timestamp: now().getTime() + steps * 30_000,
+        });
+
+      const page = await newPage({ width: 360, height: 800 });
+      const signInHere = async () => {
+        await page.goto(`${origin}/login`);
+        await page.getByLabel('Email').fill(address);
+        await page.getByLabel('Password').fill(PASSWORD);
+        await page.getByRole('button', { name: 'Sign in', exact: true }).click();
+      };
+      const signOut = async () => {
+        await page.getByRole('button', { name: 'Sign out', exact: true }).click();
+        await page.getByRole('heading', { name: 'Sign in' }).waitFor();
+      };
+      await signInHere();
+      await page.getByRole('heading', { name: 'Your account' }).waitFor();
+
+      // The authenticator app: the QR code and the key, a code confirms it, codes shown once.
+      await page.getByRole('button', { name: 'Set up an authenticator app' }).click();
+      await page.getByAltText("QR code of the authenticator app's key").waitFor();
+      const secret = ((await page.getByTestId('totp-secret').textContent()) ?? '').replace(
+        /\s/g,
+        '',
+      );
+      await page.getByLabel('Code from the app').fill(code(secret));
+      await page.getByRole('button', { name: 'Turn on' }).click();
+      const recovery = page.getByRole('list', { name: 'Recovery codes' }).getByRole('listitem');
+      await recovery.first().waitFor();
+      expect(await recovery.count()).toBe(10);
+      expect(await noHorizontalScroll(page)).toBe(true);
+      await shot(page, 'two-step-recovery-codes');
+      await page.getByRole('button', { name: 'I saved them' }).click();
+      await signOut();
+
+      // The password, then a code of the next step (this one was spent by the setup).
+      await signInHere();
+      const field = page.getByLabel('Code from your authenticator app');
+      await field.waitFor();
+      expect(await field.getAttribute('autocomplete')).toBe('one-time-code');
+      expect(await field.getAttribute('inputmode')).toBe('numeric');
+      await shot(page, 'two-step-code');
+      await field.fill(code(secret, 1));
+      await page.getByRole('button', { name: 'Continue' }).click();
+      await page.getByRole('heading', { name: 'Your account' }).waitFor();
+
+      // Passkeys, on Chrome's virtual authenticator (a platform one, with user verification).
+      const cdp = await page.context().newCDPSession(page);
+      await cdp.send('WebAuthn.enable');
+      await cdp.send('WebAuthn.addVirtualAuthenticator', {
+        options: {
+          protocol: 'ctap2',
+          transport: 'internal',
+          hasResidentKey: true,
+          hasUserVerification: true,
+          isUserVerified: true,
+        },
+      });
+      await page.getByRole('button', { name: 'Add a passkey' }).click();
+      await page.getByTestId('passkey').first().waitFor();
+      await signOut();
+
+      // A passkey alone signs in: no email, no password.
+      await page.getByRole('button', { name: 'Sign in with a passkey' }).click();
+      await page.getByRole('heading', { name: 'Your account' }).waitFor();
+      await signOut();
+
+      // And it is a second step after the password.
+      await signInHere();
+      await page.getByRole('button', { name: 'Use a passkey' }).click();
+      await page.getByRole('heading', { name: 'Your account' }).waitFor();
+
+      // Eleven minutes later, removing it asks for the password first.
+      offsetMs = 11 * 60_000;
+      await page.getByRole('button', { name: /^Remove Passkey/ }).click();
+      await page.getByLabel('Your password').fill(PASSWORD);
+      await page.getByRole('button', { name: 'Confirm', exact: true }).click();
+      await page.getByTestId('passkey').first().waitFor({ state: 'detached' });
+      const left = await second.database.db.selectFrom('passkeys').select('id').execute();
+      expect(left).toEqual([]);
+    } finally {
+      await second.close();
+      await database.close();
+    }
   });
 });

@@ -285,7 +285,13 @@ async function start(
       name: config.serviceName,
     },
   });
-  const secondStep = new SecondStep({ db, clock, factors, throttle: abuse.mfaThrottle });
+  const secondStep = new SecondStep({
+    db,
+    clock,
+    factors,
+    throttle: abuse.mfaThrottle,
+    requireEmailVerification: config.requireEmailVerification,
+  });
   const auth = new AuthService({
     db,
     hasher,

@@ -52,6 +52,8 @@ export interface SecondStepOptions {
   factors: Factors;
   /** The per-account throttle on wrong codes (keyed by user id). */
   throttle?: LoginThrottle | undefined;
+  /** REQUIRE_EMAIL_VERIFICATION: an unconfirmed address then signs in no way at all. */
+  requireEmailVerification: boolean;
 }
 
 /**
@@ -197,7 +199,8 @@ export class SecondStep {
     const passkey =
       challenge && spent ? await factors.checkPasskey(response, challenge, null) : undefined;
     const user = passkey ? await findUserById(db, passkey.user_id) : undefined;
-    if (!passkey || !user || user.disabled_at !== null || user.email_verified_at === null) {
+    const unconfirmed = this.o.requireEmailVerification && user?.email_verified_at === null;
+    if (!passkey || !user || user.disabled_at !== null || unconfirmed) {
       await recordAuditEvent(
         db,
         {
