@@ -78,6 +78,8 @@ export interface Latchkey {
   webhooks: WebhookService;
   /** Sends webhook deliveries. */
   webhookWorker: WebhookWorker;
+  /** SIGTERM's first step: `/readyz` answers 503 and answers close their connection. */
+  startDraining(): void;
   /** Stops taking requests, drains them, stops the mail worker and closes what it opened. */
   close(): Promise<void>;
 }
@@ -373,6 +375,7 @@ async function start(
   const refusalCounters = new MemoryCounterStore();
   opened.add(() => refusalCounters.close());
   const refusals = new RefusedRequestAudit({ db, clock, counters: refusalCounters });
+  let draining = false;
   const app = await buildApp({
     config,
     auth,
@@ -382,6 +385,7 @@ async function start(
     mfa,
     secondStep,
     readiness: { database: () => database.ping(), ...abuse.readiness },
+    draining: () => draining,
     abuse,
     devMailbox,
     logger: log,
@@ -423,6 +427,9 @@ async function start(
     retention,
     webhooks,
     webhookWorker,
+    startDraining: () => {
+      draining = true;
+    },
     close: () => opened.closeAll(),
   };
 }

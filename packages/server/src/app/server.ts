@@ -38,6 +38,13 @@ export async function startServer(config: Config): Promise<void> {
       process.exit(1);
     }
     stopping = true;
+    const delayMs = config.timeouts.shutdownDelayMs;
+    latchkey.startDraining();
+    if (delayMs > 0) {
+      // A load balancer needs a health check or two to stop sending here; until then, serve.
+      app.log.info(`${signal}: not ready any more; serving for ${delayMs} ms, then stopping`);
+      await new Promise((resolve) => setTimeout(resolve, delayMs));
+    }
     app.log.info(`${signal}: finishing requests in flight, then stopping`);
     try {
       await latchkey.close();

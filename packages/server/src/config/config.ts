@@ -236,6 +236,15 @@ const envShape = {
     'server',
     'Time a client has to send the request line and headers (at most `REQUEST_TIMEOUT`).',
   ),
+  SHUTDOWN_DELAY: doc(
+    duration({
+      min: 0,
+      max: 300,
+      maxReason: 'a stop that long is a hang to an orchestrator',
+    }).prefault('0'),
+    'server',
+    'On SIGTERM, how long to keep serving while `/readyz` answers 503 and every answer closes its connection, so a load balancer moves traffic to the other instances before this one stops (e.g. `5s` behind a proxy that checks readiness every 2 s). `0`: stop at once.',
+  ),
   ...abuseEnvShape,
   ...adminEnvShape,
   ...webhooksEnvShape,
@@ -446,6 +455,8 @@ function buildConfig(e: z.output<typeof envSchema>, problems: string[]) {
     timeouts: {
       requestMs: Math.round(e.REQUEST_TIMEOUT * 1000),
       headersMs: Math.round(e.HEADERS_TIMEOUT * 1000),
+      /** SHUTDOWN_DELAY: serving on, marked not ready, before closing. */
+      shutdownDelayMs: Math.round(e.SHUTDOWN_DELAY * 1000),
     },
     /** The web pages: built assets and branding. */
     web: {

@@ -69,6 +69,8 @@ export interface AppDependencies {
   secondStep: SecondStep;
   /** Readiness checks by name, e.g. { database: () => handle.ping() }. */
   readiness: Record<string, () => Promise<void>>;
+  /** True once the instance is stopping (SHUTDOWN_DELAY): not ready, connections not kept. */
+  draining?: () => boolean;
   /** The dev mailbox, served at /dev/mail outside production on a loopback HOST. */
   devMailbox?: DevMailbox | undefined;
   logger: FastifyBaseLogger;
@@ -123,6 +125,14 @@ export async function buildApp(deps: AppDependencies): Promise<FastifyInstance> 
     app.getDefaultJsonParser('error', 'error'),
   );
 
+  const draining = deps.draining;
+  if (draining) {
+    // While stopping, a kept-alive connection would bring its client back to this instance;
+    // closing each one after its answer makes the client (or proxy) reconnect to one that stays.
+    app.addHook('onSend', async (_request, reply) => {
+      if (draining()) reply.header('connection', 'close');
+    });
+  }
   await app.register(problemPlugin, { probeDatabase: deps.readiness.database });
   await app.register(cookie, { hook: false });
   // Without CORS_ORIGINS only same-origin pages call the API, and those need no CORS headers.
@@ -226,7 +236,7 @@ export async function buildApp(deps: AppDependencies): Promise<FastifyInstance> 
   });
   app.get('/openapi.json', { schema: { hide: true } }, async () => app.swagger());
 
-  await app.register(healthRoutes, { checks: deps.readiness });
+  await app.register(healthRoutes, { checks: deps.readiness, draining: deps.draining });
   // Each protected route declares its per-IP limit (and per-account one) in its own config.
   const perIpLimit = perIpLimits(config.abuse);
   await app.register(authRoutes, { auth: deps.auth, deviceCookie, perIpLimit });

@@ -152,15 +152,29 @@ describe('configuration', () => {
 
 describe('request timeouts', () => {
   it('default to 30 s for a whole request and 10 s for its headers', () => {
-    expect(loadConfig({}).timeouts).toEqual({ requestMs: 30_000, headersMs: 10_000 });
+    expect(loadConfig({}).timeouts).toEqual({
+      requestMs: 30_000,
+      headersMs: 10_000,
+      shutdownDelayMs: 0,
+    });
   });
 
   it('read REQUEST_TIMEOUT and HEADERS_TIMEOUT as durations', () => {
     expect(loadConfig({ REQUEST_TIMEOUT: '1m', HEADERS_TIMEOUT: '1500ms' }).timeouts).toEqual({
       requestMs: 60_000,
       headersMs: 1500,
+      shutdownDelayMs: 0,
     });
     expect(() => loadConfig({ REQUEST_TIMEOUT: '0' })).toThrow(/REQUEST_TIMEOUT="0" is invalid/);
+  });
+
+  it('read SHUTDOWN_DELAY as a duration from 0 (stop at once) to 5 minutes', () => {
+    expect(loadConfig({ SHUTDOWN_DELAY: '5s' }).timeouts.shutdownDelayMs).toBe(5000);
+    expect(loadConfig({ SHUTDOWN_DELAY: '0' }).timeouts.shutdownDelayMs).toBe(0);
+    expect(() => loadConfig({ SHUTDOWN_DELAY: '10m' })).toThrow(/SHUTDOWN_DELAY="10m" is invalid/);
+    expect(() => loadConfig({ SHUTDOWN_DELAY: 'soon' })).toThrow(
+      /SHUTDOWN_DELAY="soon" is invalid/,
+    );
   });
 
   it('refuse headers allowed longer than the whole request', () => {

@@ -1,5 +1,6 @@
 import { type ChildProcess, execFileSync, spawn } from 'node:child_process';
 import { chmodSync, existsSync, mkdtempSync, rmSync, statSync } from 'node:fs';
+import { get } from 'node:http';
 import { createServer } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
@@ -204,6 +205,26 @@ describe('the latchkey process on the embedded default', () => {
     expect(await server.exited).toBe(0);
     expect(server.output()).toMatch(/SIGTERM/);
     expect(existsSync(join(dataDir, 'latchkey.pid'))).toBe(false);
+  }, 90_000);
+
+  it('with SHUTDOWN_DELAY, answers SIGTERM by saying it is not ready and closing connections, serving on until the delay is over', async () => {
+    const server = await startServer(dataDir, { SHUTDOWN_DELAY: '3s' });
+    const signalled = Date.now();
+    server.child.kill('SIGTERM');
+    await expect.poll(async () => (await fetch(`${server.url}/readyz`)).status).toBe(503);
+    const ready = await fetch(`${server.url}/readyz`);
+    expect(await ready.json()).toMatchObject({ code: 'not_ready' });
+    // Still serving, but every answer closes its connection so the client goes elsewhere.
+    const health = await new Promise<{ status?: number; connection?: string }>((done, fail) => {
+      get(`${server.url}/healthz`, (res) => {
+        res.resume();
+        done({ status: res.statusCode, connection: res.headers.connection });
+      }).on('error', fail);
+    });
+    expect(health).toEqual({ status: 200, connection: 'close' });
+    expect(await server.exited).toBe(0);
+    expect(Date.now() - signalled).toBeGreaterThanOrEqual(2900);
+    expect(server.output()).toMatch(/not ready any more; serving for 3000 ms/);
   }, 90_000);
 
   it('creates an admin from the CLI (password on stdin) who then signs in over HTTP', async () => {

@@ -5,9 +5,14 @@ import { sendProblem } from '../problem.js';
 export interface HealthOptions {
   /** Throws when a dependency (the database, later Redis) cannot answer. */
   checks: Record<string, () => Promise<void>>;
+  /** True once the instance is stopping: it says it is not ready, so traffic moves elsewhere. */
+  draining?: (() => boolean) | undefined;
 }
 
-export const healthRoutes: FastifyPluginAsyncZod<HealthOptions> = async (app, { checks }) => {
+export const healthRoutes: FastifyPluginAsyncZod<HealthOptions> = async (
+  app,
+  { checks, draining },
+) => {
   app.get(
     '/healthz',
     {
@@ -30,6 +35,9 @@ export const healthRoutes: FastifyPluginAsyncZod<HealthOptions> = async (app, { 
       },
     },
     async (request, reply) => {
+      if (draining?.()) {
+        return sendProblem(request, reply, 503, 'not_ready', 'This instance is shutting down.');
+      }
       const results: Record<string, 'ok'> = {};
       for (const [name, check] of Object.entries(checks)) {
         try {
