@@ -31,7 +31,9 @@ for f in package/dist/cli/main.js package/web/index.html package/assets/common-p
   grep -qx "$f" <<<"$server_files" || die "$f is not in the server's tarball"
 done
 for p in contract sdk guard; do
-  tar -tzf "$work"/latchkey-$p-*.tgz | grep -q '^package/dist/index\.d\.ts$' || die "no types in $p"
+  # Listed first, then searched: `tar | grep -q` fails under pipefail when grep stops reading early.
+  files="$(tar -tzf "$work"/latchkey-$p-*.tgz)"
+  grep -qx 'package/dist/index.d.ts' <<<"$files" || die "no types in $p"
 done
 for tgz in "$work"/*.tgz; do
   if tar -tzf "$tgz" | grep -Eq '(^package/src/|\.test\.|tsbuildinfo|\.env$)'; then
@@ -60,7 +62,8 @@ for _ in $(seq 1 600); do
 done
 curl -fs -o /dev/null "$LATCHKEY_URL/readyz" || die "npx latchkey start never got ready"
 echo "npx latchkey start: ready in $(awk -v a="$(date +%s.%N)" -v b="$start" 'BEGIN { printf "%.1f", a - b }') s (first start, embedded database)"
-curl -fs "$LATCHKEY_URL/login" | grep -q '<div id="root"' || die "the installed server does not serve its pages"
+login_page="$(curl -fs "$LATCHKEY_URL/login")" || die "the installed server does not answer /login"
+grep -q '<div id="root"' <<<"$login_page" || die "the installed server does not serve its pages"
 
 cat >app.mjs <<'EOF'
 // A user's back end: its own route protected by @latchkey/guard, and @latchkey/sdk in token
