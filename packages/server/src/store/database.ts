@@ -1,4 +1,3 @@
-import { AsyncLocalStorage } from 'node:async_hooks';
 import { closeSync, openSync, readFileSync, rmSync, writeSync } from 'node:fs';
 import { join } from 'node:path';
 import { PGlite } from '@electric-sql/pglite';
@@ -83,15 +82,13 @@ export class DatabaseTimeoutError extends Error {
   }
 }
 
-const unbounded = new AsyncLocalStorage<true>();
-
 /**
- * Runs `fn` without the statement bounds, for work that may rightly take long and serves no
- * request (migrations, which also wait for another instance's migration lock).
+ * A connection that turns its statement timeout off (`set statement_timeout = 0`, as migrations
+ * do) drops the client-side bound as well, and is closed rather than reused when released. A
+ * statement rather than an AsyncLocalStorage flag: async context tracking would slow every
+ * promise of the process.
  */
-export function withoutStatementTimeout<T>(fn: () => Promise<T>): Promise<T> {
-  return unbounded.run(true, fn);
-}
+const UNBOUND_STATEMENT = /^\s*set\s+statement_timeout\s*=\s*0\s*;?\s*$/i;
 
 // SQLSTATEs of a server that is going away, starting, or cancelled a statement for taking too
 // long, or refuses connections for now: all pass with time.
@@ -146,7 +143,7 @@ function boundedPool(pool: pg.Pool, statementTimeoutMs: number): PostgresPool {
   const answerMs = statementTimeoutMs + ANSWER_GRACE_MS;
   return {
     async connect() {
-      const free = unbounded.getStore() === true;
+      let free = false;
       const client = await pool.connect();
       let broken: Error | undefined;
       // A checked-out connection that drops between queries emits 'error'; unheard, it would
@@ -155,17 +152,9 @@ function boundedPool(pool: pg.Pool, statementTimeoutMs: number): PostgresPool {
         broken ??= error;
       };
       client.on('error', onError);
-      if (free) {
-        try {
-          await client.query('set statement_timeout = 0');
-        } catch (error) {
-          client.removeListener('error', onError);
-          client.release(true);
-          throw error;
-        }
-      }
       const query = (text: unknown, parameters?: unknown[]) => {
         if (broken) return Promise.reject(broken);
+        if (typeof text === 'string' && UNBOUND_STATEMENT.test(text)) free = true;
         // A cursor (streaming) is not bounded here; nothing on a request path streams.
         if (free || typeof text !== 'string') {
           return (client.query as (...args: unknown[]) => unknown)(text, parameters);
