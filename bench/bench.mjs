@@ -129,6 +129,32 @@ function rssSampler(pid) {
   };
 }
 
+/**
+ * CPU seconds (user + system, all threads) a process spends from now until the returned
+ * function is called, from /proc: unlike a profile, not inflated when it waits for a core.
+ */
+function cpuMeter(pid) {
+  const read = () => {
+    try {
+      const fields = readFileSync(`/proc/${pid}/stat`, 'utf8').split(') ')[1].split(' ');
+      return (Number(fields[11]) + Number(fields[12])) / 100; // utime + stime, in clock ticks
+    } catch {
+      return null; // not Linux, or the process is gone
+    }
+  };
+  const start = read();
+  return () => {
+    const end = read();
+    return start === null || end === null ? null : end - start;
+  };
+}
+
+/** Server CPU milliseconds per answered request, or null. */
+const cpuPerRequest = (seconds, total) =>
+  seconds === null || Number.isNaN(seconds) || !total
+    ? null
+    : Math.round((seconds * 1000 * 100) / total) / 100;
+
 let jobSeq = 0;
 /** Runs autocannon in its own process (bench/load.mjs) and returns its result. */
 function autocannon(tmp, job) {
@@ -332,8 +358,10 @@ async function main() {
       .join('; ');
     return { email, cookie };
   });
-  // Each connection holds one refresh token at a time; a few spare ones cover stragglers.
-  const refreshCount = wanted.has('refresh') ? opts.connections + 8 : 0;
+  // Each connection holds one refresh token at a time, and a round's end loses the ones in
+  // flight (their successors never reach the pool): enough for every round, and a few spare.
+  const refreshRounds = Math.max(1, Math.round(opts.duration / Math.min(2, opts.duration)));
+  const refreshCount = wanted.has('refresh') ? opts.connections * (refreshRounds + 1) + 8 : 0;
   const pairs = await parallel(Math.max(poolSize, refreshCount), async (i) => {
     const u = users[i % users.length];
     return (await api(base, 'POST', '/auth/token', { email: u.email, password: PASSWORD })).json;
@@ -359,19 +387,6 @@ async function main() {
         `  non-2xx ${row.non2xx}  errors ${row.errors + row.timeouts}` +
         (row.ratio === null ? '' : `  ${Math.round(row.ratio * 100)}% of ${row.ratioOf}${rounds}`),
     );
-  }
-
-  async function scenario(name, target, job, ratioTo) {
-    const stop = progress(name, job.duration);
-    const rss = rssSampler(target === 'baseline' ? baseline.pid : server.pid);
-    const result = await autocannon(tmp, job);
-    const peakRssMB = rss();
-    stop();
-    const row = { name, target, connections: job.connections, ...summarize(result), peakRssMB };
-    row.ratio = ratioTo ? row.rps / ratioTo.value : null;
-    row.ratioOf = ratioTo?.name ?? null;
-    record(row);
-    return row;
   }
 
   log(`Running scenarios (${d} s each, ${c} connections; one at a time)…`);
@@ -400,20 +415,23 @@ async function main() {
         ]
       : []),
   ];
-  const meResults = new Map(meSpecs.map((spec) => [spec.name, { results: [], peak: 0 }]));
+  const meResults = new Map(meSpecs.map((spec) => [spec.name, { results: [], peak: 0, cpu: 0 }]));
   for (let round = 1; round <= rounds; round++) {
     for (const spec of meSpecs) {
       const stop = progress(`${spec.name} (round ${round}/${rounds})`, roundSeconds);
-      const rss = rssSampler(spec.target === 'baseline' ? baseline.pid : server.pid);
+      const pid = spec.target === 'baseline' ? baseline.pid : server.pid;
+      const rss = rssSampler(pid);
+      const cpu = cpuMeter(pid);
       const entry = meResults.get(spec.name);
       entry.results.push(await autocannon(tmp, spec.job));
+      entry.cpu += cpu() ?? NaN;
       entry.peak = Math.max(entry.peak, rss() ?? 0);
       stop();
     }
   }
   const baselineRounds = meResults.get('baseline').results;
   for (const spec of meSpecs) {
-    const { results, peak } = meResults.get(spec.name);
+    const { results, peak, cpu } = meResults.get(spec.name);
     const row = {
       name: spec.name,
       target: spec.target,
@@ -421,6 +439,7 @@ async function main() {
       ...summarize(results),
       peakRssMB: peak || null,
     };
+    row.cpuMsPerRequest = cpuPerRequest(cpu, row.total);
     if (spec.name !== 'baseline') {
       row.roundRatios = roundRatios(results, baselineRounds);
       row.ratio = median(row.roundRatios);
@@ -447,7 +466,7 @@ async function main() {
     log(`  argon2     ${run.hashesPerSecond.toFixed(1).padStart(7)} verifications/s`);
     return run;
   };
-  const needsArgon2 = wanted.has('login') || wanted.has('register') || wanted.has('storm');
+  const needsArgon2 = ['login', 'register', 'storm', 'signup-storm'].some((n) => wanted.has(n));
   const argon2 = needsArgon2 ? await measureArgon2Now() : null;
   const vsArgon2 = { name: 'argon2', value: argon2?.hashesPerSecond ?? NaN };
   const login = {
@@ -459,69 +478,143 @@ async function main() {
     bodies: loginBodies,
     duration: d,
   };
-  if (wanted.has('login')) {
-    // Logins and the argon2 rate take turns in short rounds, as /auth/me and the baseline do:
-    // the ratio is the median of each round's logins/s over the rate measured right before it.
-    // When autocannon hangs up at a round's end, the server drops the hashes still queued for
-    // it, so no login work spills into the next measurement.
+  /**
+   * Requests that each cost one password hash, and the argon2 rate, take turns in short rounds,
+   * as /auth/me and its baseline do: the ratio is the median of each round's requests/s over the
+   * rate measured right before it. When autocannon hangs up at a round's end, the server drops
+   * the hashes still queued for it, so no work spills into the next measurement.
+   */
+  async function hashRounds(name, job) {
     const roundSeconds = Math.min(3, d);
     const rounds = Math.max(1, Math.round(d / roundSeconds));
     const results = [];
     const rates = [];
     let peak = 0;
+    let cpuSeconds = 0;
     for (let round = 1; round <= rounds; round++) {
       rates.push((await measureArgon2Now(opts.quick ? 1 : 1.5)).hashesPerSecond);
-      const stop = progress(`login (round ${round}/${rounds})`, roundSeconds);
+      const stop = progress(`${name} (round ${round}/${rounds})`, roundSeconds);
       const rss = rssSampler(server.pid);
-      results.push(await autocannon(tmp, { ...login, duration: roundSeconds }));
+      const cpu = cpuMeter(server.pid);
+      results.push(await autocannon(tmp, { ...job, duration: roundSeconds }));
+      cpuSeconds += cpu() ?? NaN;
       peak = Math.max(peak, rss() ?? 0);
       stop();
     }
     const row = {
-      name: 'login',
+      name,
       target: 'latchkey',
-      connections: c,
+      connections: job.connections,
       ...summarize(results),
       peakRssMB: peak || null,
       roundRatios: results.map((r, i) => r.requests.total / r.duration / rates[i]),
       ratioOf: 'argon2',
     };
+    row.cpuMsPerRequest = cpuPerRequest(cpuSeconds, row.total);
     row.ratio = median(row.roundRatios);
     record(row);
   }
+  const register = {
+    url: base,
+    connections: c,
+    method: 'POST',
+    path: '/auth/register',
+    headers: json,
+    register: { password: PASSWORD },
+    duration: d,
+  };
+  if (wanted.has('login')) await hashRounds('login', login);
   if (wanted.has('refresh')) {
-    await scenario('refresh', 'latchkey', {
-      url: base,
-      method: 'POST',
-      path: '/auth/refresh',
-      headers: json,
-      refreshPool: refresh,
-      connections: c,
-      duration: d,
+    // Refreshes and the commit baseline (one small UPDATE per transaction, same database, same
+    // driver and pool, same connections) take turns in rounds, like /auth/me and its baseline.
+    const commitPort = await freePort();
+    const commitTarget = env.DATABASE_URL ?? join(tmp, 'commit-baseline-data');
+    log(`Starting the commit baseline (${database.split(' ')[0]})…`);
+    const commitServer = fork(
+      join(benchDir, 'commit-baseline.mjs'),
+      [String(commitPort), commitTarget],
+      { stdio: ['ignore', 'ignore', 'inherit', 'ipc'] },
+    );
+    cleanups.push(() => stopChild(commitServer));
+    await new Promise((resolve, reject) => {
+      commitServer.once('message', resolve);
+      commitServer.once('exit', (code) => reject(new Error(`commit baseline exited ${code}`)));
     });
-  }
-  if (wanted.has('register')) {
-    await scenario(
-      'register',
-      'latchkey',
-      {
+    const roundSeconds = Math.min(2, d);
+    const rounds = Math.max(1, Math.round(d / roundSeconds));
+    const commitJob = {
+      url: `http://127.0.0.1:${commitPort}`,
+      method: 'POST',
+      path: '/commit',
+      connections: c,
+      duration: roundSeconds,
+    };
+    const commits = [];
+    const refreshes = [];
+    const peaks = { commit: 0, refresh: 0 };
+    const cpuSeconds = { commit: 0, refresh: 0 };
+    let pool = refresh;
+    for (let round = 1; round <= rounds; round++) {
+      let stop = progress(`commit baseline (round ${round}/${rounds})`, roundSeconds);
+      let rss = rssSampler(commitServer.pid);
+      let cpu = cpuMeter(commitServer.pid);
+      commits.push(await autocannon(tmp, commitJob));
+      cpuSeconds.commit += cpu() ?? NaN;
+      peaks.commit = Math.max(peaks.commit, rss() ?? 0);
+      stop();
+      stop = progress(`refresh (round ${round}/${rounds})`, roundSeconds);
+      rss = rssSampler(server.pid);
+      cpu = cpuMeter(server.pid);
+      const result = await autocannon(tmp, {
         url: base,
         method: 'POST',
-        path: '/auth/register',
+        path: '/auth/refresh',
         headers: json,
-        register: { password: PASSWORD },
+        refreshPool: pool,
         connections: c,
-        duration: d,
-      },
-      vsArgon2,
-    );
+        duration: roundSeconds,
+      });
+      cpuSeconds.refresh += cpu() ?? NaN;
+      pool = result.refreshPool;
+      refreshes.push(result);
+      peaks.refresh = Math.max(peaks.refresh, rss() ?? 0);
+      stop();
+    }
+    await stopChild(commitServer);
+    const commitRow = { name: 'commit', target: 'baseline', connections: c, ...summarize(commits) };
+    record({
+      ...commitRow,
+      peakRssMB: peaks.commit || null,
+      cpuMsPerRequest: cpuPerRequest(cpuSeconds.commit, commitRow.total),
+      ratio: null,
+      ratioOf: null,
+    });
+    const refreshRow = {
+      name: 'refresh',
+      target: 'latchkey',
+      connections: c,
+      ...summarize(refreshes),
+    };
+    const ratios = roundRatios(refreshes, commits);
+    record({
+      ...refreshRow,
+      peakRssMB: peaks.refresh || null,
+      cpuMsPerRequest: cpuPerRequest(cpuSeconds.refresh, refreshRow.total),
+      roundRatios: ratios,
+      ratio: median(ratios),
+      ratioOf: 'commit',
+    });
   }
-  if (wanted.has('storm')) {
-    // Logins at full concurrency while a light, fixed-rate probe measures /auth/me latency.
-    const stop = progress('storm', d);
+  if (wanted.has('register')) await hashRounds('register', register);
+  /**
+   * Requests that hash at full concurrency (64 connections) while a light, fixed-rate probe
+   * (200 req/s) measures GET /auth/me latency: what a storm does to everyone else.
+   */
+  async function storm(name, job) {
+    const stop = progress(name, d);
     const rss = rssSampler(server.pid);
-    const [storm, probe] = await Promise.all([
-      autocannon(tmp, { ...login, connections: opts.stormConnections }),
+    const [flood, probe] = await Promise.all([
+      autocannon(tmp, { ...job, connections: opts.stormConnections }),
       (async () => {
         await sleep(500); // let the hash queue fill first
         return autocannon(tmp, {
@@ -536,19 +629,27 @@ async function main() {
     ]);
     const peakRssMB = rss();
     stop();
-    for (const [name, result, conns, ratioTo] of [
-      ['storm/login', storm, opts.stormConnections, vsArgon2],
-      ['storm/me', probe, 4, null],
+    for (const [rowName, result, conns, ratioTo] of [
+      [`${name}/${job.path.split('/').at(-1)}`, flood, opts.stormConnections, vsArgon2],
+      [`${name}/me`, probe, 4, null],
     ]) {
-      const row = { name, target: 'latchkey', connections: conns, ...summarize(result), peakRssMB };
+      const row = {
+        name: rowName,
+        target: 'latchkey',
+        connections: conns,
+        ...summarize(result),
+        peakRssMB,
+      };
       row.ratio = ratioTo ? row.rps / ratioTo.value : null;
       row.ratioOf = ratioTo?.name ?? null;
       rows.push(row);
       log(
-        `  ${name.padEnd(11)} ${row.rps} req/s  p50 ${row.p50} ms  p99 ${row.p99} ms  non-2xx ${row.non2xx} (503: ${row.status503})`,
+        `  ${rowName.padEnd(15)} ${row.rps} req/s  p50 ${row.p50} ms  p99 ${row.p99} ms  non-2xx ${row.non2xx} (503: ${row.status503})`,
       );
     }
   }
+  if (wanted.has('storm')) await storm('storm', login);
+  if (wanted.has('signup-storm')) await storm('signup-storm', register);
 
   if (argon2) {
     await measureArgon2Now();

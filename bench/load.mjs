@@ -42,6 +42,7 @@ if (job.rotate) {
   // Refresh tokens work once: each response's successor goes back into the pool, so no token
   // is ever sent twice (which would look like reuse and revoke its family).
   const pool = [...job.refreshPool];
+  request.pool = pool;
   request.setupRequest = (req) => {
     const token = pool.shift() ?? 'pool-exhausted';
     req.body = JSON.stringify({ refreshToken: token });
@@ -65,4 +66,6 @@ const result = await autocannon({
   timeout: 30,
   requests: [request],
 });
+// The tokens still live at the end, so that the next round of the scenario goes on with them.
+if (job.refreshPool) result.refreshPool = request.pool;
 process.stdout.write(JSON.stringify(result));

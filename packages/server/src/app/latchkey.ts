@@ -366,6 +366,7 @@ async function start(
     auditRetentionSeconds: config.admin.auditRetentionSeconds,
     mailRetentionSeconds: config.admin.mailRetentionSeconds,
     webhookRetentionSeconds: config.webhooks.retentionSeconds,
+    refreshReuseGraceSeconds: config.jwt.reuseGraceSeconds,
     log,
   });
   opened.add(() => retention.stop());

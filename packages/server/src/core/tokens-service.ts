@@ -8,19 +8,14 @@ import {
 import type { Kysely } from 'kysely';
 import { recordAuditEvent } from '../store/audit.js';
 import {
-  eraseExpiredSuccessors,
   findRefreshTokenByHash,
+  findRefreshTokenWithSession,
   insertRefreshToken,
-  markRefreshTokenUsed,
   revokeRefreshFamily,
+  rotateRefreshToken,
 } from '../store/refresh-tokens.js';
 import type { Database, Queryable } from '../store/schema.js';
-import {
-  findSessionById,
-  revokeSession,
-  type SessionWithUser,
-  touchSession,
-} from '../store/sessions.js';
+import { findSessionById, revokeSession, type SessionWithUser } from '../store/sessions.js';
 import type { UserWithRoles } from '../store/users.js';
 import { addSeconds, type Clock } from './clock.js';
 import { AuthError } from './errors.js';
@@ -97,10 +92,7 @@ export interface TokenServiceOptions {
   sealKey: Buffer;
 }
 
-type RefreshOutcome =
-  | { kind: 'ok'; pair: TokenPair }
-  | { kind: 'invalid' }
-  | { kind: 'reuse'; userId: string; sessionId: string; familyId: string };
+type RefreshOutcome = { kind: 'ok'; pair: TokenPair } | { kind: 'invalid' } | { kind: 'reuse' };
 
 /**
  * Token mode: access JWTs (EdDSA, short-lived) and opaque refresh tokens rotated on every use.
@@ -162,99 +154,98 @@ export class TokenService {
   }
 
   /**
-   * POST /auth/refresh. The token row is locked (`FOR UPDATE`) for the whole exchange, so two
-   * refreshes of one token — on one instance or many — run one after the other: the first
-   * rotates, the second finds it used within the grace window and gets the same sealed pair.
+   * POST /auth/refresh. The usual exchange is one read and one statement that claims the token
+   * only if it is still unused (`rotateRefreshToken`): no transaction, no lock held while the
+   * new pair is signed. A token already used — a racing tab, a retry, or a thief — is judged
+   * under a row lock by `refreshUsed`.
    */
   async refresh(refreshToken: string, ctx: RequestContext): Promise<TokenPair> {
     if (!isWellFormedToken(refreshToken)) throw invalidRefreshToken();
     const tokenHash = hashToken(refreshToken);
-    // Before the transaction: loading the keys takes a connection of its own, which a
-    // transaction holding one must never wait for (with every connection held by refreshes, or
-    // on PGlite's single session, that wait would never end).
     const key = await this.o.keys.currentKey();
+    const now = this.o.clock();
+    const current = await findRefreshTokenWithSession(this.o.db, tokenHash);
+    if (!current || current.token.revoked_at !== null || !this.isLive(current.found, now)) {
+      throw invalidRefreshToken();
+    }
+    const { token, found } = current;
+    if (token.used_at === null) {
+      if (now.getTime() >= token.expires_at.getTime()) throw invalidRefreshToken();
+      const successor = generateToken();
+      const successorId = uuidv7(now.getTime());
+      const amr = parseAmr(found.session.amr);
+      const pair = await this.pair(found.user, token.session_id, amr, successor, now, key);
+      const idle = addSeconds(now, this.o.sessions.idleTimeoutSeconds);
+      const rotated = await rotateRefreshToken(this.o.db, {
+        parentId: token.id,
+        sessionId: token.session_id,
+        usedAt: now,
+        successor: {
+          id: successorId,
+          tokenHash: hashToken(successor),
+          expiresAt: new Date(
+            Math.min(idle.getTime(), found.session.absolute_expires_at.getTime()),
+          ),
+          sealed: seal(this.o.sealKey, JSON.stringify(pair), token.id),
+        },
+        // Refreshing is activity: it slides the session's idle expiry like a cookie request.
+        touch: slideIdleExpiry(
+          {
+            lastSeenAt: found.session.last_seen_at,
+            absoluteExpiresAt: found.session.absolute_expires_at,
+          },
+          now,
+          this.o.sessions,
+        ),
+      });
+      if (rotated) return pair;
+      // Another exchange of this token, or a revocation, came first: judge it as it is now.
+    }
+    return this.refreshUsed(tokenHash, ctx);
+  }
+
+  /**
+   * A token that is no longer fresh, with its row locked (`FOR UPDATE`) so that concurrent
+   * attempts — on one instance or many — take turns: within the grace window it gets the same
+   * sealed pair as the exchange that used it; after it, the whole family and its session end.
+   */
+  private async refreshUsed(tokenHash: string, ctx: RequestContext): Promise<TokenPair> {
     const outcome = await this.o.db.transaction().execute(async (trx): Promise<RefreshOutcome> => {
       const now = this.o.clock();
       const row = await findRefreshTokenByHash(trx, tokenHash, { forUpdate: true });
-      if (!row || row.revoked_at !== null) return { kind: 'invalid' };
+      if (!row || row.revoked_at !== null || row.used_at === null) return { kind: 'invalid' };
       const found = await findSessionById(trx, row.session_id);
       if (!found || !this.isLive(found, now)) return { kind: 'invalid' };
-
-      if (row.used_at !== null) {
-        const withinGrace =
-          now.getTime() - row.used_at.getTime() <= this.o.reuseGraceSeconds * 1000;
-        if (withinGrace && row.successor_sealed !== null) {
-          const pair = JSON.parse(unseal(this.o.sealKey, row.successor_sealed, row.id));
-          return { kind: 'ok', pair: pair as TokenPair };
-        }
-        // An old token came back: it was stolen, or a client lost track. Either way, nobody
-        // can tell the thief from the owner: end the whole family and its session.
-        await revokeRefreshFamily(trx, row.family_id, now);
-        if (await revokeSession(trx, row.session_id, 'refresh_token_reuse', now)) {
-          await emitSessionsRevoked(trx, row.user_id, [row.session_id], 'refresh_token_reuse', now);
-        }
-        await emitWebhookEvent(
-          trx,
-          'refresh_token.reused',
-          { userId: row.user_id, data: { sessionId: row.session_id, familyId: row.family_id } },
-          now,
-        );
-        await recordAuditEvent(
-          trx,
-          {
-            type: 'refresh_token_reuse',
-            userId: row.user_id,
-            data: { sessionId: row.session_id, familyId: row.family_id },
-            ...ctx,
-          },
-          now,
-        );
-        return {
-          kind: 'reuse',
-          userId: row.user_id,
-          sessionId: row.session_id,
-          familyId: row.family_id,
-        };
+      const withinGrace = now.getTime() - row.used_at.getTime() <= this.o.reuseGraceSeconds * 1000;
+      if (withinGrace && row.successor_sealed !== null) {
+        const pair = JSON.parse(unseal(this.o.sealKey, row.successor_sealed, row.id));
+        return { kind: 'ok', pair: pair as TokenPair };
       }
-      if (now.getTime() >= row.expires_at.getTime()) return { kind: 'invalid' };
-
-      const successor = generateToken();
-      const successorId = uuidv7(now.getTime());
-      const idle = addSeconds(now, this.o.sessions.idleTimeoutSeconds);
-      await insertRefreshToken(trx, {
-        id: successorId,
-        family_id: row.family_id,
-        session_id: row.session_id,
-        user_id: row.user_id,
-        parent_id: row.id,
-        token_hash: hashToken(successor),
-        created_at: now,
-        expires_at: new Date(Math.min(idle.getTime(), found.session.absolute_expires_at.getTime())),
-      });
-      const amr = parseAmr(found.session.amr);
-      const pair = await this.pair(found.user, row.session_id, amr, successor, now, key);
-      const marked = await markRefreshTokenUsed(trx, row.id, {
-        usedAt: now,
-        successorId,
-        successorSealed: seal(this.o.sealKey, JSON.stringify(pair), row.id),
-      });
-      // Cannot happen under the row lock; if it ever did, roll the successor back.
-      if (!marked) throw new Error('refresh token changed under its row lock');
-      // Refreshing is activity: it slides the session's idle expiry like a cookie request.
-      const slid = slideIdleExpiry(
+      // An old token came back: it was stolen, or a client lost track. Either way, nobody
+      // can tell the thief from the owner: end the whole family and its session.
+      await revokeRefreshFamily(trx, row.family_id, now);
+      if (await revokeSession(trx, row.session_id, 'refresh_token_reuse', now)) {
+        await emitSessionsRevoked(trx, row.user_id, [row.session_id], 'refresh_token_reuse', now);
+      }
+      await emitWebhookEvent(
+        trx,
+        'refresh_token.reused',
+        { userId: row.user_id, data: { sessionId: row.session_id, familyId: row.family_id } },
+        now,
+      );
+      await recordAuditEvent(
+        trx,
         {
-          lastSeenAt: found.session.last_seen_at,
-          absoluteExpiresAt: found.session.absolute_expires_at,
+          type: 'refresh_token_reuse',
+          userId: row.user_id,
+          data: { sessionId: row.session_id, familyId: row.family_id },
+          ...ctx,
         },
         now,
-        this.o.sessions,
       );
-      if (slid) await touchSession(trx, row.session_id, slid);
-      return { kind: 'ok', pair };
+      return { kind: 'reuse' };
     });
     if (outcome.kind !== 'ok') throw invalidRefreshToken();
-    // Sealed pairs are needed only within the grace window: erase the ones past it.
-    await eraseExpiredSuccessors(this.o.db, addSeconds(this.o.clock(), -this.o.reuseGraceSeconds));
     return outcome.pair;
   }
 

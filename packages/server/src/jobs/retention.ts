@@ -3,8 +3,10 @@ import type { Clock } from '../core/clock.js';
 import { addSeconds } from '../core/clock.js';
 import { purgeAuditEvents } from '../store/audit.js';
 import { purgeFinishedMails } from '../store/outbox.js';
+import { eraseExpiredSuccessors } from '../store/refresh-tokens.js';
 import { purgeFinishedWebhookEvents } from '../store/webhook-events.js';
 import type { Database } from '../store/schema.js';
+import { Periodic } from './periodic.js';
 
 export interface RetentionOptions {
   db: Kysely<Database>;
@@ -15,6 +17,8 @@ export interface RetentionOptions {
   mailRetentionSeconds: number;
   /** WEBHOOK_RETENTION: events whose deliveries are all finished. */
   webhookRetentionSeconds: number;
+  /** REFRESH_REUSE_GRACE_SECONDS: how long a used refresh token keeps its sealed successor. */
+  refreshReuseGraceSeconds: number;
   log: { info(obj: object, msg: string): void; error(obj: object, msg: string): void };
   /** Between purges; default one hour. */
   intervalMs?: number;
@@ -22,14 +26,33 @@ export interface RetentionOptions {
 
 /**
  * The background purge: audit events older than AUDIT_RETENTION, sent or given-up mail older
- * than MAIL_RETENTION and finished webhook events older than WEBHOOK_RETENTION, a first pass a minute after start, then hourly. Every instance
- * may run it: the deletes are idempotent and batched.
+ * than MAIL_RETENTION and finished webhook events older than WEBHOOK_RETENTION, a first pass a
+ * minute after start, then hourly; and, every grace window, the sealed successor pairs of
+ * refresh tokens whose reuse grace has passed (refreshes never wait for that erase). Every
+ * instance may run it: the deletes are idempotent and batched.
  */
 export class RetentionWorker {
-  private timer: NodeJS.Timeout | undefined;
-  private current: Promise<unknown> | undefined;
+  private readonly purge: Periodic;
+  private readonly successorSweep: Periodic;
 
-  constructor(private readonly o: RetentionOptions) {}
+  constructor(private readonly o: RetentionOptions) {
+    const onError = (error: unknown) => o.log.error({ err: error }, 'Retention purge failed');
+    this.purge = new Periodic(
+      async () => {
+        const result = await this.runOnce();
+        if (Object.values(result).some((n) => n > 0)) o.log.info(result, 'Retention purge');
+      },
+      o.intervalMs ?? 3_600_000,
+      onError,
+    );
+    this.successorSweep = new Periodic(
+      async () => {
+        await this.eraseSealedSuccessors();
+      },
+      Math.max(1, o.refreshReuseGraceSeconds) * 1000,
+      onError,
+    );
+  }
 
   /** One purge now; returns the rows deleted. */
   async runOnce(): Promise<{ auditEvents: number; mails: number; webhookEvents: number }> {
@@ -49,37 +72,20 @@ export class RetentionWorker {
     return { auditEvents, mails, webhookEvents };
   }
 
+  /** Erases the sealed successors past the reuse grace window now; returns how many. */
+  eraseSealedSuccessors(): Promise<number> {
+    return eraseExpiredSuccessors(
+      this.o.db,
+      addSeconds(this.o.clock(), -this.o.refreshReuseGraceSeconds),
+    );
+  }
+
   start(firstDelayMs = 60_000): void {
-    const tick = async () => {
-      try {
-        const work = this.runOnce();
-        this.current = work;
-        const result = await work;
-        if (result.auditEvents + result.mails + result.webhookEvents > 0) {
-          this.o.log.info(result, 'Retention purge');
-        }
-      } catch (error) {
-        this.o.log.error({ err: error }, 'Retention purge failed');
-      } finally {
-        this.current = undefined;
-      }
-      this.schedule(this.o.intervalMs ?? 3_600_000, tick);
-    };
-    this.schedule(firstDelayMs, tick);
+    this.purge.start(firstDelayMs);
+    this.successorSweep.start();
   }
 
   async stop(): Promise<void> {
-    if (this.timer) clearTimeout(this.timer);
-    this.timer = undefined;
-    this.stopped = true;
-    await this.current?.catch(() => {});
-  }
-
-  private stopped = false;
-
-  private schedule(ms: number, tick: () => Promise<void>) {
-    if (this.stopped) return;
-    this.timer = setTimeout(() => void tick(), ms);
-    this.timer.unref();
+    await Promise.all([this.purge.stop(), this.successorSweep.stop()]);
   }
 }

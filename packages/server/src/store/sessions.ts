@@ -47,7 +47,18 @@ async function findSessionWithUser(
   by: 'token' | 'id',
   value: string,
 ): Promise<SessionWithUser | undefined> {
-  const row = await db
+  const row = await selectSessionWithUser(db)
+    .where(by === 'token' ? 's.token_hash' : 's.id', '=', value)
+    .executeTakeFirst();
+  return row && toSessionWithUser(row);
+}
+
+/**
+ * A session (`s`) joined with its user (`u`) and the user's roles, for lookups that start
+ * elsewhere too (a refresh token names its session). Read rows with `toSessionWithUser`.
+ */
+export function selectSessionWithUser(db: Queryable) {
+  return db
     .selectFrom('sessions as s')
     .innerJoin('users as u', 'u.id', 's.user_id')
     .select([
@@ -74,10 +85,14 @@ async function findSessionWithUser(
       'u.created_at as user_created_at',
       'u.updated_at as user_updated_at',
       rolesOf('u.id').as('roles'),
-    ])
-    .where(by === 'token' ? 's.token_hash' : 's.id', '=', value)
-    .executeTakeFirst();
-  if (!row) return undefined;
+    ]);
+}
+
+type SessionWithUserRow = Awaited<
+  ReturnType<ReturnType<typeof selectSessionWithUser>['executeTakeFirstOrThrow']>
+>;
+
+export function toSessionWithUser(row: SessionWithUserRow): SessionWithUser {
   return {
     session: {
       id: row.id,
