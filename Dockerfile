@@ -35,6 +35,7 @@ COPY --from=build /src/package.json ./
 COPY --from=build /src/packages/contract/package.json packages/contract/
 COPY --from=build /src/packages/contract/dist packages/contract/dist
 COPY --from=build /src/packages/server/package.json packages/server/
+# dist holds the embedded database's initial data directory (pglite-initial.tar.gz) too.
 COPY --from=build /src/packages/server/dist packages/server/dist
 COPY --from=build /src/packages/server/assets packages/server/assets
 COPY --from=build /src/packages/server/web packages/server/web

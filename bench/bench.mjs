@@ -12,6 +12,7 @@ import {
   checkBars,
   formatBars,
   formatComparison,
+  formatStart,
   formatTable,
   median,
   parseArgs,
@@ -215,6 +216,40 @@ async function waitReady(base, child, logFile) {
   throw new Error(`Latchkey did not become ready; its log:\n${readFileSync(logFile, 'utf8')}`);
 }
 
+/** A field of /proc/<pid>/status in MB (VmRSS now, VmHWM the peak so far), null off Linux. */
+function procStatusMB(pid, field) {
+  try {
+    const m = new RegExp(`${field}:\\s+(\\d+) kB`).exec(
+      readFileSync(`/proc/${pid}/status`, 'utf8'),
+    );
+    return m ? Math.round(Number(m[1]) / 1024) : null;
+  } catch {
+    return null;
+  }
+}
+
+/**
+ * Spawns Latchkey and waits until it is ready: the process and its memory from spawn to ready
+ * (peak from the kernel's high-water mark, which no sampling interval can miss).
+ */
+async function startLatchkey({ base, env, nodeArgs, cwd, logFile }) {
+  const logFd = openSync(logFile, 'a');
+  const started = performance.now();
+  const server = spawn(
+    process.execPath,
+    [...nodeArgs, join(root, 'packages/server/dist/cli/main.js'), 'start'],
+    { cwd, env, stdio: ['ignore', logFd, logFd] },
+  );
+  cleanups.push(() => stopChild(server, 20_000));
+  await waitReady(base, server, logFile);
+  const start = {
+    seconds: Math.round((performance.now() - started) / 100) / 10,
+    readyRssMB: procStatusMB(server.pid, 'VmRSS'),
+    peakRssMB: procStatusMB(server.pid, 'VmHWM'),
+  };
+  return { server, start };
+}
+
 async function createPostgresDatabase(url) {
   const pg = (await import('pg')).default;
   const name = `latchkey_bench_${Date.now()}_${process.pid}`;
@@ -317,15 +352,21 @@ async function main() {
   }
   const logFile = join(tmp, 'latchkey.log');
   writeFileSync(logFile, '');
-  const logFd = openSync(logFile, 'a');
-  const server = spawn(
-    process.execPath,
-    [...nodeArgs, join(root, 'packages/server/dist/cli/main.js'), 'start'],
-    { cwd: tmp, env, stdio: ['ignore', logFd, logFd] },
-  );
-  cleanups.push(() => stopChild(server, 20_000));
-  log(`Starting Latchkey (${database}) on ${base}…`);
-  await waitReady(base, server, logFile);
+  // A first start on an empty DATA_DIR (or database) creates it, then a later start on the same
+  // one takes the load: the memory of both starts, and steady memory under load.
+  log(`Starting Latchkey (${database}) on ${base}, first start…`);
+  const first = await startLatchkey({ base, env, nodeArgs: [], cwd: tmp, logFile });
+  await stopChild(first.server, 20_000);
+  log(`  ${formatStart('first start', first.start)}; stopped, starting again…`);
+  const { server, start: laterStart } = await startLatchkey({
+    base,
+    env,
+    nodeArgs,
+    cwd: tmp,
+    logFile,
+  });
+  const firstStart = first.start;
+  log(`  ${formatStart('later start', laterStart)}`);
 
   // Seed: verified users (REQUIRE_EMAIL_VERIFICATION=false), their cookies, tokens.
   // One user per login connection: the per-account throttle (which stays on with RATE_LIMITS=off)
@@ -678,8 +719,10 @@ async function main() {
       quick: opts.quick,
     },
     argon2,
+    firstStart,
+    laterStart,
     scenarios: rows,
-    bars: checkBars(rows),
+    bars: checkBars(rows, { embedded: !env.DATABASE_URL, firstStart }),
   };
   const out = opts.out ?? join(benchDir, 'results', `${startedAt.replace(/[:.]/g, '-')}.json`);
   writeFileSync(out, JSON.stringify(output, null, 2) + '\n');
@@ -693,6 +736,9 @@ async function main() {
     console.log(
       `argon2 rate: ${argon2.hashesPerSecond.toFixed(1)}/s (m=${ARGON2.memoryCost}, t=${ARGON2.timeCost}, p=${ARGON2.parallelism}, ${argon2.workers} at once)\n`,
     );
+  console.log(
+    `${formatStart('first start', firstStart)}\n${formatStart('later start', laterStart)}\n`,
+  );
   console.log(formatTable(rows));
   console.log(`\nBars:\n${formatBars(output.bars)}`);
   if (errorLines.length)

@@ -4,6 +4,7 @@ import { describe, expect, it } from 'vitest';
 import {
   checkBars,
   formatComparison,
+  formatStart,
   formatTable,
   median,
   parseArgs,
@@ -89,6 +90,39 @@ describe('the bench', () => {
     });
     const broken = checkBars([row('me-cookie', 0.7, { other5xx: 1 })]);
     expect(broken.at(-1)).toMatchObject({ met: false, value: '1 other 5xx, 0 503s' });
+  });
+
+  it("checks the embedded memory bar: the first start's peak, and the peak under load", () => {
+    const bar = 'embedded memory: first start <= 400 MB, under load <= 300 MB';
+    const loaded = (peakRssMB) => [
+      row('baseline', null, { peakRssMB: 900 }),
+      row('login', 0.9, { ratioOf: 'argon2', peakRssMB }),
+      row('me-cookie', 0.7, { peakRssMB: 250 }),
+    ];
+    const memoryBar = (rows, memory) => checkBars(rows, memory).find((b) => b.bar === bar);
+    // The baseline's memory is not Latchkey's.
+    expect(memoryBar(loaded(290), { embedded: true, firstStart: { peakRssMB: 400 } })).toEqual({
+      bar,
+      value: 'first start 400 MB, under load 290 MB',
+      met: true,
+    });
+    expect(
+      memoryBar(loaded(301), { embedded: true, firstStart: { peakRssMB: 380 } }),
+    ).toMatchObject({ met: false });
+    expect(
+      memoryBar(loaded(200), { embedded: true, firstStart: { peakRssMB: 401 } }),
+    ).toMatchObject({ met: false });
+    // PostgreSQL's memory is another process's: no bar, and none without a measurement.
+    expect(
+      memoryBar(loaded(200), { embedded: false, firstStart: { peakRssMB: 150 } }),
+    ).toBeUndefined();
+    expect(
+      memoryBar(loaded(200), { embedded: true, firstStart: { peakRssMB: null } }),
+    ).toBeUndefined();
+    expect(memoryBar(loaded(200))).toBeUndefined();
+    expect(formatStart('first start', { seconds: 4.2, readyRssMB: 250, peakRssMB: 310 })).toBe(
+      'first start: ready in 4.2 s, RSS 250 MB at ready, peak 310 MB',
+    );
   });
 
   it('prints the table and a comparison with an earlier run', () => {

@@ -27,7 +27,7 @@ for tgz in "$work"/*.tgz; do
 done
 server_files="$(tar -tzf "$work"/latchkey-server-*.tgz)"
 for f in package/dist/cli/main.js package/web/index.html package/assets/common-passwords.txt \
-  package/dist/core/hash-worker.js; do
+  package/dist/core/hash-worker.js package/dist/pglite-initial.tar.gz; do
   grep -qx "$f" <<<"$server_files" || die "$f is not in the server's tarball"
 done
 for p in contract sdk guard; do

@@ -1,5 +1,6 @@
 #!/usr/bin/env node
-// Builds the workspaces: TypeScript to each package's dist/, the pages into the server package
+// Builds the workspaces: TypeScript to each package's dist/, the embedded database's initial data
+// directory (packages/server/dist/pglite-initial.tar.gz), the pages into the server package
 // (packages/server/web, which the server serves and `npm pack` ships).
 //
 //   node scripts/build.mjs             build everything
@@ -51,6 +52,19 @@ const targets = [
     out: 'packages/server/dist',
     inputs: pkg('server', ...pkg('contract')),
     run: [tsc, '-b', 'packages/server'],
+  },
+  {
+    // The embedded database's initial data directory, made from the built migrations.
+    name: 'initial-data-dir',
+    out: 'packages/server/dist/pglite-initial.tar.gz',
+    inputs: [
+      'packages/server/src/store/migrations',
+      'packages/server/src/store/migrate.ts',
+      'packages/server/src/store/database.ts',
+      'packages/server/src/store/initial-data-dir.ts',
+      'packages/server/scripts/initial-data-dir.mjs',
+    ],
+    run: ['packages/server/scripts/initial-data-dir.mjs'],
   },
   {
     name: 'pages',

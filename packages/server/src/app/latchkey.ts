@@ -153,8 +153,9 @@ async function openStore(
   options: LatchkeyOptions,
   opened: OpenedResources,
   clock: Clock,
+  log: ReturnType<typeof createLogger>,
 ): Promise<DatabaseHandle> {
-  const handle = options.database ?? (await openDatabase(config));
+  const handle = options.database ?? (await openDatabase(config, (message) => log.warn(message)));
   if (!options.database) opened.add(() => handle.close());
   await migrate(handle.db);
   // The embedded database is this process's alone (pid lock): leases in it are a dead run's.
@@ -236,10 +237,10 @@ async function start(
   opened: OpenedResources,
 ): Promise<Latchkey> {
   const clock = options.clock ?? systemClock;
-  const handle = await openStore(config, options, opened, clock);
+  const log = createLogger(config.logLevel, options.logStream);
+  const handle = await openStore(config, options, opened, clock, log);
   const hasher = new PasswordHasher(config.argon2, config.hashing);
   opened.add(() => hasher.close());
-  const log = createLogger(config.logLevel, options.logStream);
   const policy = configuredPasswordPolicy(config.password, config.serviceName, (message) =>
     log.warn(message),
   );

@@ -1,6 +1,5 @@
 import { randomBytes } from 'node:crypto';
 import { Secret, TOTP } from 'otpauth';
-import QRCode from 'qrcode';
 
 /**
  * Authenticator-app codes (RFC 6238): SHA-1, 6 digits, 30 s steps, one step either side for
@@ -34,6 +33,8 @@ export async function totpEnrolment(
   label: string,
 ): Promise<{ otpauthUrl: string; qrSvg: string }> {
   const otpauthUrl = totp(secret, issuer, label).toString();
+  // Loaded at the first enrolment rather than at start.
+  const { default: QRCode } = await import('qrcode');
   const qrSvg = await QRCode.toString(otpauthUrl, { type: 'svg', errorCorrectionLevel: 'M' });
   return { otpauthUrl, qrSvg };
 }

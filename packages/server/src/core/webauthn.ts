@@ -1,13 +1,13 @@
-import {
-  generateAuthenticationOptions,
-  generateRegistrationOptions,
-  type AuthenticationResponseJSON,
-  type PublicKeyCredentialCreationOptionsJSON,
-  type PublicKeyCredentialRequestOptionsJSON,
-  type RegistrationResponseJSON,
-  verifyAuthenticationResponse,
-  verifyRegistrationResponse,
+import type {
+  AuthenticationResponseJSON,
+  PublicKeyCredentialCreationOptionsJSON,
+  PublicKeyCredentialRequestOptionsJSON,
+  RegistrationResponseJSON,
 } from '@simplewebauthn/server';
+
+// Loaded at the first passkey ceremony, not at start: it costs about 3.5 MB of heap and a
+// second or two of start-up, and most instances see few passkeys.
+const simpleWebAuthn = () => import('@simplewebauthn/server');
 
 /**
  * The WebAuthn ceremonies, with the relying party fixed from PUBLIC_URL: RP ID = its host name,
@@ -51,6 +51,7 @@ export async function registrationOptions(
   user: { id: string; email: string; name: string | null },
   exclude: { credentialId: string; transports: string[] }[],
 ): Promise<OptionsJSON> {
+  const { generateRegistrationOptions } = await simpleWebAuthn();
   const options = await generateRegistrationOptions({
     rpName: rp.name,
     rpID: rp.id,
@@ -81,6 +82,7 @@ export async function verifyRegistration(
   response: RegistrationResponseJSON,
   challenge: string,
 ): Promise<RegisteredCredential | undefined> {
+  const { verifyRegistrationResponse } = await simpleWebAuthn();
   try {
     const result = await verifyRegistrationResponse({
       response,
@@ -109,6 +111,7 @@ export async function authenticationOptions(
   rp: RelyingParty,
   allow: { credentialId: string; transports: string[] }[] | undefined,
 ): Promise<OptionsJSON> {
+  const { generateAuthenticationOptions } = await simpleWebAuthn();
   const options = await generateAuthenticationOptions({
     rpID: rp.id,
     timeout: TIMEOUT_MS,
@@ -127,6 +130,7 @@ export async function verifyAssertion(
   challenge: string,
   credential: { credentialId: string; publicKey: string; counter: number; transports: string[] },
 ): Promise<{ newCounter: number } | undefined> {
+  const { verifyAuthenticationResponse } = await simpleWebAuthn();
   try {
     const result = await verifyAuthenticationResponse({
       response,

@@ -1,10 +1,11 @@
-import { closeSync, openSync, readFileSync, rmSync, writeSync } from 'node:fs';
+import { closeSync, existsSync, openSync, readFileSync, rmSync, writeSync } from 'node:fs';
 import { join } from 'node:path';
 import { PGlite } from '@electric-sql/pglite';
 import { createPgConfig } from '@electric-sql/pglite/node-postgres';
 import { Kysely, PostgresDialect, type PostgresPool, type PostgresPoolClient, sql } from 'kysely';
 import pg from 'pg';
 import { secureDataDir } from './data-dir.js';
+import { INITIAL_DATA_DIR, unpackDataDir } from './initial-data-dir.js';
 import { type Listen, pgListen, pgliteListen } from './listen.js';
 import type { Database } from './schema.js';
 
@@ -41,6 +42,20 @@ export class DatabaseInUseError extends Error {
 // sizes an embedded deployment sees.
 const PGLITE_CONF = ['shared_buffers=16MB', 'work_mem=2MB', 'maintenance_work_mem=16MB'];
 const PGLITE_OPTIONS = { postgresqlconf: PGLITE_CONF };
+
+/**
+ * Unpacks the initial data directory as `pgdata`; a missing or broken file costs a slower first
+ * start (initdb), not a failed one.
+ */
+function unpackInitialDataDir(archive: string, pgdata: string, log: (message: string) => void) {
+  try {
+    unpackDataDir(archive, pgdata);
+  } catch (error) {
+    log(
+      `The embedded database's initial data directory ${archive} could not be used (${(error as Error).message}): creating the database with initdb instead, which takes longer and more memory.`,
+    );
+  }
+}
 
 /** How long a query waits for a database connection before failing instead of hanging. */
 const CONNECTION_WAIT_MS = 10_000;
@@ -256,13 +271,20 @@ export function openPostgres(
   );
 }
 
+/** Where a message about the embedded database goes by default (the CLI's commands). */
+const logToStderr = (message: string) => console.error(`latchkey: ${message}`);
+
 /**
  * PGlite in-process. `dataDir` persists to disk (guarded by a pid lock file, since two
- * processes on one PGlite directory would corrupt it); `snapshot` starts from a dumped data
- * directory in memory (tests).
+ * processes on one PGlite directory would corrupt it) and starts empty from `initialDataDir`
+ * (default: the one the build made); `snapshot` starts from a dumped data directory in memory
+ * (tests).
  */
 export async function openPglite(
-  options: { dataDir: string } | { snapshot: Blob } | { memory: true },
+  options:
+    | { dataDir: string; initialDataDir?: string; log?: (message: string) => void }
+    | { snapshot: Blob }
+    | { memory: true },
 ): Promise<DatabaseHandle & { pglite: PGlite }> {
   let releaseLock = () => {};
   let pglite: PGlite;
@@ -271,7 +293,16 @@ export async function openPglite(
     secureDataDir(dataDir);
     releaseLock = acquireDirLock(dataDir);
     try {
-      pglite = await PGlite.create({ dataDir: join(dataDir, 'pglite'), ...PGLITE_OPTIONS });
+      const pgdata = join(dataDir, 'pglite');
+      // A directory without PG_VERSION is an initdb stopped half-way: PGlite redoes it.
+      if (!existsSync(pgdata)) {
+        unpackInitialDataDir(
+          options.initialDataDir ?? INITIAL_DATA_DIR,
+          pgdata,
+          options.log ?? logToStderr,
+        );
+      }
+      pglite = await PGlite.create({ dataDir: pgdata, ...PGLITE_OPTIONS });
       secureDataDir(dataDir);
     } catch (error) {
       releaseLock();
@@ -334,15 +365,19 @@ function isAlive(pid: number): boolean {
   }
 }
 
-export function openDatabase(config: {
-  databaseUrl: string | undefined;
-  dataDir: string;
-  databaseTimeouts?: PostgresTimeouts;
-}): Promise<DatabaseHandle> | DatabaseHandle {
+/** `log` receives what an operator should know about the embedded database (default: stderr). */
+export function openDatabase(
+  config: {
+    databaseUrl: string | undefined;
+    dataDir: string;
+    databaseTimeouts?: PostgresTimeouts;
+  },
+  log?: (message: string) => void,
+): Promise<DatabaseHandle> | DatabaseHandle {
   return config.databaseUrl
     ? openPostgres(
         config.databaseUrl,
         config.databaseTimeouts ? { timeouts: config.databaseTimeouts } : {},
       )
-    : openPglite({ dataDir: config.dataDir });
+    : openPglite({ dataDir: config.dataDir, log });
 }

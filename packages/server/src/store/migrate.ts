@@ -1,4 +1,5 @@
 import { type Kysely, sql } from 'kysely';
+import { openPglite } from './database.js';
 import { migrations as allMigrations, type Migration } from './migrations/index.js';
 import type { Database } from './schema.js';
 
@@ -62,4 +63,18 @@ export async function migrate(
       await sql`select pg_advisory_unlock(${MIGRATION_LOCK_ID})`.execute(conn);
     }
   });
+}
+
+/**
+ * A new embedded database with every migration applied, as a dumped data directory: the build's
+ * initial data directory (INITIAL_DATA_DIR, gzipped) and the tests' snapshot (uncompressed).
+ */
+export async function migratedDataDir(compression: 'gzip' | 'none'): Promise<Blob> {
+  const handle = await openPglite({ memory: true });
+  try {
+    await migrate(handle.db);
+    return await handle.pglite.dumpDataDir(compression);
+  } finally {
+    await handle.close();
+  }
 }

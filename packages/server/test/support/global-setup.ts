@@ -2,8 +2,7 @@ import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import type { TestProject } from 'vitest/node';
-import { openPglite } from '../../src/store/database.js';
-import { migrate } from '../../src/store/migrate.js';
+import { migratedDataDir } from '../../src/store/migrate.js';
 
 declare module 'vitest' {
   export interface ProvidedContext {
@@ -17,10 +16,7 @@ declare module 'vitest' {
  */
 export default async function setup(project: TestProject) {
   const dir = mkdtempSync(join(tmpdir(), 'latchkey-test-'));
-  const handle = await openPglite({ memory: true });
-  await migrate(handle.db);
-  const dump = await handle.pglite.dumpDataDir('none');
-  await handle.close();
+  const dump = await migratedDataDir('none');
   const path = join(dir, 'snapshot.tar');
   writeFileSync(path, Buffer.from(await dump.arrayBuffer()));
   project.provide('pgliteSnapshotPath', path);
