@@ -98,6 +98,10 @@ describe('the initial data directory of the embedded database', () => {
       header.write(`${data.length.toString(8).padStart(11, '0')}\0`, 124);
       header.write(type, 156);
       header.write('ustar\u000000', 257);
+      // The checksum: the header's bytes summed with its own field as spaces.
+      header.fill(' ', 148, 156);
+      const sum = header.reduce((total, byte) => total + byte, 0);
+      header.write(`${sum.toString(8).padStart(6, '0')}\0 `, 148);
       return Buffer.concat([header, data, Buffer.alloc((512 - (data.length % 512)) % 512)]);
     };
     const cases = {
