@@ -36,7 +36,7 @@ export const ZXCVBN_WINDOW = 64;
  * Cap on the l33t-substitution variants zxcvbn tries, each a full dictionary pass (default
  * 100). Full substitutions come first, so classic l33t passwords score the same with 10.
  */
-export const ZXCVBN_L33T_VARIANTS = 10;
+const ZXCVBN_L33T_VARIANTS = 10;
 
 const NOT_LETTER_OR_DIGIT = /[^\p{L}\p{N}]/gu;
 

@@ -240,7 +240,7 @@ async function start(
   const hasher = new PasswordHasher(config.argon2, config.hashing);
   opened.add(() => hasher.close());
   const log = createLogger(config.logLevel, options.logStream);
-  const policy = configuredPasswordPolicy(config.password, config.serviceName, (message) =>
+  const policy = configuredPasswordPolicy(config.password, config.serviceName, hasher, (message) =>
     log.warn(message),
   );
   const abuse = await startAbuseProtection(config, handle, { clock, log });
@@ -314,7 +314,6 @@ async function start(
     auth.verifyCredentials(input, ctx);
   const account = new AccountService({
     db,
-    hasher,
     policy,
     clock,
     mail,
@@ -351,7 +350,6 @@ async function start(
   const admin = new AdminService({
     db,
     clock,
-    hasher,
     policy,
     resetLinks: account,
     mail,
