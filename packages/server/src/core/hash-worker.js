@@ -7,7 +7,6 @@ import { setPriority } from 'node:os';
 import { parentPort } from 'node:worker_threads';
 import { hashSync, verifySync } from '@node-rs/argon2';
 import { verifySync as bcryptVerifySync } from '@node-rs/bcrypt';
-import { judgePassword, ZXCVBN_OPTIONS } from '@latchkey/contract/password-rules';
 
 // On Linux a priority set with pid 0 applies to the calling thread only: hashing then yields a
 // core to the event loop (GET /auth/me during a login storm) and takes every idle cycle.
@@ -25,12 +24,14 @@ const mismatchOnError = (check) => {
   }
 };
 
-// The common list (assets/README.md) and zxcvbn's dictionaries are loaded on a thread's first
-// judgement: a thread that only verifies logins never holds them.
+// The rules, the common list (assets/README.md) and zxcvbn's dictionaries are loaded on a
+// thread's first judgement: a thread that only verifies logins never holds them.
+let contract;
 let commonPasswords;
 let zxcvbn;
 
 async function ruleTools(minScore) {
+  contract ??= await import('@latchkey/contract/password-rules');
   if (!commonPasswords) {
     const text = readFileSync(
       new URL('../../assets/common-passwords.txt', import.meta.url),
@@ -43,14 +44,15 @@ async function ruleTools(minScore) {
       import('@zxcvbn-ts/core'),
       import('@zxcvbn-ts/language-common'),
     ]);
-    zxcvbn = new ZxcvbnFactory({ dictionary, graphs: adjacencyGraphs, ...ZXCVBN_OPTIONS });
+    zxcvbn = new ZxcvbnFactory({ dictionary, graphs: adjacencyGraphs, ...contract.ZXCVBN_OPTIONS });
   }
   // zxcvbn only decides with a minimum score; without one it would cost for nothing.
   return { common: commonPasswords, zxcvbn: minScore > 0 ? zxcvbn : undefined };
 }
 
 async function judge(password, { rules, context }) {
-  const verdict = judgePassword(password, rules, context, await ruleTools(rules.minScore));
+  const tools = await ruleTools(rules.minScore);
+  const verdict = contract.judgePassword(password, rules, context, tools);
   // zxcvbn's result stays here: only what the caller answers crosses to the event loop.
   return verdict.ok
     ? { ok: true }
