@@ -1,9 +1,10 @@
-import type { TranslationKeys, ZxcvbnResult } from '@zxcvbn-ts/core';
+import type { OptionsType, TranslationKeys, ZxcvbnFactory, ZxcvbnResult } from '@zxcvbn-ts/core';
 
 /**
  * The password rules that need no server: shared by the policy the server enforces (its
- * core/password-policy.ts) and the strength meter of the web pages, so both judge alike. No
- * Node API and no runtime import here: the browser bundles this file.
+ * hashing threads, core/hash-worker.js) and the strength meter of the web pages, so both judge
+ * alike. No Node API and no runtime import here: the browser bundles this file, and the
+ * server's worker threads load its build on their own (`@latchkey/contract/password-rules`).
  */
 
 export const PASSWORD_MAX_LENGTH = 256;
@@ -35,7 +36,7 @@ export const ZXCVBN_WINDOW = 64;
  * Cap on the l33t-substitution variants zxcvbn tries, each a full dictionary pass (default
  * 100). Full substitutions come first, so classic l33t passwords score the same with 10.
  */
-export const ZXCVBN_L33T_VARIANTS = 10;
+const ZXCVBN_L33T_VARIANTS = 10;
 
 const NOT_LETTER_OR_DIGIT = /[^\p{L}\p{N}]/gu;
 
@@ -97,6 +98,13 @@ export const zxcvbnTranslations: TranslationKeys = {
     centuries: 'centuries',
   },
 };
+
+/** zxcvbn-ts's options but its dictionaries, which the server and the pages load their own way. */
+export const ZXCVBN_OPTIONS = {
+  translations: zxcvbnTranslations,
+  l33tMaxSubstitutions: ZXCVBN_L33T_VARIANTS,
+  maxLength: PASSWORD_MAX_LENGTH,
+} satisfies OptionsType;
 
 const GENERIC_REASON = 'it is made of words or patterns that password-guessing tools try early';
 
@@ -228,4 +236,76 @@ export function checkPersonalInfo(
     message: builtFrom ? personalInfoMessage(found) : undefined,
     userInputs: [...new Set([...pieces.map((p) => p.text), ...serviceWords])],
   };
+}
+
+// ---------------------------------------------------------------------------------------------
+// The verdict.
+
+export type PasswordRefusal =
+  'too_short' | 'too_long' | 'common' | 'personal_info' | 'too_guessable';
+
+export interface PasswordRules {
+  minLength: number;
+  /** zxcvbn's score a password needs (0-4); 0 turns zxcvbn off. */
+  minScore: number;
+  serviceName: string;
+}
+
+export type PasswordJudgement =
+  | { ok: true; result: ZxcvbnResult | undefined }
+  | {
+      ok: false;
+      reason: PasswordRefusal;
+      message: string;
+      /** zxcvbn's result when it made the refusal. */
+      result: ZxcvbnResult | undefined;
+    };
+
+type Refused = Extract<PasswordJudgement, { ok: false }>;
+
+const refusal = (reason: PasswordRefusal, message: string, result?: ZxcvbnResult): Refused => ({
+  ok: false,
+  reason,
+  message,
+  result,
+});
+
+/** The length rule alone (in code points): it needs no list and no zxcvbn, so it goes first. */
+export function judgeLength(length: number, minLength: number): Refused | undefined {
+  if (length < minLength) return refusal('too_short', `Use at least ${minLength} characters.`);
+  if (length > PASSWORD_MAX_LENGTH) {
+    return refusal('too_long', `Use at most ${PASSWORD_MAX_LENGTH} characters.`);
+  }
+  return undefined;
+}
+
+/**
+ * Every rule, in order, on a normalised password: length, the common list, built from the
+ * email, the name or the service name, zxcvbn's score. The list and zxcvbn are skipped while
+ * they are missing (the pages load them lazily; the server has no use for zxcvbn when
+ * `minScore` is 0). zxcvbn runs whenever it is given: the pages' meter shows its score.
+ */
+export function judgePassword(
+  normalized: string,
+  rules: PasswordRules,
+  context: { email?: string | undefined; name?: string | null | undefined },
+  tools: { common?: ReadonlySet<string> | undefined; zxcvbn?: ZxcvbnFactory | undefined },
+): PasswordJudgement {
+  const chars = [...normalized];
+  const length = judgeLength(chars.length, rules.minLength);
+  if (length) return length;
+  if (tools.common?.has(normalized.toLowerCase()))
+    return refusal('common', COMMON_PASSWORD_MESSAGE);
+  const personal = checkPersonalInfo(normalized, rules.minLength, rules.serviceName, context);
+  if (personal.message) return refusal('personal_info', personal.message);
+  if (!tools.zxcvbn) return { ok: true, result: undefined };
+  const result = tools.zxcvbn.check(chars.slice(0, ZXCVBN_WINDOW).join(''), personal.userInputs);
+  if (rules.minScore > 0 && result.score < rules.minScore) {
+    return refusal(
+      'too_guessable',
+      `${tooGuessableReason(result)} ${zxcvbnSuggestion(result)}`,
+      result,
+    );
+  }
+  return { ok: true, result };
 }

@@ -1,11 +1,9 @@
-import type { ZxcvbnFactory, ZxcvbnResult } from '@zxcvbn-ts/core';
+import type { ZxcvbnFactory } from '@zxcvbn-ts/core';
 import {
-  COMMON_PASSWORD_MESSAGE,
-  checkPersonalInfo,
+  judgePassword,
   normalizePassword,
   tooGuessableReason,
-  ZXCVBN_L33T_VARIANTS,
-  ZXCVBN_WINDOW,
+  ZXCVBN_OPTIONS,
   zxcvbnSuggestion,
   zxcvbnTranslations,
 } from '@latchkey/contract';
@@ -20,7 +18,6 @@ import {
 export interface PolicyOptions {
   minLength: number;
   minScore: number;
-  maxLength: number;
   serviceName: string;
 }
 
@@ -47,9 +44,7 @@ export function loadZxcvbn(): Promise<ZxcvbnFactory> {
       zxcvbn = new core.ZxcvbnFactory({
         dictionary: language.dictionary,
         graphs: language.adjacencyGraphs,
-        translations: zxcvbnTranslations,
-        l33tMaxSubstitutions: ZXCVBN_L33T_VARIANTS,
-        maxLength: 256,
+        ...ZXCVBN_OPTIONS,
       });
       return zxcvbn;
     })
@@ -102,29 +97,25 @@ export function checkPassword(
   context: { email?: string; name?: string } = {},
 ): StrengthResult {
   const normalized = normalizePassword(password);
-  const chars = [...normalized];
-  if (chars.length < options.minLength) {
+  const verdict = judgePassword(normalized, options, context, { common, zxcvbn });
+  const { result } = verdict;
+  if (!verdict.ok && verdict.reason === 'too_short') {
     return refuse(
-      `Use at least ${options.minLength} characters (${chars.length} so far).`,
+      `Use at least ${options.minLength} characters (${[...normalized].length} so far).`,
       'A few unrelated words make a long password that is easy to remember.',
     );
   }
-  if (chars.length > options.maxLength)
-    return refuse(`Use at most ${options.maxLength} characters.`);
-  if (common?.has(normalized.toLowerCase())) return refuse(COMMON_PASSWORD_MESSAGE);
-  const personal = checkPersonalInfo(normalized, options.minLength, options.serviceName, context);
-  if (personal.message) return refuse(personal.message);
-  if (!zxcvbn) return { ok: true, score: -1, message: undefined, suggestion: undefined };
-  const result: ZxcvbnResult = zxcvbn.check(
-    chars.slice(0, ZXCVBN_WINDOW).join(''),
-    personal.userInputs,
-  );
+  if (!result) {
+    if (!verdict.ok) return refuse(verdict.message);
+    return { ok: true, score: -1, message: undefined, suggestion: undefined };
+  }
   // Acceptable passwords get only specific advice, not the generic "add another word".
   const suggestion =
     result.score < 4
       ? zxcvbnSuggestion(result)
       : result.feedback.suggestions.find((s) => s !== zxcvbnTranslations.suggestions.anotherWord);
-  if (options.minScore > 0 && result.score < options.minScore) {
+  if (!verdict.ok) {
+    // The meter shows the suggestion on its own line: the message is the reason alone.
     return { ok: false, score: result.score, message: tooGuessableReason(result), suggestion };
   }
   return { ok: true, score: result.score, message: undefined, suggestion };

@@ -241,7 +241,7 @@ async function start(
   const handle = await openStore(config, options, opened, clock, log);
   const hasher = new PasswordHasher(config.argon2, config.hashing);
   opened.add(() => hasher.close());
-  const policy = configuredPasswordPolicy(config.password, config.serviceName, (message) =>
+  const policy = configuredPasswordPolicy(config.password, config.serviceName, hasher, (message) =>
     log.warn(message),
   );
   const abuse = await startAbuseProtection(config, handle, { clock, log });
@@ -315,7 +315,6 @@ async function start(
     auth.verifyCredentials(input, ctx);
   const account = new AccountService({
     db,
-    hasher,
     policy,
     clock,
     mail,
@@ -352,7 +351,6 @@ async function start(
   const admin = new AdminService({
     db,
     clock,
-    hasher,
     policy,
     resetLinks: account,
     mail,

@@ -28,11 +28,11 @@ export class CommandError extends Error {}
 const CLI: Actor = { id: null, via: 'cli' };
 
 export function adminServiceFor(config: Config, db: Kysely<Database>, clock?: Clock) {
+  const hasher = new PasswordHasher(config.argon2, config.hashing);
   return new AdminService({
     db,
     clock: clock ?? (() => new Date()),
-    hasher: new PasswordHasher(config.argon2, config.hashing),
-    policy: configuredPasswordPolicy(config.password, config.serviceName, (message) =>
+    policy: configuredPasswordPolicy(config.password, config.serviceName, hasher, (message) =>
       console.error(`latchkey: ${message}`),
     ),
   });

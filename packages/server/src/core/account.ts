@@ -30,8 +30,7 @@ import { deviceLabel } from './devices.js';
 import { AuthError, errors } from './errors.js';
 import { uuidv7 } from '../store/ids.js';
 import type { MailContext } from './mail-templates.js';
-import { normalizePassword, type PasswordPolicy } from './password-policy.js';
-import type { PasswordHasher } from './passwords.js';
+import type { PasswordPolicy } from './password-policy.js';
 import {
   type PublicUser,
   type RequestContext,
@@ -54,7 +53,6 @@ export interface DeviceSession extends AdminSession {
 
 export interface AccountServiceOptions {
   db: Kysely<Database>;
-  hasher: PasswordHasher;
   policy: PasswordPolicy;
   clock: Clock;
   mail: MailContext;
@@ -224,9 +222,8 @@ export class AccountService {
     const peek = await findLiveEmailToken(db, tokenHash, ['reset_password'], clock());
     const user = peek ? await findUserById(db, peek.user_id) : undefined;
     if (!peek || !user || user.disabled_at !== null) throw errors.invalidToken();
-    await this.checkPolicy(input.password, user, 'password');
     // Hash outside the transaction: it takes tens of milliseconds and must not hold a connection.
-    const passwordHash = await this.o.hasher.hash(normalizePassword(input.password), ctx.signal);
+    const passwordHash = await this.acceptNew(input.password, user, 'password', ctx);
 
     const now = clock();
     const done = await db.transaction().execute(async (trx) => {
@@ -279,8 +276,7 @@ export class AccountService {
   ): Promise<RotatedSession | undefined> {
     const { db, clock } = this.o;
     const user = await this.confirmPassword(who, input.currentPassword, ctx, 'currentPassword');
-    await this.checkPolicy(input.newPassword, user, 'newPassword');
-    const passwordHash = await this.o.hasher.hash(normalizePassword(input.newPassword), ctx.signal);
+    const passwordHash = await this.acceptNew(input.newPassword, user, 'newPassword', ctx);
     const now = clock();
     const rotated = await db.transaction().execute(async (trx) => {
       await updateUser(trx, user.id, {
@@ -458,12 +454,20 @@ export class AccountService {
     }
   }
 
-  private async checkPolicy(password: string, user: UserWithRoles, field: string) {
-    const verdict = await this.o.policy.evaluate(password, { email: user.email, name: user.name });
+  /** The hash of a new password the policy accepts; a refusal names the form's field. */
+  private async acceptNew(
+    password: string,
+    user: UserWithRoles,
+    field: string,
+    ctx: RequestContext,
+  ): Promise<string> {
+    const context = { email: user.email, name: user.name };
+    const verdict = await this.o.policy.accept(password, context, { signal: ctx.signal });
     if (!verdict.ok) {
       throw new AuthError('weak_password', 400, verdict.message, {
         errors: [{ field, message: verdict.message }],
       });
     }
+    return verdict.hash;
   }
 }

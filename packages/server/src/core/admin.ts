@@ -51,8 +51,7 @@ import { deviceLabel } from './devices.js';
 import { AuthError, errors } from './errors.js';
 import { uuidv7 } from '../store/ids.js';
 import { emitSessionsRevoked, emitWebhookEvent } from './webhooks.js';
-import { normalizePassword, type PasswordPolicy } from './password-policy.js';
-import type { PasswordHasher } from './passwords.js';
+import type { PasswordPolicy } from './password-policy.js';
 
 /**
  * Ends every session and every refresh family of a user at once (disable, delete, revoke, forced
@@ -80,7 +79,6 @@ export interface Actor {
 export interface AdminServiceOptions {
   db: Kysely<Database>;
   clock: Clock;
-  hasher: PasswordHasher;
   policy: PasswordPolicy;
   /** AccountService's reset-link writer (forced reset); absent in the CLI. */
   resetLinks?: {
@@ -544,12 +542,13 @@ export class AdminService {
     ctx: RequestContext = { ip: null, userAgent: null },
   ): Promise<AdminUser> {
     const email = input.email.trim();
-    const verdict = await this.o.policy.evaluate(input.password, {
-      email,
-      name: input.name ?? null,
-    });
+    const verdict = await this.o.policy.accept(
+      input.password,
+      { email, name: input.name ?? null },
+      { signal: ctx.signal },
+    );
     if (!verdict.ok) throw errors.weakPassword(verdict.message);
-    const passwordHash = await this.o.hasher.hash(normalizePassword(input.password), ctx.signal);
+    const passwordHash = verdict.hash;
     const now = this.o.clock();
     try {
       const user = await this.o.db.transaction().execute(async (trx) => {

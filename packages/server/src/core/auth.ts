@@ -125,14 +125,14 @@ export class AuthService {
   ): Promise<RegisterResult> {
     const { db, clock } = this.o;
     const email = input.email;
-    const verdict = await this.o.policy.evaluate(input.password, {
-      email,
-      name: input.name ?? null,
-    });
-    if (!verdict.ok) throw errors.weakPassword(verdict.message);
-    const password = normalizePassword(input.password);
+    const context = { email, name: input.name ?? null };
+    // The address is looked up first so that the rules and the hash are one job on a hashing
+    // thread; a weak password is still refused before the address is said to be taken.
     const existing = await findUserByEmail(db, email);
-    if (existing && !this.o.requireEmailVerification) throw errors.emailTaken();
+    if (existing && !this.o.requireEmailVerification) {
+      const verdict = await this.o.policy.evaluate(input.password, context, ctx.signal);
+      throw verdict.ok ? errors.emailTaken() : errors.weakPassword(verdict.message);
+    }
     const claimable =
       existing !== undefined &&
       existing.email_verified_at === null &&
@@ -143,9 +143,12 @@ export class AuthService {
     // One hash in every branch, so that they all take the same time. A further sign-up for an
     // unverified address shares the salt of the pending ones: a login checks them all with one
     // hash (verifyCredentials), whatever their number.
-    const passwordHash =
-      (pending[0] && (await this.o.hasher.hashLike(pending[0], password, ctx.signal))) ??
-      (await this.o.hasher.hash(password, ctx.signal));
+    const accepted = await this.o.policy.accept(input.password, context, {
+      signal: ctx.signal,
+      like: pending[0],
+    });
+    if (!accepted.ok) throw errors.weakPassword(accepted.message);
+    const passwordHash = accepted.hash;
     const now = clock();
     const signup = { passwordHash, name: input.name ?? null };
 

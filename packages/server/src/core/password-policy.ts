@@ -1,24 +1,18 @@
-import { readFileSync } from 'node:fs';
-import { ZxcvbnFactory } from '@zxcvbn-ts/core';
-import { adjacencyGraphs, dictionary } from '@zxcvbn-ts/language-common';
 import {
-  COMMON_PASSWORD_MESSAGE,
-  checkPersonalInfo,
+  judgeLength,
   normalizePassword,
   PASSWORD_MAX_LENGTH,
-  tooGuessableReason,
-  ZXCVBN_L33T_VARIANTS,
-  ZXCVBN_WINDOW,
-  zxcvbnSuggestion,
-  zxcvbnTranslations,
+  type PasswordRefusal,
 } from '@latchkey/contract';
 import { type BreachCheck, createBreachCheck } from './breached-passwords.js';
+import type { JudgeRequest, PasswordHasher, PasswordVerdict } from './passwords.js';
 
 /**
  * Password policy (docs/security.md, "Policy"): length in code points after NFKC, no
  * composition rules, and refusal of common passwords, passwords built from the user's email,
  * name or the service name, and passwords zxcvbn-ts finds too guessable. The rules themselves
- * live in @latchkey/contract (password-rules.ts), which the web pages share.
+ * live in @latchkey/contract (password-rules.ts), which the web pages share; all but the length
+ * run on the hashing pool's threads (core/hash-worker.js), off the event loop.
  */
 
 export { normalizePassword, PASSWORD_MAX_LENGTH };
@@ -27,24 +21,38 @@ export interface PasswordPolicyOptions {
   minLength: number;
   minScore: number;
   serviceName: string;
+  /** Where the rules run (and new passwords are hashed). */
+  hasher: PasswordHasher;
   /** The optional breached-password lookup (HIBP_URL); without an answer it does not refuse. */
   breached?: BreachCheck | undefined;
 }
 
-export type PasswordRejection =
-  'too_short' | 'too_long' | 'common' | 'personal_info' | 'too_guessable' | 'breached';
+export type PasswordRejection = PasswordRefusal | 'breached';
 
 export type PasswordCheck =
   { ok: true } | { ok: false; reason: PasswordRejection; message: string };
 
 type PasswordContext = { email?: string; name?: string | null };
 
+/** A request's signal (its client hung up), and for `accept` a hash to take the salt of. */
+type JobOptions = { signal?: AbortSignal | undefined; like?: string | undefined };
+
 export interface PasswordPolicy {
-  /** The rules that need nothing but the password and its context. */
-  check(password: string, context?: PasswordContext): PasswordCheck;
-  /** `check`, then the breached-password lookup when one is configured: what sign-up and every
-   * password change use. */
-  evaluate(password: string, context?: PasswordContext): Promise<PasswordCheck>;
+  /** Every rule, then the breached-password lookup when one is configured. */
+  evaluate(
+    password: string,
+    context?: PasswordContext,
+    signal?: AbortSignal,
+  ): Promise<PasswordCheck>;
+  /**
+   * `evaluate`, and the hash of the normalised password when it passes (in the same job on a
+   * hashing thread): what sign-up and every password change use.
+   */
+  accept(
+    password: string,
+    context: PasswordContext,
+    options?: JobOptions,
+  ): Promise<{ ok: true; hash: string } | Extract<PasswordCheck, { ok: false }>>;
 }
 
 export const BREACHED_PASSWORD_MESSAGE =
@@ -56,34 +64,6 @@ export const BREACHED_PASSWORD_MESSAGE =
  */
 const RAW_LENGTH_GUARD = PASSWORD_MAX_LENGTH * 16;
 
-// Common-password list (assets/README.md says where it comes from), loaded once on first use.
-let commonPasswords: Set<string> | undefined;
-
-function isCommonPassword(normalized: string): boolean {
-  if (!commonPasswords) {
-    const text = readFileSync(
-      new URL('../../assets/common-passwords.txt', import.meta.url),
-      'utf8',
-    );
-    commonPasswords = new Set(text.split('\n').filter((line) => line.length > 0));
-  }
-  return commonPasswords.has(normalized.toLowerCase());
-}
-
-// zxcvbn-ts, configured once per process on first use.
-let zxcvbnInstance: ZxcvbnFactory | undefined;
-
-function zxcvbn(): ZxcvbnFactory {
-  zxcvbnInstance ??= new ZxcvbnFactory({
-    dictionary,
-    graphs: adjacencyGraphs,
-    translations: zxcvbnTranslations,
-    l33tMaxSubstitutions: ZXCVBN_L33T_VARIANTS,
-    maxLength: PASSWORD_MAX_LENGTH,
-  });
-  return zxcvbnInstance;
-}
-
 /** The policy as configured (PASSWORD_*, HIBP_*); `warn` hears when a breach lookup failed. */
 export function configuredPasswordPolicy(
   password: {
@@ -92,6 +72,7 @@ export function configuredPasswordPolicy(
     breachCheck?: { url: string; timeoutMs: number } | undefined;
   },
   serviceName: string,
+  hasher: PasswordHasher,
   warn: (message: string) => void,
 ): PasswordPolicy {
   const lookup = password.breachCheck;
@@ -99,6 +80,7 @@ export function configuredPasswordPolicy(
     minLength: password.minLength,
     minScore: password.minScore,
     serviceName,
+    hasher,
     breached: lookup
       ? createBreachCheck({
           ...lookup,
@@ -112,45 +94,55 @@ export function configuredPasswordPolicy(
 }
 
 export function createPasswordPolicy(options: PasswordPolicyOptions): PasswordPolicy {
-  const { minLength, minScore, serviceName } = options;
-  const reject = (reason: PasswordRejection, message: string): PasswordCheck => ({
-    ok: false,
-    reason,
-    message,
-  });
-  const tooLong = () => reject('too_long', `Use at most ${PASSWORD_MAX_LENGTH} characters.`);
+  const { hasher, breached } = options;
+  const rules = {
+    minLength: options.minLength,
+    minScore: options.minScore,
+    serviceName: options.serviceName,
+  };
 
-  const policy: PasswordPolicy = {
-    async evaluate(password, context = {}) {
-      const verdict = policy.check(password, context);
-      if (!verdict.ok || !options.breached) return verdict;
-      const seen = await options.breached(normalizePassword(password));
-      return seen ? reject('breached', BREACHED_PASSWORD_MESSAGE) : verdict;
+  type Judged = { verdict: PasswordCheck; hash?: string | undefined };
+
+  async function judge(
+    password: string,
+    context: PasswordContext,
+    run: (normalized: string, judgement: JudgeRequest) => Promise<Judged>,
+  ): Promise<Judged> {
+    // The length is judged here: a huge password is never copied to a thread, and one of the
+    // wrong length is never looked up.
+    const huge = password.length > RAW_LENGTH_GUARD;
+    const normalized = huge ? '' : normalizePassword(password);
+    const refused = judgeLength(huge ? Infinity : [...normalized].length, rules.minLength);
+    if (refused)
+      return { verdict: { ok: false, reason: refused.reason, message: refused.message } };
+    // The lookup waits on the network while the rules take CPU on a thread: run both at once.
+    // It only decides when the rules accept, as if it had come after them.
+    const [judged, seen] = await Promise.all([
+      run(normalized, { rules, context }),
+      breached?.(normalized),
+    ]);
+    if (judged.verdict.ok && seen) {
+      return { verdict: { ok: false, reason: 'breached', message: BREACHED_PASSWORD_MESSAGE } };
+    }
+    return judged;
+  }
+
+  const verdictOnly = (verdict: PasswordVerdict): Judged => ({ verdict });
+
+  return {
+    async evaluate(password, context = {}, signal) {
+      const { verdict } = await judge(password, context, (normalized, judgement) =>
+        hasher.judge(normalized, judgement, signal).then(verdictOnly),
+      );
+      return verdict;
     },
-    check(password, context = {}) {
-      if (password.length > RAW_LENGTH_GUARD) return tooLong();
-      const normalized = normalizePassword(password);
-      const chars = [...normalized];
-      if (chars.length < minLength) {
-        return reject('too_short', `Use at least ${minLength} characters.`);
-      }
-      if (chars.length > PASSWORD_MAX_LENGTH) return tooLong();
-      if (isCommonPassword(normalized)) return reject('common', COMMON_PASSWORD_MESSAGE);
-
-      const personal = checkPersonalInfo(normalized, minLength, serviceName, context);
-      if (personal.message) return reject('personal_info', personal.message);
-
-      if (minScore > 0) {
-        const result = zxcvbn().check(chars.slice(0, ZXCVBN_WINDOW).join(''), personal.userInputs);
-        if (result.score < minScore) {
-          return reject(
-            'too_guessable',
-            `${tooGuessableReason(result)} ${zxcvbnSuggestion(result)}`,
-          );
-        }
-      }
-      return { ok: true };
+    async accept(password, context, { signal, like } = {}) {
+      const { verdict, hash } = await judge(password, context, (normalized, judgement) =>
+        hasher.judgeAndHash(normalized, judgement, like, signal),
+      );
+      if (!verdict.ok) return verdict;
+      if (hash === undefined) throw new Error('an accepted password came back without its hash');
+      return { ok: true, hash };
     },
   };
-  return policy;
 }

@@ -1,5 +1,6 @@
 import { randomBytes } from 'node:crypto';
 import { Worker } from 'node:worker_threads';
+import type { PasswordRefusal, PasswordRules } from '@latchkey/contract';
 import { errors } from './errors.js';
 
 // @node-rs/argon2's Algorithm is a const enum, which isolated modules cannot import.
@@ -28,13 +29,21 @@ export interface HashLimits {
   queueMax: number;
 }
 
+/** What the password rules judge a new password by, besides the password itself. */
+export interface JudgeRequest {
+  rules: PasswordRules;
+  context: { email?: string | undefined; name?: string | null | undefined };
+}
+
+export type PasswordVerdict =
+  { ok: true } | { ok: false; reason: PasswordRefusal; message: string };
+
+type HashOptions = Argon2Params & { algorithm: number; salt?: Uint8Array; outputLen?: number };
+
 type HashJob =
-  | {
-      op: 'hash';
-      password: string;
-      options: Argon2Params & { algorithm: number; salt?: Uint8Array; outputLen?: number };
-    }
-  | { op: 'verify' | 'bcrypt'; password: string; stored: string };
+  | { op: 'hash'; password: string; options: HashOptions; judge?: JudgeRequest }
+  | { op: 'verify' | 'bcrypt'; password: string; stored: string }
+  | { op: 'judge'; password: string; judge: JudgeRequest };
 
 interface PendingHash {
   job: HashJob;
@@ -52,6 +61,7 @@ interface HashThread {
  * Argon2id hashing behind a bounded queue, on `concurrency` worker threads (core/hash-worker.js)
  * that run at the lowest CPU priority: a login storm takes the cores the event loop leaves idle
  * and waits (or is refused with 503) instead of starving cheap requests such as GET /auth/me.
+ * The password rules of a new password run there too, for the same reason.
  */
 export class PasswordHasher {
   private readonly threads: HashThread[] = [];
@@ -78,19 +88,35 @@ export class PasswordHasher {
    * instead of taking a core during a login storm. One already running finishes.
    */
   hash(password: string, signal?: AbortSignal): Promise<string> {
-    return this.run(
-      {
-        op: 'hash',
-        password,
-        options: {
-          algorithm: ARGON2ID,
-          memoryCost: this.params.memoryCost,
-          timeCost: this.params.timeCost,
-          parallelism: this.params.parallelism,
-        },
-      },
-      signal,
-    ) as Promise<string>;
+    return this.run({ op: 'hash', password, options: this.options() }, signal) as Promise<string>;
+  }
+
+  /**
+   * The password rules (common list, personal information, zxcvbn) on a normalised password, on
+   * a hashing thread: zxcvbn costs milliseconds of CPU, which a sign-up storm would otherwise
+   * take from the event loop. Same queue, limits and `signal` as a hash.
+   */
+  judge(password: string, judgement: JudgeRequest, signal?: AbortSignal): Promise<PasswordVerdict> {
+    const job: HashJob = { op: 'judge', password, judge: judgement };
+    return (this.run(job, signal) as Promise<{ verdict: PasswordVerdict }>).then((r) => r.verdict);
+  }
+
+  /**
+   * `judge`, then the hash of a password that passes, in one job (one place in the queue, one
+   * trip to a thread): the way a new password is set. With `like`, an argon2id hash, the hash
+   * takes its salt and parameters (see `hashLike`); otherwise today's.
+   */
+  judgeAndHash(
+    password: string,
+    judgement: JudgeRequest,
+    like: string | undefined,
+    signal?: AbortSignal,
+  ): Promise<{ verdict: PasswordVerdict; hash: string | undefined }> {
+    const options = (like !== undefined && this.optionsLike(like)) || this.options();
+    return this.run({ op: 'hash', password, options, judge: judgement }, signal) as Promise<{
+      verdict: PasswordVerdict;
+      hash: string | undefined;
+    }>;
   }
 
   /**
@@ -104,24 +130,33 @@ export class PasswordHasher {
     password: string,
     signal?: AbortSignal,
   ): Promise<string | undefined> {
+    const options = this.optionsLike(stored);
+    if (!options) return undefined;
+    return (await this.run({ op: 'hash', password, options }, signal)) as string;
+  }
+
+  private options(): HashOptions {
+    return {
+      algorithm: ARGON2ID,
+      memoryCost: this.params.memoryCost,
+      timeCost: this.params.timeCost,
+      parallelism: this.params.parallelism,
+    };
+  }
+
+  /** The salt and parameters of `stored`, an argon2id hash, else undefined. */
+  private optionsLike(stored: string): HashOptions | undefined {
     const match = ARGON2ID_PHC.exec(stored);
     if (!match) return undefined;
     const [m, t, p, salt, digest] = match.slice(1) as [string, string, string, string, string];
-    return (await this.run(
-      {
-        op: 'hash',
-        password,
-        options: {
-          algorithm: ARGON2ID,
-          memoryCost: Number(m),
-          timeCost: Number(t),
-          parallelism: Number(p),
-          salt: Buffer.from(salt, 'base64'),
-          outputLen: Buffer.from(digest, 'base64').length,
-        },
-      },
-      signal,
-    )) as string;
+    return {
+      algorithm: ARGON2ID,
+      memoryCost: Number(m),
+      timeCost: Number(t),
+      parallelism: Number(p),
+      salt: Buffer.from(salt, 'base64'),
+      outputLen: Buffer.from(digest, 'base64').length,
+    };
   }
 
   /**

@@ -2,6 +2,7 @@ import { createHash } from 'node:crypto';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { createBreachCheck } from '../../src/core/breached-passwords.js';
 import { createPasswordPolicy } from '../../src/core/password-policy.js';
+import { OWASP_MINIMUM, PasswordHasher } from '../../src/core/passwords.js';
 import { startPwnedPasswords } from '../support/pwned.js';
 
 const BREACHED = 'lantern orchard quietly marble fjord';
@@ -19,7 +20,8 @@ describe('the breached-password lookup (k-anonymity range API)', () => {
       onUnavailable: (reason) => failures.push(reason),
     });
   });
-  afterAll(() => pwned.close());
+  const hasher = new PasswordHasher(OWASP_MINIMUM, { concurrency: 1, queueMax: 10 });
+  afterAll(() => Promise.all([pwned.close(), hasher.close()]));
 
   it('finds a breached password and its count; a clean one counts 0', async () => {
     expect(await check(BREACHED)).toBe(42);
@@ -78,6 +80,7 @@ describe('the breached-password lookup (k-anonymity range API)', () => {
       minLength: 15,
       minScore: 3,
       serviceName: 'Latchkey',
+      hasher,
       breached: async (password) => {
         looked.push(password);
         return password === BREACHED ? 7 : 0;
@@ -85,7 +88,7 @@ describe('the breached-password lookup (k-anonymity range API)', () => {
     });
     expect(await policy.evaluate(BREACHED)).toMatchObject({ ok: false, reason: 'breached' });
     expect(await policy.evaluate(CLEAN)).toEqual({ ok: true });
-    // A password the local rules refuse is never sent anywhere.
+    // A password of the wrong length is never sent anywhere.
     expect(await policy.evaluate('short')).toMatchObject({ reason: 'too_short' });
     expect(looked).toEqual([BREACHED, CLEAN]);
     // Without an answer the lookup does not refuse.
@@ -93,6 +96,7 @@ describe('the breached-password lookup (k-anonymity range API)', () => {
       minLength: 15,
       minScore: 3,
       serviceName: 'Latchkey',
+      hasher,
       breached: async () => null,
     });
     expect(await offline.evaluate(BREACHED)).toEqual({ ok: true });

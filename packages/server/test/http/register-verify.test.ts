@@ -38,7 +38,7 @@ describe.each(backends)('register and verify on %s', (backend) => {
       url: '/auth/verify-email',
       payload: { token: await t.tokenFromLatestMail(email), password: STRONG_PASSWORD },
     });
-    const hash = vi.spyOn(t.hasher, 'hash');
+    const hash = vi.spyOn(t.hasher, 'judgeAndHash');
     const again = await register({
       email: email.toUpperCase(),
       password: 'another long passphrase for testing',
@@ -249,6 +249,14 @@ describe.each(backends)('register without required verification on %s', (backend
     });
     expect(taken.statusCode).toBe(409);
     expect(taken.json().code).toBe('email_taken');
+    // A weak password is refused as such, whether or not the address is taken.
+    const weak = await t.app.inject({
+      method: 'POST',
+      url: '/auth/register',
+      payload: { email, password: 'aaaaaaaaaaaaaaaaaaaa' },
+    });
+    expect(weak.statusCode).toBe(400);
+    expect(weak.json().code).toBe('weak_password');
     // Unverified accounts may sign in in this mode.
     const login = await t.app.inject({
       method: 'POST',
