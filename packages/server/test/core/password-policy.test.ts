@@ -8,6 +8,7 @@ import {
   type PasswordPolicyOptions,
 } from '../../src/core/password-policy.js';
 import { OWASP_MINIMUM, PasswordHasher } from '../../src/core/passwords.js';
+import { fullWidth, varied } from '../support/password-samples.js';
 
 // The rules run on the hashing pool's threads, as in the service.
 const hasher = new PasswordHasher(OWASP_MINIMUM, { concurrency: 2, queueMax: 100 });
@@ -23,24 +24,6 @@ const alice = { email: 'alice.smith@example.com', name: 'Alice Smith' };
 
 const reasonOf = (check: PasswordCheck) => (check.ok ? 'ok' : check.reason);
 const messageOf = (check: PasswordCheck) => (check.ok ? '' : check.message);
-
-/** `length` pseudo-random printable ASCII characters (xorshift32, fixed seed): no pattern. */
-const varied = (length: number) => {
-  const alphabet = 'abcdefghijkmnopqrstuvwxyzABCDEFGHJKLMNPQRSTUVWXYZ23456789!#$%&*+=?@^~';
-  let x = 0x2545f491;
-  let out = '';
-  for (let i = 0; i < length; i++) {
-    x ^= x << 13;
-    x ^= x >>> 17;
-    x ^= x << 5;
-    out += alphabet[(x >>> 0) % alphabet.length];
-  }
-  return out;
-};
-
-/** The full-width form of printable ASCII (U+FF01-U+FF5E), which NFKC maps back. */
-const fullWidth = (ascii: string) =>
-  [...ascii].map((c) => String.fromCodePoint((c.codePointAt(0) ?? 0) + 0xfee0)).join('');
 
 const commonList = readFileSync(
   new URL('../../assets/common-passwords.txt', import.meta.url),

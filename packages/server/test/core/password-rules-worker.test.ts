@@ -9,22 +9,7 @@ import {
   type PasswordRejection,
 } from '../../src/core/password-policy.js';
 import { OWASP_MINIMUM, PasswordHasher } from '../../src/core/passwords.js';
-
-/** `length` pseudo-random printable ASCII characters (xorshift32, fixed seed): no pattern. */
-const varied = (length: number) => {
-  const alphabet = 'abcdefghijkmnopqrstuvwxyzABCDEFGHJKLMNPQRSTUVWXYZ23456789!#$%&*+=?@^~';
-  let x = 0x2545f491;
-  let out = '';
-  for (let i = 0; i < length; i++) {
-    x ^= x << 13;
-    x ^= x >>> 17;
-    x ^= x << 5;
-    out += alphabet[(x >>> 0) % alphabet.length];
-  }
-  return out;
-};
-const fullWidth = (ascii: string) =>
-  [...ascii].map((c) => String.fromCodePoint((c.codePointAt(0) ?? 0) + 0xfee0)).join('');
+import { fullWidth, varied } from '../support/password-samples.js';
 
 const alice = { email: 'alice.smith@example.com', name: 'Alice Smith' };
 const refused = (reason: PasswordRejection, message: string): PasswordCheck => ({
