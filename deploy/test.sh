@@ -116,7 +116,7 @@ ready() { # ready URL SECONDS: seconds until GET URL answers 200 (fails after SE
 }
 emb up -d --no-build >/dev/null 2>&1
 cold=$(ready "http://127.0.0.1:$port/readyz" 60) || die "the embedded container did not get ready"
-echo "container cold start (first start, initdb into the volume): ${cold} s to /readyz"
+echo "container cold start (first start on an empty volume): ${cold} s to /readyz"
 cid=$(emb ps -q latchkey)
 for _ in $(seq 1 60); do
   [ "$(docker inspect -f '{{.State.Health.Status}}' "$cid")" = healthy ] && break; sleep 1
