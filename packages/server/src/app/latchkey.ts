@@ -365,7 +365,6 @@ async function start(
     auditRetentionSeconds: config.admin.auditRetentionSeconds,
     mailRetentionSeconds: config.admin.mailRetentionSeconds,
     webhookRetentionSeconds: config.webhooks.retentionSeconds,
-    refreshReuseGraceSeconds: config.jwt.reuseGraceSeconds,
     log,
   });
   opened.add(() => retention.stop());

@@ -24,7 +24,7 @@ export function createSigningKeyStore(
   db: Kysely<Database>,
   clock: Clock,
   resolved: ResolvedSecret = resolveKeyEncryptionSecret(config),
-): { keys: SigningKeyStore; sealKey: Buffer; secretSource: TokenMode['secretSource'] } {
+): { keys: SigningKeyStore; successorKey: Buffer; secretSource: TokenMode['secretSource'] } {
   const { secret, source } = resolved;
   const encryption = deriveEncryptionKeys(secret);
   const keys = new SigningKeyStore({
@@ -34,7 +34,7 @@ export function createSigningKeyStore(
     // A retired key verifies the tokens it signed until the last of them has expired.
     publishRetiredForSeconds: config.jwt.accessTtlSeconds + CLOCK_LEEWAY_SECONDS + 60,
   });
-  return { keys, sealKey: encryption.refreshSuccessors, secretSource: source };
+  return { keys, successorKey: encryption.refreshSuccessors, secretSource: source };
 }
 
 export async function createTokenMode(
@@ -49,7 +49,7 @@ export async function createTokenMode(
     secret?: ResolvedSecret;
   },
 ): Promise<TokenMode> {
-  const { keys, sealKey, secretSource } = createSigningKeyStore(
+  const { keys, successorKey, secretSource } = createSigningKeyStore(
     config,
     deps.db,
     deps.clock,
@@ -71,7 +71,7 @@ export async function createTokenMode(
     accessTtlSeconds: config.jwt.accessTtlSeconds,
     reuseGraceSeconds: config.jwt.reuseGraceSeconds,
     sessions: config.session,
-    sealKey,
+    successorKey,
   });
   return { service, keys, secretSource };
 }

@@ -30,6 +30,7 @@ export const ACCESS_TOKEN_ALG = 'EdDSA';
  */
 export interface EncryptionKeys {
   signingKeys: Buffer;
+  /** HMAC key deriving each refresh token's successor from it (core/tokens.ts). */
   refreshSuccessors: Buffer;
   /** HMAC key of the device cookies (core/device-cookies.ts). */
   deviceCookies: Buffer;

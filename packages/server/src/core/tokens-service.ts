@@ -8,19 +8,23 @@ import {
 import type { Kysely } from 'kysely';
 import { recordAuditEvent } from '../store/audit.js';
 import {
+  exchangeRefreshToken,
   findRefreshTokenByHash,
-  findRefreshTokenWithSession,
   insertRefreshToken,
-  revokeRefreshFamily,
-  rotateRefreshToken,
+  revokeSessionRefreshTokens,
 } from '../store/refresh-tokens.js';
 import type { Database, Queryable } from '../store/schema.js';
-import { findSessionById, revokeSession, type SessionWithUser } from '../store/sessions.js';
+import {
+  findSessionById,
+  revokeSession,
+  type SessionWithUser,
+  touchSession,
+} from '../store/sessions.js';
 import type { UserWithRoles } from '../store/users.js';
 import { addSeconds, type Clock } from './clock.js';
 import { AuthError } from './errors.js';
 import { uuidv7 } from '../store/ids.js';
-import { ACCESS_TOKEN_ALG, type SigningKey, type SigningKeyStore, seal, unseal } from './keys.js';
+import { ACCESS_TOKEN_ALG, type SigningKey, type SigningKeyStore } from './keys.js';
 import { isSessionActive, type SessionTimeouts, slideIdleExpiry } from './sessions.js';
 import { type AuthenticatedSession, type RequestContext, toPublicUser } from './request.js';
 import type { SecondStepMethod } from './factors.js';
@@ -28,7 +32,7 @@ import type { SecondStep } from './second-step.js';
 import type { SessionCache } from './session-cache.js';
 import { parseAmr, type SessionIssuer } from './session-issuer.js';
 import { emitSessionsRevoked, emitWebhookEvent } from './webhooks.js';
-import { generateToken, hashToken, isWellFormedToken } from './tokens.js';
+import { generateToken, hashToken, isWellFormedToken, successorToken } from './tokens.js';
 
 /** What POST /auth/token and /auth/refresh answer. */
 export interface TokenPair {
@@ -88,11 +92,13 @@ export interface TokenServiceOptions {
   accessTtlSeconds: number;
   reuseGraceSeconds: number;
   sessions: SessionTimeouts;
-  /** Encrypts the successor pair kept for the reuse grace window. */
-  sealKey: Buffer;
+  /** Derives each refresh token's successor from it (`successorToken`). */
+  successorKey: Buffer;
 }
 
-type RefreshOutcome = { kind: 'ok'; pair: TokenPair } | { kind: 'invalid' } | { kind: 'reuse' };
+/** A used token presented again within the grace window: its exchange is answered again. */
+type RefreshOutcome =
+  { kind: 'again'; found: SessionWithUser; usedAt: Date } | { kind: 'invalid' } | { kind: 'reuse' };
 
 /**
  * Token mode: access JWTs (EdDSA, short-lived) and opaque refresh tokens rotated on every use.
@@ -154,76 +160,76 @@ export class TokenService {
   }
 
   /**
-   * POST /auth/refresh. The usual exchange is one read and one statement that claims the token
-   * only if it is still unused (`rotateRefreshToken`): no transaction, no lock held while the
-   * new pair is signed. A token already used — a racing tab, a retry, or a thief — is judged
-   * under a row lock by `refreshUsed`.
+   * POST /auth/refresh. The usual exchange is one statement that claims the token only if it is
+   * still unused (`exchangeRefreshToken`): no transaction, no lock held while the new pair is
+   * signed. The successor is derived from the token itself (`successorToken`), so a token
+   * already used — a racing tab, a retry, or a thief — is judged under a row lock by
+   * `refreshUsed`, which can answer the same pair again within the grace window.
    */
   async refresh(refreshToken: string, ctx: RequestContext): Promise<TokenPair> {
     if (!isWellFormedToken(refreshToken)) throw invalidRefreshToken();
     const tokenHash = hashToken(refreshToken);
     const key = await this.o.keys.currentKey();
     const now = this.o.clock();
-    const current = await findRefreshTokenWithSession(this.o.db, tokenHash);
-    if (!current || current.token.revoked_at !== null || !this.isLive(current.found, now)) {
-      throw invalidRefreshToken();
-    }
-    const { token, found } = current;
-    if (token.used_at === null) {
-      if (now.getTime() >= token.expires_at.getTime()) throw invalidRefreshToken();
-      const successor = generateToken();
-      const successorId = uuidv7(now.getTime());
-      const amr = parseAmr(found.session.amr);
-      const pair = await this.pair(found.user, token.session_id, amr, successor, now, key);
-      const idle = addSeconds(now, this.o.sessions.idleTimeoutSeconds);
-      const rotated = await rotateRefreshToken(this.o.db, {
-        parentId: token.id,
-        sessionId: token.session_id,
-        usedAt: now,
-        successor: {
-          id: successorId,
-          tokenHash: hashToken(successor),
-          expiresAt: new Date(
-            Math.min(idle.getTime(), found.session.absolute_expires_at.getTime()),
-          ),
-          sealed: seal(this.o.sealKey, JSON.stringify(pair), token.id),
-        },
-        // Refreshing is activity: it slides the session's idle expiry like a cookie request.
-        touch: slideIdleExpiry(
-          {
-            lastSeenAt: found.session.last_seen_at,
-            absoluteExpiresAt: found.session.absolute_expires_at,
-          },
-          now,
-          this.o.sessions,
-        ),
-      });
-      if (rotated) return pair;
-      // Another exchange of this token, or a revocation, came first: judge it as it is now.
-    }
-    return this.refreshUsed(tokenHash, ctx);
+    const successor = successorToken(this.o.successorKey, refreshToken);
+    const exchanged = await exchangeRefreshToken(this.o.db, {
+      tokenHash,
+      now,
+      successor: {
+        id: uuidv7(now.getTime()),
+        tokenHash: hashToken(successor),
+        idleExpiresAt: addSeconds(now, this.o.sessions.idleTimeoutSeconds),
+      },
+    });
+    if (!exchanged) return this.refreshUsed(refreshToken, tokenHash, key, ctx);
+    const { found } = exchanged;
+    // A session past its expiry, or a disabled user: the claimed token and its successor are
+    // dead with the session, and a second attempt is refused the same way (never as a reuse).
+    if (!this.isLive(found, now)) throw invalidRefreshToken();
+    // Refreshing is activity: it slides the session's idle expiry like a cookie request.
+    const touch = slideIdleExpiry(
+      {
+        lastSeenAt: found.session.last_seen_at,
+        absoluteExpiresAt: found.session.absolute_expires_at,
+      },
+      now,
+      this.o.sessions,
+    );
+    if (touch) await touchSession(this.o.db, found.session.id, touch);
+    return this.pair(
+      found.user,
+      found.session.id,
+      parseAmr(found.session.amr),
+      successor,
+      now,
+      key,
+    );
   }
 
   /**
-   * A token that is no longer fresh, with its row locked (`FOR UPDATE`) so that concurrent
-   * attempts — on one instance or many — take turns: within the grace window it gets the same
-   * sealed pair as the exchange that used it; after it, the whole family and its session end.
+   * A token that was not exchanged, with its row locked (`FOR UPDATE`) so that concurrent
+   * attempts — on one instance or many — take turns: within the grace window a used token gets
+   * the pair of its exchange again (the same successor, the same access token if nothing about
+   * the session changed); after it, the whole family and its session end.
    */
-  private async refreshUsed(tokenHash: string, ctx: RequestContext): Promise<TokenPair> {
+  private async refreshUsed(
+    refreshToken: string,
+    tokenHash: string,
+    key: SigningKey,
+    ctx: RequestContext,
+  ): Promise<TokenPair> {
     const outcome = await this.o.db.transaction().execute(async (trx): Promise<RefreshOutcome> => {
       const now = this.o.clock();
       const row = await findRefreshTokenByHash(trx, tokenHash, { forUpdate: true });
       if (!row || row.revoked_at !== null || row.used_at === null) return { kind: 'invalid' };
       const found = await findSessionById(trx, row.session_id);
       if (!found || !this.isLive(found, now)) return { kind: 'invalid' };
-      const withinGrace = now.getTime() - row.used_at.getTime() <= this.o.reuseGraceSeconds * 1000;
-      if (withinGrace && row.successor_sealed !== null) {
-        const pair = JSON.parse(unseal(this.o.sealKey, row.successor_sealed, row.id));
-        return { kind: 'ok', pair: pair as TokenPair };
+      if (now.getTime() - row.used_at.getTime() <= this.o.reuseGraceSeconds * 1000) {
+        return { kind: 'again', found, usedAt: row.used_at };
       }
       // An old token came back: it was stolen, or a client lost track. Either way, nobody
       // can tell the thief from the owner: end the whole family and its session.
-      await revokeRefreshFamily(trx, row.family_id, now);
+      await revokeSessionRefreshTokens(trx, row.session_id, now);
       if (await revokeSession(trx, row.session_id, 'refresh_token_reuse', now)) {
         await emitSessionsRevoked(trx, row.user_id, [row.session_id], 'refresh_token_reuse', now);
       }
@@ -245,8 +251,17 @@ export class TokenService {
       );
       return { kind: 'reuse' };
     });
-    if (outcome.kind !== 'ok') throw invalidRefreshToken();
-    return outcome.pair;
+    if (outcome.kind !== 'again') throw invalidRefreshToken();
+    const { found, usedAt } = outcome;
+    const successor = successorToken(this.o.successorKey, refreshToken);
+    return this.pair(
+      found.user,
+      found.session.id,
+      parseAmr(found.session.amr),
+      successor,
+      usedAt,
+      key,
+    );
   }
 
   /** POST /auth/revoke: ends the token's family and its session. Unknown tokens are ignored. */
@@ -372,10 +387,10 @@ export class TokenService {
 
   private async revokeFamily(
     trx: Queryable,
-    row: { family_id: string; session_id: string; user_id: string },
+    row: { session_id: string; user_id: string },
     now: Date,
   ) {
-    await revokeRefreshFamily(trx, row.family_id, now);
+    await revokeSessionRefreshTokens(trx, row.session_id, now);
     if (await revokeSession(trx, row.session_id, 'token_revoked', now)) {
       await emitSessionsRevoked(trx, row.user_id, [row.session_id], 'token_revoked', now);
     }

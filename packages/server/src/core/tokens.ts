@@ -1,8 +1,17 @@
-import { createHash, hash, randomBytes, timingSafeEqual } from 'node:crypto';
+import { createHash, createHmac, hash, randomBytes, timingSafeEqual } from 'node:crypto';
 
 /** 32 random bytes, base64url: the secret handed to a browser or mailed in a link. */
 export function generateToken(): string {
   return randomBytes(32).toString('base64url');
+}
+
+/**
+ * The successor of a refresh token: HMAC-SHA256 of it under a server key, in the same format as
+ * `generateToken`. Only the holder of the token (and of the key) can compute it, and a retry of
+ * the same token gets the same successor with nothing stored but its hash.
+ */
+export function successorToken(key: Buffer, token: string): string {
+  return createHmac('sha256', key).update(token).digest('base64url');
 }
 
 /**

@@ -3,7 +3,6 @@ import type { Clock } from '../core/clock.js';
 import { addSeconds } from '../core/clock.js';
 import { purgeAuditEvents } from '../store/audit.js';
 import { purgeFinishedMails } from '../store/outbox.js';
-import { eraseExpiredSuccessors } from '../store/refresh-tokens.js';
 import { purgeFinishedWebhookEvents } from '../store/webhook-events.js';
 import type { Database } from '../store/schema.js';
 import { Periodic } from './periodic.js';
@@ -17,8 +16,6 @@ export interface RetentionOptions {
   mailRetentionSeconds: number;
   /** WEBHOOK_RETENTION: events whose deliveries are all finished. */
   webhookRetentionSeconds: number;
-  /** REFRESH_REUSE_GRACE_SECONDS: how long a used refresh token keeps its sealed successor. */
-  refreshReuseGraceSeconds: number;
   log: { info(obj: object, msg: string): void; error(obj: object, msg: string): void };
   /** Between purges; default one hour. */
   intervalMs?: number;
@@ -27,13 +24,11 @@ export interface RetentionOptions {
 /**
  * The background purge: audit events older than AUDIT_RETENTION, sent or given-up mail older
  * than MAIL_RETENTION and finished webhook events older than WEBHOOK_RETENTION, a first pass a
- * minute after start, then hourly; and, every grace window, the sealed successor pairs of
- * refresh tokens whose reuse grace has passed (refreshes never wait for that erase). Every
- * instance may run it: the deletes are idempotent and batched.
+ * minute after start, then hourly. Every instance may run it: the deletes are idempotent and
+ * batched.
  */
 export class RetentionWorker {
   private readonly purge: Periodic;
-  private readonly successorSweep: Periodic;
 
   constructor(private readonly o: RetentionOptions) {
     const onError = (error: unknown) => o.log.error({ err: error }, 'Retention purge failed');
@@ -43,13 +38,6 @@ export class RetentionWorker {
         if (Object.values(result).some((n) => n > 0)) o.log.info(result, 'Retention purge');
       },
       o.intervalMs ?? 3_600_000,
-      onError,
-    );
-    this.successorSweep = new Periodic(
-      async () => {
-        await this.eraseSealedSuccessors();
-      },
-      Math.max(1, o.refreshReuseGraceSeconds) * 1000,
       onError,
     );
   }
@@ -72,20 +60,11 @@ export class RetentionWorker {
     return { auditEvents, mails, webhookEvents };
   }
 
-  /** Erases the sealed successors past the reuse grace window now; returns how many. */
-  eraseSealedSuccessors(): Promise<number> {
-    return eraseExpiredSuccessors(
-      this.o.db,
-      addSeconds(this.o.clock(), -this.o.refreshReuseGraceSeconds),
-    );
-  }
-
   start(firstDelayMs = 60_000): void {
     this.purge.start(firstDelayMs);
-    this.successorSweep.start();
   }
 
   async stop(): Promise<void> {
-    await Promise.all([this.purge.stop(), this.successorSweep.stop()]);
+    await this.purge.stop();
   }
 }

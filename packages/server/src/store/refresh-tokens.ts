@@ -1,13 +1,11 @@
 import { sql } from 'kysely';
 import type { Selectable } from 'kysely';
 import type { Queryable, RefreshTokensTable } from './schema.js';
-import { type SessionWithUser, selectSessionWithUser, toSessionWithUser } from './sessions.js';
+import { rolesOf } from './rbac.js';
+import { SESSION_WITH_USER_COLUMNS, type SessionWithUser, toSessionWithUser } from './sessions.js';
 
 export type RefreshTokenRow = Selectable<RefreshTokensTable>;
-export type NewRefreshToken = Omit<
-  RefreshTokenRow,
-  'used_at' | 'successor_id' | 'successor_sealed' | 'revoked_at'
->;
+export type NewRefreshToken = Omit<RefreshTokenRow, 'used_at' | 'successor_id' | 'revoked_at'>;
 
 export async function insertRefreshToken(db: Queryable, token: NewRefreshToken): Promise<void> {
   await db.insertInto('refresh_tokens').values(token).execute();
@@ -27,91 +25,50 @@ export async function findRefreshTokenByHash(
   return query.executeTakeFirst();
 }
 
+/** A token as its exchange claimed it. */
+export type ClaimedRefreshToken = Pick<
+  RefreshTokenRow,
+  'id' | 'family_id' | 'session_id' | 'user_id' | 'expires_at'
+>;
+
+export interface Exchange {
+  tokenHash: string;
+  now: Date;
+  /** The successor; it expires with the session's idle window, never past its absolute end. */
+  successor: { id: string; tokenHash: string; idleExpiresAt: Date };
+}
+
 /**
- * The token by hash with its session, the session's user and the user's roles: all a refresh
- * reads, in one indexed lookup and without a lock (`rotateRefreshToken` decides atomically).
+ * The usual refresh in one statement, atomic without a transaction: claims the token (marks it
+ * used) only if it is unused, unrevoked, unexpired and its session not revoked, inserts its
+ * successor, and answers the session, user and roles that the new access token carries.
+ * Undefined when nothing was claimed — an unknown token, or one used, revoked or expired
+ * already — which the caller judges under a lock. PostgreSQL re-checks the conditions after
+ * waiting for the row, so two exchanges of one token never both claim it.
  */
-export async function findRefreshTokenWithSession(
+export async function exchangeRefreshToken(
   db: Queryable,
-  tokenHash: string,
-): Promise<{ token: RefreshTokenRow; found: SessionWithUser } | undefined> {
-  const row = await selectSessionWithUser(db)
-    .innerJoin('refresh_tokens as rt', 'rt.session_id', 's.id')
-    .select([
-      'rt.id as rt_id',
-      'rt.family_id as rt_family_id',
-      'rt.user_id as rt_user_id',
-      'rt.parent_id as rt_parent_id',
-      'rt.token_hash as rt_token_hash',
-      'rt.created_at as rt_created_at',
-      'rt.expires_at as rt_expires_at',
-      'rt.used_at as rt_used_at',
-      'rt.successor_id as rt_successor_id',
-      'rt.successor_sealed as rt_successor_sealed',
-      'rt.revoked_at as rt_revoked_at',
-    ])
-    .where('rt.token_hash', '=', tokenHash)
-    .executeTakeFirst();
-  if (!row) return undefined;
-  return {
-    token: {
-      id: row.rt_id,
-      family_id: row.rt_family_id,
-      session_id: row.id,
-      user_id: row.rt_user_id,
-      parent_id: row.rt_parent_id,
-      token_hash: row.rt_token_hash,
-      created_at: row.rt_created_at,
-      expires_at: row.rt_expires_at,
-      used_at: row.rt_used_at,
-      successor_id: row.rt_successor_id,
-      successor_sealed: row.rt_successor_sealed,
-      revoked_at: row.rt_revoked_at,
-    },
-    found: toSessionWithUser(row),
-  };
-}
-
-export interface Rotation {
-  /** The token being exchanged. */
-  parentId: string;
-  sessionId: string;
-  usedAt: Date;
-  successor: { id: string; tokenHash: string; expiresAt: Date; sealed: string };
-  /** The session's new last-seen and idle expiry, when due (a refresh is activity). */
-  touch: { lastSeenAt: Date; idleExpiresAt: Date } | null;
-}
-
-/**
- * Exchanges a refresh token in one statement, atomic without a transaction: marks it used with
- * its sealed successor — only if it is still unused, unrevoked and its session not revoked —
- * and then inserts the successor and slides the session. False when another exchange (or a
- * revocation) came first: PostgreSQL re-checks those conditions after waiting for the row.
- */
-export async function rotateRefreshToken(db: Queryable, r: Rotation): Promise<boolean> {
-  const touch = r.touch ?? { lastSeenAt: r.usedAt, idleExpiresAt: r.usedAt };
+  e: Exchange,
+): Promise<{ token: ClaimedRefreshToken; found: SessionWithUser } | undefined> {
   const row = await db
     .with('claimed', (q) =>
       q
         .updateTable('refresh_tokens')
-        .set({
-          used_at: r.usedAt,
-          successor_id: r.successor.id,
-          successor_sealed: r.successor.sealed,
-        })
-        .where('id', '=', r.parentId)
+        .set({ used_at: e.now, successor_id: e.successor.id })
+        .where('token_hash', '=', e.tokenHash)
         .where('used_at', 'is', null)
         .where('revoked_at', 'is', null)
+        .where('expires_at', '>', e.now)
         .where((eb) =>
           eb.exists(
             eb
               .selectFrom('sessions')
               .select('sessions.id')
-              .where('sessions.id', '=', r.sessionId)
+              .whereRef('sessions.id', '=', 'refresh_tokens.session_id')
               .where('sessions.revoked_at', 'is', null),
           ),
         )
-        .returning(['id', 'family_id', 'session_id', 'user_id']),
+        .returning(['id', 'family_id', 'session_id', 'user_id', 'expires_at']),
     )
     .with('successor', (q) =>
       q
@@ -129,60 +86,65 @@ export async function rotateRefreshToken(db: Queryable, r: Rotation): Promise<bo
         .expression((eb) =>
           eb
             .selectFrom('claimed')
-            .select([
-              eb.cast<string>(eb.val(r.successor.id), 'uuid').as('id'),
+            .innerJoin('sessions', 'sessions.id', 'claimed.session_id')
+            .select((s) => [
+              s.cast<string>(s.val(e.successor.id), 'uuid').as('id'),
               'claimed.family_id',
               'claimed.session_id',
               'claimed.user_id',
               'claimed.id as parent_id',
-              eb.cast<string>(eb.val(r.successor.tokenHash), 'text').as('token_hash'),
-              eb.cast<Date>(eb.val(r.usedAt), 'timestamptz').as('created_at'),
-              eb.cast<Date>(eb.val(r.successor.expiresAt), 'timestamptz').as('expires_at'),
+              s.cast<string>(s.val(e.successor.tokenHash), 'text').as('token_hash'),
+              s.cast<Date>(s.val(e.now), 'timestamptz').as('created_at'),
+              s
+                .fn<Date>('least', [
+                  s.cast<Date>(s.val(e.successor.idleExpiresAt), 'timestamptz'),
+                  'sessions.absolute_expires_at',
+                ])
+                .as('expires_at'),
             ]),
-        )
-        .returning('id'),
+        ),
     )
-    .with('touched', (q) =>
-      q
-        .updateTable('sessions')
-        .set({ last_seen_at: touch.lastSeenAt, idle_expires_at: touch.idleExpiresAt })
-        .where('id', '=', r.sessionId)
-        .where('revoked_at', 'is', null)
-        .where(sql<boolean>`${r.touch !== null}`)
-        .where((eb) => eb.exists(eb.selectFrom('claimed').select('claimed.id')))
-        .returning('sessions.id'),
-    )
-    .selectFrom('successor')
-    .select('successor.id')
+    .selectFrom('claimed as rt')
+    .innerJoin('sessions as s', 's.id', 'rt.session_id')
+    .innerJoin('users as u', 'u.id', 's.user_id')
+    .select([
+      ...SESSION_WITH_USER_COLUMNS,
+      rolesOf('u.id').as('roles'),
+      'rt.id as rt_id',
+      'rt.family_id as rt_family_id',
+      'rt.expires_at as rt_expires_at',
+    ])
     .executeTakeFirst();
-  return row !== undefined;
+  if (!row) return undefined;
+  return {
+    token: {
+      id: row.rt_id,
+      family_id: row.rt_family_id,
+      session_id: row.id,
+      user_id: row.user_id,
+      expires_at: row.rt_expires_at,
+    },
+    found: toSessionWithUser(row),
+  };
 }
 
-/** Revokes every token of a family and erases the sealed successors it held. */
-export async function revokeRefreshFamily(
+/**
+ * Revokes every token of a session: a session has one family, the tokens descended from its
+ * sign-in, and it ends with them.
+ */
+export async function revokeSessionRefreshTokens(
   db: Queryable,
-  familyId: string,
+  sessionId: string,
   now: Date,
 ): Promise<void> {
   await db
     .updateTable('refresh_tokens')
-    .set({ revoked_at: sql`coalesce(revoked_at, ${now})`, successor_sealed: null })
-    .where('family_id', '=', familyId)
+    .set({ revoked_at: sql`coalesce(revoked_at, ${now})` })
+    .where('session_id', '=', sessionId)
     .execute();
 }
 
-/** Erases sealed successors whose grace window has passed (they are never needed again). */
-export async function eraseExpiredSuccessors(db: Queryable, usedBefore: Date): Promise<number> {
-  const result = await db
-    .updateTable('refresh_tokens')
-    .set({ successor_sealed: null })
-    .where('successor_sealed', 'is not', null)
-    .where('used_at', '<', usedBefore)
-    .executeTakeFirst();
-  return Number(result.numUpdatedRows);
-}
-
-/** Revokes every live refresh token of a user (disable, delete) and erases their successors. */
+/** Revokes every live refresh token of a user (disable, delete). */
 export async function revokeUserRefreshTokens(
   db: Queryable,
   userId: string,
@@ -190,7 +152,7 @@ export async function revokeUserRefreshTokens(
 ): Promise<void> {
   await db
     .updateTable('refresh_tokens')
-    .set({ revoked_at: now, successor_sealed: null })
+    .set({ revoked_at: now })
     .where('user_id', '=', userId)
     .where('revoked_at', 'is', null)
     .execute();

@@ -158,7 +158,6 @@ export interface RefreshTokensTable {
   expires_at: Timestamp;
   used_at: Timestamp | null;
   successor_id: string | null;
-  successor_sealed: string | null;
   revoked_at: Timestamp | null;
 }
 

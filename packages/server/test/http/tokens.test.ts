@@ -226,7 +226,7 @@ describe.each(backends)('token mode (JWT + refresh tokens) on %s', (backend) => 
     expect(session.revoked_at).not.toBeNull();
     expect(session.revoked_reason).toBe('refresh_token_reuse');
     const rows = await familyRows(sid);
-    expect(rows.every((r) => r.revoked_at !== null && r.successor_sealed === null)).toBe(true);
+    expect(rows.every((r) => r.revoked_at !== null)).toBe(true);
     // The thief's (or the owner's) successor is dead too, and so is its access token.
     expect((await refresh(first.refreshToken)).statusCode).toBe(401);
     expect((await me(first.accessToken)).statusCode).toBe(401);
@@ -240,20 +240,44 @@ describe.each(backends)('token mode (JWT + refresh tokens) on %s', (backend) => 
     expect(audit[0]?.data).toMatchObject({ sessionId: sid });
   });
 
-  it('erases the sealed successor once the grace window has passed', async () => {
-    const { pair } = await signIn('erase');
+  it('stores no successor pair: a retry within the grace window derives the same one again', async () => {
+    const { pair } = await signIn('derive');
     const next = (await refresh(pair.refreshToken)).json() as Pair;
     const sid = decodeJwt(pair.accessToken).sid as string;
-    expect((await familyRows(sid))[0]?.successor_sealed).toMatch(/^v1\./);
-    // The sealed pair is encrypted: its plaintext refresh token appears nowhere.
-    expect(JSON.stringify(await familyRows(sid))).not.toContain(next.refreshToken);
-    // Refreshes never wait for the erase: the retention worker's sweep does it off the path.
-    await t.retention.eraseSealedSuccessors();
-    expect((await familyRows(sid))[0]?.successor_sealed).toMatch(/^v1\./); // still within grace
-    t.clock.advance(11);
-    expect(await t.retention.eraseSealedSuccessors()).toBeGreaterThanOrEqual(1);
-    expect((await familyRows(sid))[0]?.successor_sealed).toBeNull();
+    const stored = JSON.stringify(await familyRows(sid));
+    expect(stored).not.toContain(next.refreshToken);
+    expect(stored).not.toContain(next.accessToken.split('.')[2]);
+    t.clock.advance(10);
+    const again = await refresh(pair.refreshToken);
+    expect(again.statusCode).toBe(200);
+    expect(again.json()).toEqual(next);
     expect((await refresh(next.refreshToken)).statusCode).toBe(200);
+  });
+
+  it('refuses the token of an expired session every time, never as a reuse', async () => {
+    const { pair } = await signIn('expired-twice');
+    const sid = decodeJwt(pair.accessToken).sid as string;
+    // The session slides at most once a minute: 30 s after a slide, a successor outlives the
+    // session's idle expiry by 30 s, so it is still claimed at the moment the session ends.
+    t.clock.advance(120);
+    const slid = (await refresh(pair.refreshToken)).json() as Pair;
+    t.clock.advance(30);
+    const last = (await refresh(slid.refreshToken)).json() as Pair;
+    t.clock.advance(7 * 86400 - 15);
+    expect((await refresh(last.refreshToken)).statusCode).toBe(401);
+    expect(await familyRows(sid)).toHaveLength(4); // claimed, then refused for the session
+    t.clock.advance(60);
+    const again = await refresh(last.refreshToken);
+    expect(again.statusCode).toBe(401);
+    expect(again.json().code).toBe('invalid_refresh_token');
+    expect((await sessionRow(sid)).revoked_reason).toBeNull();
+    const reuses = await t.database.db
+      .selectFrom('audit_events')
+      .select('id')
+      .where('type', '=', 'refresh_token_reuse')
+      .where('user_id', '=', decodeJwt(pair.accessToken).sub as string)
+      .execute();
+    expect(reuses).toHaveLength(0);
   });
 
   it('ends the refresh family with its session (logout everywhere, reset, disable)', async () => {

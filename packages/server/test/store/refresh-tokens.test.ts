@@ -1,9 +1,9 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { hashToken } from '../../src/core/tokens.js';
 import {
-  findRefreshTokenWithSession,
-  rotateRefreshToken,
-  type Rotation,
+  exchangeRefreshToken,
+  findRefreshTokenByHash,
+  type Exchange,
 } from '../../src/store/refresh-tokens.js';
 import { revokeSession } from '../../src/store/sessions.js';
 import { uuidv7 } from '../../src/store/ids.js';
@@ -11,9 +11,9 @@ import { createTestApp, STRONG_PASSWORD, type TestApp } from '../support/app.js'
 import { verifiedUser } from '../support/account.js';
 import { backends } from '../support/db.js';
 
-// The exchange's one statement decides races on its own: what it does when another exchange or
-// a revocation got there between the refresh's read and its write.
-describe.each(backends)('rotateRefreshToken on %s', (backend) => {
+// The exchange's one statement decides on its own what may be claimed, and races: what it does
+// when another exchange, a revocation or the expiry got there first.
+describe.each(backends)('exchangeRefreshToken on %s', (backend) => {
   let t: TestApp;
   beforeAll(async () => {
     t = await createTestApp(backend);
@@ -28,85 +28,96 @@ describe.each(backends)('rotateRefreshToken on %s', (backend) => {
       payload: { email, password: STRONG_PASSWORD },
     });
     const { refreshToken } = res.json() as { refreshToken: string };
-    const read = await findRefreshTokenWithSession(t.database.db, hashToken(refreshToken));
-    if (!read) throw new Error('token not found');
-    return read;
+    const row = await findRefreshTokenByHash(t.database.db, hashToken(refreshToken));
+    if (!row) throw new Error('token not found');
+    return row;
   }
 
-  const rotation = (token: { id: string; session_id: string }, touch = true): Rotation => {
+  const exchange = (tokenHash: string, idleSeconds = 3600): Exchange => {
     const now = t.clock.now();
     return {
-      parentId: token.id,
-      sessionId: token.session_id,
-      usedAt: now,
+      tokenHash,
+      now,
       successor: {
         id: uuidv7(),
         tokenHash: hashToken(`successor-${Math.random()}`),
-        expiresAt: new Date(now.getTime() + 3600_000),
-        sealed: 'v1.sealed',
+        idleExpiresAt: new Date(now.getTime() + idleSeconds * 1000),
       },
-      touch: touch ? { lastSeenAt: now, idleExpiresAt: new Date(now.getTime() + 7200_000) } : null,
     };
   };
 
-  const familyOf = (familyId: string) =>
+  const familyOf = (sessionId: string) =>
     t.database.db
       .selectFrom('refresh_tokens')
       .selectAll()
-      .where('family_id', '=', familyId)
+      .where('session_id', '=', sessionId)
       .orderBy('created_at')
+      .orderBy('id')
       .execute();
 
-  it('reads the token with its session, user and roles in one lookup', async () => {
-    const { token, found } = await freshToken('rotate-read');
-    expect(found.session.id).toBe(token.session_id);
-    expect(found.user.id).toBe(token.user_id);
-    expect(found.user.roles).toEqual(expect.any(Array));
-    expect(token.used_at).toBeNull();
+  it('claims the token, inserts its successor and reads the session, user and roles', async () => {
+    const token = await freshToken('exchange-read');
+    const e = exchange(token.token_hash);
+    const exchanged = await exchangeRefreshToken(t.database.db, e);
+    expect(exchanged?.token).toMatchObject({ id: token.id, session_id: token.session_id });
+    expect(exchanged?.found.session.id).toBe(token.session_id);
+    expect(exchanged?.found.user.id).toBe(token.user_id);
+    expect(exchanged?.found.user.roles).toEqual(expect.any(Array));
+    const family = await familyOf(token.session_id);
+    expect(family.map((r) => r.id)).toEqual([token.id, e.successor.id]);
+    expect(family[0]).toMatchObject({ used_at: e.now, successor_id: e.successor.id });
+    expect(family[1]).toMatchObject({
+      parent_id: token.id,
+      family_id: token.family_id,
+      session_id: token.session_id,
+      user_id: token.user_id,
+      token_hash: e.successor.tokenHash,
+      created_at: e.now,
+      expires_at: e.successor.idleExpiresAt,
+      used_at: null,
+    });
   });
 
   it('exchanges once: the second exchange of the same token claims nothing', async () => {
-    const { token } = await freshToken('rotate-twice');
-    const first = rotation(token);
-    expect(await rotateRefreshToken(t.database.db, first)).toBe(true);
-    expect(await rotateRefreshToken(t.database.db, rotation(token))).toBe(false);
-    const family = await familyOf(token.family_id);
+    const token = await freshToken('exchange-twice');
+    const first = exchange(token.token_hash);
+    expect(await exchangeRefreshToken(t.database.db, first)).toBeDefined();
+    expect(await exchangeRefreshToken(t.database.db, exchange(token.token_hash))).toBeUndefined();
+    const family = await familyOf(token.session_id);
     expect(family.map((r) => r.id)).toEqual([token.id, first.successor.id]);
-    expect(family[0]).toMatchObject({
-      successor_id: first.successor.id,
-      successor_sealed: 'v1.sealed',
-    });
-    expect(family[1]).toMatchObject({ parent_id: token.id, session_id: token.session_id });
   });
 
-  it('exchanges nothing once the session was revoked after the read', async () => {
-    const { token } = await freshToken('rotate-revoked');
+  it('exchanges nothing once the session was revoked, and leaves the token unused', async () => {
+    const token = await freshToken('exchange-revoked');
     await revokeSession(t.database.db, token.session_id, 'logout', t.clock.now());
-    expect(await rotateRefreshToken(t.database.db, rotation(token))).toBe(false);
-    const family = await familyOf(token.family_id);
+    expect(await exchangeRefreshToken(t.database.db, exchange(token.token_hash))).toBeUndefined();
+    const family = await familyOf(token.session_id);
     expect(family).toHaveLength(1);
     expect(family[0]?.used_at).toBeNull();
   });
 
-  it('slides the session only when asked', async () => {
-    const { token, found } = await freshToken('rotate-touch');
-    t.clock.advance(120);
-    expect(await rotateRefreshToken(t.database.db, rotation(token, false))).toBe(true);
-    const untouched = await t.database.db
+  it('exchanges nothing for an expired or unknown token', async () => {
+    const token = await freshToken('exchange-expired');
+    await t.database.db
+      .updateTable('refresh_tokens')
+      .set({ expires_at: t.clock.now() })
+      .where('id', '=', token.id)
+      .execute();
+    expect(await exchangeRefreshToken(t.database.db, exchange(token.token_hash))).toBeUndefined();
+    expect((await familyOf(token.session_id))[0]?.used_at).toBeNull();
+    expect(await exchangeRefreshToken(t.database.db, exchange(hashToken('nope')))).toBeUndefined();
+  });
+
+  it("never lets the successor outlive the session's absolute expiry", async () => {
+    const token = await freshToken('exchange-absolute');
+    const session = await t.database.db
       .selectFrom('sessions')
-      .select('last_seen_at')
+      .select('absolute_expires_at')
       .where('id', '=', token.session_id)
       .executeTakeFirstOrThrow();
-    expect(untouched.last_seen_at).toEqual(found.session.last_seen_at);
-    const [, successor] = await familyOf(token.family_id);
-    if (!successor) throw new Error('no successor');
-    const again = rotation({ id: successor.id, session_id: token.session_id });
-    expect(await rotateRefreshToken(t.database.db, again)).toBe(true);
-    const touched = await t.database.db
-      .selectFrom('sessions')
-      .select('last_seen_at')
-      .where('id', '=', token.session_id)
-      .executeTakeFirstOrThrow();
-    expect(touched.last_seen_at).toEqual(again.usedAt);
+    const e = exchange(token.token_hash, 400 * 86400);
+    expect(await exchangeRefreshToken(t.database.db, e)).toBeDefined();
+    const [, successor] = await familyOf(token.session_id);
+    expect(successor?.expires_at).toEqual(session.absolute_expires_at);
   });
 });

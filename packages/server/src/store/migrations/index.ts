@@ -6,6 +6,7 @@ import * as rbac from './0005_rbac.js';
 import * as signupAttempts from './0006_signup_attempts.js';
 import * as mfa from './0007_mfa.js';
 import * as webhooks from './0008_webhooks.js';
+import * as refreshSuccessors from './0009_refresh_successors.js';
 
 export interface Migration {
   version: number;
@@ -22,4 +23,5 @@ export const migrations: Migration[] = [
   { version: 6, name: 'signup_attempts', up: signupAttempts.up },
   { version: 7, name: 'mfa', up: mfa.up },
   { version: 8, name: 'webhooks', up: webhooks.up },
+  { version: 9, name: 'refresh_successors', up: refreshSuccessors.up },
 ];
