@@ -1,10 +1,4 @@
-import {
-  decodeProtectedHeader,
-  errors as joseErrors,
-  jwtVerify,
-  SignJWT,
-  type JWTPayload,
-} from 'jose';
+import { decodeProtectedHeader, errors as joseErrors, jwtVerify, type JWTPayload } from 'jose';
 import type { Kysely } from 'kysely';
 import { recordAuditEvent } from '../store/audit.js';
 import {
@@ -24,7 +18,7 @@ import type { UserWithRoles } from '../store/users.js';
 import { addSeconds, type Clock } from './clock.js';
 import { AuthError } from './errors.js';
 import { uuidv7 } from '../store/ids.js';
-import { ACCESS_TOKEN_ALG, type SigningKey, type SigningKeyStore } from './keys.js';
+import { ACCESS_TOKEN_ALG, type SigningKey, type SigningKeyStore, signJws } from './keys.js';
 import { isSessionActive, type SessionTimeouts, slideIdleExpiry } from './sessions.js';
 import { type AuthenticatedSession, type RequestContext, toPublicUser } from './request.js';
 import type { SecondStepMethod } from './factors.js';
@@ -172,7 +166,7 @@ export class TokenService {
     const key = await this.o.keys.currentKey();
     const now = this.o.clock();
     const successor = successorToken(this.o.successorKey, refreshToken);
-    const exchanged = await exchangeRefreshToken(this.o.db, {
+    const claimed = await exchangeRefreshToken(this.o.db, {
       tokenHash,
       now,
       successor: {
@@ -181,11 +175,15 @@ export class TokenService {
         idleExpiresAt: addSeconds(now, this.o.sessions.idleTimeoutSeconds),
       },
     });
-    if (!exchanged) return this.refreshUsed(refreshToken, tokenHash, key, ctx);
-    const { found } = exchanged;
+    if (!claimed) return this.refreshUsed(refreshToken, tokenHash, key, ctx);
+    // The claim checked the session's revocation; expiry, the disabled flag and the roles come
+    // from the session cache, under the same rules as a bearer request.
+    const found = await this.sessionById(claimed.session_id);
     // A session past its expiry, or a disabled user: the claimed token and its successor are
     // dead with the session, and a second attempt is refused the same way (never as a reuse).
-    if (!this.isLive(found, now)) throw invalidRefreshToken();
+    if (!found || found.user.id !== claimed.user_id || !this.isLive(found, now)) {
+      throw invalidRefreshToken();
+    }
     // Refreshing is activity: it slides the session's idle expiry like a cookie request.
     const touch = slideIdleExpiry(
       {
@@ -195,7 +193,11 @@ export class TokenService {
       now,
       this.o.sessions,
     );
-    if (touch) await touchSession(this.o.db, found.session.id, touch);
+    if (touch) {
+      await touchSession(this.o.db, found.session.id, touch);
+      found.session.last_seen_at = touch.lastSeenAt; // the cached copy slides too
+      found.session.idle_expires_at = touch.idleExpiresAt;
+    }
     return this.pair(
       found.user,
       found.session.id,
@@ -396,23 +398,25 @@ export class TokenService {
     }
   }
 
-  private async pair(
+  private pair(
     user: UserWithRoles,
     sessionId: string,
     amr: string[],
     refreshToken: string,
     now: Date,
     key: SigningKey,
-  ): Promise<TokenPair> {
+  ): TokenPair {
     const iat = Math.floor(now.getTime() / 1000);
-    const accessToken = await new SignJWT({ sid: sessionId, roles: user.roles, amr })
-      .setProtectedHeader({ alg: ACCESS_TOKEN_ALG, kid: key.kid, typ: ACCESS_TOKEN_TYPE })
-      .setIssuer(this.o.issuer)
-      .setAudience(this.o.audience)
-      .setSubject(user.id)
-      .setIssuedAt(iat)
-      .setExpirationTime(iat + this.o.accessTtlSeconds)
-      .sign(key.privateKey);
+    const accessToken = signJws(key, ACCESS_TOKEN_TYPE, {
+      sid: sessionId,
+      roles: user.roles,
+      amr,
+      iss: this.o.issuer,
+      aud: this.o.audience,
+      sub: user.id,
+      iat,
+      exp: iat + this.o.accessTtlSeconds,
+    });
     return { accessToken, refreshToken, tokenType: 'Bearer', expiresIn: this.o.accessTtlSeconds };
   }
 }

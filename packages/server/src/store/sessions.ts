@@ -53,32 +53,6 @@ async function findSessionWithUser(
   return row && toSessionWithUser(row);
 }
 
-/** What `selectSessionWithUser` reads, for a statement that joins `s` and `u` on its own. */
-export const SESSION_WITH_USER_COLUMNS = [
-  's.id',
-  's.user_id',
-  's.token_hash',
-  's.csrf_token',
-  's.created_at',
-  's.last_seen_at',
-  's.idle_expires_at',
-  's.absolute_expires_at',
-  's.revoked_at',
-  's.revoked_reason',
-  's.ip',
-  's.user_agent',
-  's.amr',
-  's.authenticated_at',
-  'u.email',
-  'u.name',
-  'u.password_hash',
-  'u.email_verified_at',
-  'u.disabled_at',
-  'u.password_changed_at',
-  'u.created_at as user_created_at',
-  'u.updated_at as user_updated_at',
-] as const;
-
 /**
  * A session (`s`) joined with its user (`u`) and the user's roles, for lookups that start
  * elsewhere too (a refresh token names its session). Read rows with `toSessionWithUser`.
@@ -87,7 +61,31 @@ export function selectSessionWithUser(db: Queryable) {
   return db
     .selectFrom('sessions as s')
     .innerJoin('users as u', 'u.id', 's.user_id')
-    .select([...SESSION_WITH_USER_COLUMNS, rolesOf('u.id').as('roles')]);
+    .select([
+      's.id',
+      's.user_id',
+      's.token_hash',
+      's.csrf_token',
+      's.created_at',
+      's.last_seen_at',
+      's.idle_expires_at',
+      's.absolute_expires_at',
+      's.revoked_at',
+      's.revoked_reason',
+      's.ip',
+      's.user_agent',
+      's.amr',
+      's.authenticated_at',
+      'u.email',
+      'u.name',
+      'u.password_hash',
+      'u.email_verified_at',
+      'u.disabled_at',
+      'u.password_changed_at',
+      'u.created_at as user_created_at',
+      'u.updated_at as user_updated_at',
+      rolesOf('u.id').as('roles'),
+    ]);
 }
 
 type SessionWithUserRow = Awaited<

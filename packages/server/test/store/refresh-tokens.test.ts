@@ -55,14 +55,15 @@ describe.each(backends)('exchangeRefreshToken on %s', (backend) => {
       .orderBy('id')
       .execute();
 
-  it('claims the token, inserts its successor and reads the session, user and roles', async () => {
-    const token = await freshToken('exchange-read');
+  it('claims the token and inserts its successor', async () => {
+    const token = await freshToken('exchange-claim');
     const e = exchange(token.token_hash);
-    const exchanged = await exchangeRefreshToken(t.database.db, e);
-    expect(exchanged?.token).toMatchObject({ id: token.id, session_id: token.session_id });
-    expect(exchanged?.found.session.id).toBe(token.session_id);
-    expect(exchanged?.found.user.id).toBe(token.user_id);
-    expect(exchanged?.found.user.roles).toEqual(expect.any(Array));
+    expect(await exchangeRefreshToken(t.database.db, e)).toEqual({
+      id: token.id,
+      family_id: token.family_id,
+      session_id: token.session_id,
+      user_id: token.user_id,
+    });
     const family = await familyOf(token.session_id);
     expect(family.map((r) => r.id)).toEqual([token.id, e.successor.id]);
     expect(family[0]).toMatchObject({ used_at: e.now, successor_id: e.successor.id });
