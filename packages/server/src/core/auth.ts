@@ -422,15 +422,16 @@ export class AuthService {
         });
       }
     }
+    const shown = toPublicUser(user);
     const { token, csrfToken, sessionId } = await this.issuer.open(
       this.o.db,
       user.id,
       ctx,
       now,
       how.method ? { method: how.method } : {},
-      { amr: how.amr },
+      { amr: how.amr, user: shown },
     );
-    return { token, csrfToken, sessionId, user: toPublicUser(user) };
+    return { token, csrfToken, sessionId, user: shown };
   }
 
   /**
@@ -623,8 +624,18 @@ export class AuthService {
     ctx: RequestContext,
     now: Date,
   ): Promise<IssuedSession> {
-    const { token, csrfToken, sessionId } = await this.issuer.open(this.o.db, user.id, ctx, now);
-    return { token, csrfToken, sessionId, user: toPublicUser(user) };
+    const shown = toPublicUser(user);
+    const { token, csrfToken, sessionId } = await this.issuer.open(
+      this.o.db,
+      user.id,
+      ctx,
+      now,
+      {},
+      {
+        user: shown,
+      },
+    );
+    return { token, csrfToken, sessionId, user: shown };
   }
 
   /**
