@@ -23,6 +23,7 @@ import {
 import {
   findUserByEmail,
   findUserById,
+  findUserWithPendingSignups,
   insertUser,
   isUniqueViolation,
   lockUser,
@@ -128,7 +129,8 @@ export class AuthService {
     const context = { email, name: input.name ?? null };
     // The address is looked up first so that the rules and the hash are one job on a hashing
     // thread; a weak password is still refused before the address is said to be taken.
-    const existing = await findUserByEmail(db, email);
+    const found = await findUserWithPendingSignups(db, email, clock());
+    const existing = found?.user;
     if (existing && !this.o.requireEmailVerification) {
       const verdict = await this.o.policy.evaluate(input.password, context, ctx.signal);
       throw verdict.ok ? errors.emailTaken() : errors.weakPassword(verdict.message);
@@ -137,9 +139,7 @@ export class AuthService {
       existing !== undefined &&
       existing.email_verified_at === null &&
       existing.disabled_at === null;
-    const pending = claimable
-      ? pendingSignupHashes(await unusedVerifyTokens(db, existing.id), clock())
-      : [];
+    const pending = found?.pendingSignupHashes ?? []; // only a claimable account's
     // One hash in every branch, so that they all take the same time. A further sign-up for an
     // unverified address shares the salt of the pending ones: a login checks them all with one
     // hash (verifyCredentials), whatever their number.
@@ -451,13 +451,11 @@ export class AuthService {
     const deviceId = this.o.deviceCookies?.deviceFor(deviceToken, input.email);
     // Throttled or locked: 429 before the account or the password is looked at.
     const ticket = await this.o.throttle?.begin(input.email, deviceId);
-    const user = await findUserByEmail(db, input.email);
-    // The passwords of pending sign-ups never sign in, but the right one earns the same
-    // `email_not_verified` as the account's own password would.
-    const pending =
-      user && user.email_verified_at === null && user.disabled_at === null
-        ? pendingSignupHashes(await unusedVerifyTokens(db, user.id), clock())
-        : [];
+    const found = await findUserWithPendingSignups(db, input.email, clock());
+    const user = found?.user;
+    // The passwords of pending sign-ups (of an unconfirmed, enabled account) never sign in, but
+    // the right one earns the same `email_not_verified` as the account's own password would.
+    const pending = found?.pendingSignupHashes ?? [];
     if (!user || (user.password_hash === null && pending.length === 0)) {
       await hasher.verifyDummy(password, ctx.signal);
       await this.throttleFailed(ticket, user?.id ?? null, ctx);

@@ -1,4 +1,5 @@
-import type { EmailTokenPurpose, EmailTokenRow, Queryable } from './schema.js';
+import { type QueryCreator, sql } from 'kysely';
+import type { Database, EmailTokenPurpose, EmailTokenRow, Queryable } from './schema.js';
 
 export interface NewEmailToken {
   id: string;
@@ -59,6 +60,24 @@ export function unusedVerifyTokens(
     .orderBy('created_at', 'desc')
     .orderBy('id', 'desc')
     .execute();
+}
+
+/**
+ * The password hashes of a user's sign-ups whose links still work at `now`, newest first, as a
+ * column of a query over users (`users.id`).
+ */
+export function pendingSignupHashesOf(db: QueryCreator<Database>, now: Date) {
+  const hashes = db
+    .selectFrom('email_tokens')
+    .select('password_hash')
+    .whereRef('email_tokens.user_id', '=', sql.ref('users.id'))
+    .where('purpose', '=', 'verify_email')
+    .where('used_at', 'is', null)
+    .where('password_hash', 'is not', null)
+    .where('expires_at', '>', now)
+    .orderBy('created_at', 'desc')
+    .orderBy('id', 'desc');
+  return sql<string[]>`array(${hashes})`;
 }
 
 /** Gives an unused token a new hash and expiry: its old link stops working, what it carries stays. */
