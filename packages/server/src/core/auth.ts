@@ -7,11 +7,12 @@ import {
   consumeEmailToken,
   findLiveEmailToken,
   insertEmailToken,
+  type NewEmailToken,
   renewEmailToken,
   unusedVerifyTokens,
   voidEmailTokens,
 } from '../store/email-tokens.js';
-import { enqueueMail } from '../store/outbox.js';
+import { enqueueMail, type OutgoingMail } from '../store/outbox.js';
 import type { Database, EmailTokenPurpose, Queryable } from '../store/schema.js';
 import {
   findSessionByTokenHash,
@@ -24,7 +25,7 @@ import {
   findUserByEmail,
   findUserById,
   findUserWithPendingSignups,
-  insertUser,
+  insertUserWithSignup,
   isUniqueViolation,
   lockUser,
   type UserWithRoles,
@@ -56,7 +57,7 @@ import {
 import type { PendingSignIn, SecondStep } from './second-step.js';
 import { parseAmr, SessionIssuer } from './session-issuer.js';
 import { isSessionActive, type SessionTimeouts, slideIdleExpiry } from './sessions.js';
-import { emitSessionsRevoked, emitWebhookEvent } from './webhooks.js';
+import { emitSessionsRevoked, emitWebhookEvent, webhookEvent } from './webhooks.js';
 import { generateToken, hashToken, isWellFormedToken, safeEqual } from './tokens.js';
 
 /**
@@ -187,32 +188,25 @@ export class AuthService {
       return { kind: 'accepted' };
     }
 
-    let user: UserWithRoles;
+    const verifyFirst = this.o.requireEmailVerification;
+    const row = {
+      id: uuidv7(now.getTime()),
+      email,
+      name: input.name ?? null,
+      // Until the mailbox is proved, the password is the sign-up's, kept with its link.
+      password_hash: verifyFirst ? null : passwordHash,
+      email_verified_at: null,
+      disabled_at: null,
+      password_changed_at: now,
+      created_at: now,
+      updated_at: now,
+    };
+    const user: UserWithRoles = { ...row, roles: [] };
     try {
-      user = await db.transaction().execute(async (trx) => {
-        const verifyFirst = this.o.requireEmailVerification;
-        const created = await insertUser(trx, {
-          id: uuidv7(now.getTime()),
-          email,
-          name: input.name ?? null,
-          // Until the mailbox is proved, the password is the sign-up's, kept with its link.
-          password_hash: verifyFirst ? null : passwordHash,
-          email_verified_at: null,
-          disabled_at: null,
-          password_changed_at: now,
-          created_at: now,
-          updated_at: now,
-        });
-        await this.queueVerification(
-          trx,
-          created.id,
-          created.email,
-          now,
-          verifyFirst ? signup : undefined,
-        );
-        await recordAuditEvent(trx, { type: 'register', userId: created.id, ...ctx }, now);
-        await emitWebhookEvent(trx, 'user.created', { user: toPublicUser(created) }, now);
-        return created;
+      await insertUserWithSignup(db, row, {
+        ...this.verification(row.id, email, now, verifyFirst ? signup : undefined),
+        audit: { type: 'register', userId: row.id, ...ctx },
+        event: webhookEvent('user.created', { user: toPublicUser(user) }, now),
       });
     } catch (error) {
       // Another sign-up for the same address won the race: answer as for an existing email.
@@ -669,18 +663,32 @@ export class AuthService {
     now: Date,
     signup?: { passwordHash: string; name: string | null },
   ) {
+    const { token, mail } = this.verification(userId, email, now, signup);
+    await insertEmailToken(trx, token);
+    await enqueueMail(trx, mail, now);
+  }
+
+  /** The link and the mail `queueVerification` writes, for a statement that writes more. */
+  private verification(
+    userId: string,
+    email: string,
+    now: Date,
+    signup?: { passwordHash: string; name: string | null },
+  ): { token: NewEmailToken; mail: OutgoingMail } {
     const token = generateToken();
-    await insertEmailToken(trx, {
-      id: uuidv7(now.getTime()),
-      userId,
-      purpose: 'verify_email',
-      tokenHash: hashToken(token),
-      passwordHash: signup?.passwordHash ?? null,
-      name: signup?.name ?? null,
-      now,
-      expiresAt: addSeconds(now, this.o.verifyEmailTtlSeconds),
-    });
-    await this.mailVerification(trx, email, token, now);
+    return {
+      token: {
+        id: uuidv7(now.getTime()),
+        userId,
+        purpose: 'verify_email',
+        tokenHash: hashToken(token),
+        passwordHash: signup?.passwordHash ?? null,
+        name: signup?.name ?? null,
+        now,
+        expiresAt: addSeconds(now, this.o.verifyEmailTtlSeconds),
+      },
+      mail: verifyEmailMail(this.o.mail, email, token, this.o.verifyEmailTtlSeconds),
+    };
   }
 
   private async mailVerification(trx: Queryable, email: string, token: string, now: Date) {

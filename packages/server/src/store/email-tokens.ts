@@ -16,20 +16,22 @@ export interface NewEmailToken {
 
 /** Stores a new token (by hash) beside the user's other tokens. */
 export async function insertEmailToken(db: Queryable, token: NewEmailToken): Promise<void> {
-  await db
-    .insertInto('email_tokens')
-    .values({
-      id: token.id,
-      user_id: token.userId,
-      purpose: token.purpose,
-      token_hash: token.tokenHash,
-      new_email: token.newEmail ?? null,
-      password_hash: token.passwordHash ?? null,
-      name: token.name ?? null,
-      created_at: token.now,
-      expires_at: token.expiresAt,
-    })
-    .execute();
+  await db.insertInto('email_tokens').values(emailTokenRow(token)).execute();
+}
+
+/** The row of a new token (for statements that write it along with something else). */
+export function emailTokenRow(token: NewEmailToken) {
+  return {
+    id: token.id,
+    user_id: token.userId,
+    purpose: token.purpose,
+    token_hash: token.tokenHash,
+    new_email: token.newEmail ?? null,
+    password_hash: token.passwordHash ?? null,
+    name: token.name ?? null,
+    created_at: token.now,
+    expires_at: token.expiresAt,
+  };
 }
 
 /**

@@ -1,12 +1,14 @@
 import { sql, type Transaction } from 'kysely';
-import { pendingSignupHashesOf } from './email-tokens.js';
+import { type AuditEvent, auditEventRow } from './audit.js';
+import { emailTokenRow, type NewEmailToken, pendingSignupHashesOf } from './email-tokens.js';
 import { confirmedTotpOf } from './mfa-totp.js';
-import { deleteMailsTo } from './outbox.js';
+import { deleteMailsTo, type OutgoingMail, outboxRow } from './outbox.js';
 import { passkeysOf } from './passkeys.js';
 import { rolesOf } from './rbac.js';
 import { unusedRecoveryCodesOf } from './recovery-codes.js';
 import type { Database, NewUser, Queryable, UserRow, UserUpdate } from './schema.js';
 import { announceRevocation } from './session-events.js';
+import { type NewWebhookEvent, withSubscribedWebhookEvent } from './webhook-events.js';
 
 export type UserWithRoles = UserRow & { roles: string[] };
 
@@ -61,6 +63,38 @@ export function findUserById(db: Queryable, id: string): Promise<UserWithRoles |
 export async function insertUser(db: Queryable, user: NewUser): Promise<UserWithRoles> {
   const row = await db.insertInto('users').values(user).returningAll().executeTakeFirstOrThrow();
   return { ...row, roles: [] };
+}
+
+/** What a sign-up writes with its new user. */
+export interface SignupRecords {
+  /** The verification link (its mail carries the token). */
+  token: NewEmailToken;
+  mail: OutgoingMail;
+  audit: AuditEvent;
+  /** `user.created`, written only for the endpoints that asked for it. */
+  event: NewWebhookEvent;
+}
+
+/**
+ * Inserts a new user with their verification link, its mail, the audit event and the webhook
+ * event in one statement: atomic without a transaction, one round trip instead of seven
+ * (BEGIN, the INSERTs, the endpoints' query, COMMIT). Throws unique_violation when the address
+ * is taken, writing nothing.
+ */
+export async function insertUserWithSignup(
+  db: Queryable,
+  user: NewUser & { id: string; created_at: Date },
+  records: SignupRecords,
+): Promise<void> {
+  await withSubscribedWebhookEvent(db, records.event)
+    .with('created', (q) => q.insertInto('users').values(user).returning('id'))
+    .with('link', (q) => q.insertInto('email_tokens').values(emailTokenRow(records.token)))
+    .with('mail', (q) =>
+      q.insertInto('mail_outbox').values(outboxRow(records.mail, user.created_at)),
+    )
+    .insertInto('audit_events')
+    .values(auditEventRow(records.audit, user.created_at))
+    .execute();
 }
 
 export async function updateUser(db: Queryable, id: string, changes: UserUpdate): Promise<void> {
