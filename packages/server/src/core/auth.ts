@@ -7,11 +7,12 @@ import {
   consumeEmailToken,
   findLiveEmailToken,
   insertEmailToken,
+  type NewEmailToken,
   renewEmailToken,
   unusedVerifyTokens,
   voidEmailTokens,
 } from '../store/email-tokens.js';
-import { enqueueMail } from '../store/outbox.js';
+import { enqueueMail, type OutgoingMail } from '../store/outbox.js';
 import type { Database, EmailTokenPurpose, Queryable } from '../store/schema.js';
 import {
   findSessionByTokenHash,
@@ -23,7 +24,8 @@ import {
 import {
   findUserByEmail,
   findUserById,
-  insertUser,
+  findUserWithPendingSignups,
+  insertUserWithSignup,
   isUniqueViolation,
   lockUser,
   type UserWithRoles,
@@ -55,7 +57,7 @@ import {
 import type { PendingSignIn, SecondStep } from './second-step.js';
 import { parseAmr, SessionIssuer } from './session-issuer.js';
 import { isSessionActive, type SessionTimeouts, slideIdleExpiry } from './sessions.js';
-import { emitSessionsRevoked, emitWebhookEvent } from './webhooks.js';
+import { emitSessionsRevoked, emitWebhookEvent, webhookEvent } from './webhooks.js';
 import { generateToken, hashToken, isWellFormedToken, safeEqual } from './tokens.js';
 
 /**
@@ -128,7 +130,8 @@ export class AuthService {
     const context = { email, name: input.name ?? null };
     // The address is looked up first so that the rules and the hash are one job on a hashing
     // thread; a weak password is still refused before the address is said to be taken.
-    const existing = await findUserByEmail(db, email);
+    const found = await findUserWithPendingSignups(db, email, clock());
+    const existing = found?.user;
     if (existing && !this.o.requireEmailVerification) {
       const verdict = await this.o.policy.evaluate(input.password, context, ctx.signal);
       throw verdict.ok ? errors.emailTaken() : errors.weakPassword(verdict.message);
@@ -137,9 +140,7 @@ export class AuthService {
       existing !== undefined &&
       existing.email_verified_at === null &&
       existing.disabled_at === null;
-    const pending = claimable
-      ? pendingSignupHashes(await unusedVerifyTokens(db, existing.id), clock())
-      : [];
+    const pending = found?.pendingSignupHashes ?? []; // only a claimable account's
     // One hash in every branch, so that they all take the same time. A further sign-up for an
     // unverified address shares the salt of the pending ones: a login checks them all with one
     // hash (verifyCredentials), whatever their number.
@@ -187,32 +188,25 @@ export class AuthService {
       return { kind: 'accepted' };
     }
 
-    let user: UserWithRoles;
+    const verifyFirst = this.o.requireEmailVerification;
+    const row = {
+      id: uuidv7(now.getTime()),
+      email,
+      name: input.name ?? null,
+      // Until the mailbox is proved, the password is the sign-up's, kept with its link.
+      password_hash: verifyFirst ? null : passwordHash,
+      email_verified_at: null,
+      disabled_at: null,
+      password_changed_at: now,
+      created_at: now,
+      updated_at: now,
+    };
+    const user: UserWithRoles = { ...row, roles: [] };
     try {
-      user = await db.transaction().execute(async (trx) => {
-        const verifyFirst = this.o.requireEmailVerification;
-        const created = await insertUser(trx, {
-          id: uuidv7(now.getTime()),
-          email,
-          name: input.name ?? null,
-          // Until the mailbox is proved, the password is the sign-up's, kept with its link.
-          password_hash: verifyFirst ? null : passwordHash,
-          email_verified_at: null,
-          disabled_at: null,
-          password_changed_at: now,
-          created_at: now,
-          updated_at: now,
-        });
-        await this.queueVerification(
-          trx,
-          created.id,
-          created.email,
-          now,
-          verifyFirst ? signup : undefined,
-        );
-        await recordAuditEvent(trx, { type: 'register', userId: created.id, ...ctx }, now);
-        await emitWebhookEvent(trx, 'user.created', { user: toPublicUser(created) }, now);
-        return created;
+      await insertUserWithSignup(db, row, {
+        ...this.verification(row.id, email, now, verifyFirst ? signup : undefined),
+        audit: { type: 'register', userId: row.id, ...ctx },
+        event: webhookEvent('user.created', { user: toPublicUser(user) }, now),
       });
     } catch (error) {
       // Another sign-up for the same address won the race: answer as for an existing email.
@@ -422,15 +416,16 @@ export class AuthService {
         });
       }
     }
+    const shown = toPublicUser(user);
     const { token, csrfToken, sessionId } = await this.issuer.open(
       this.o.db,
       user.id,
       ctx,
       now,
       how.method ? { method: how.method } : {},
-      { amr: how.amr },
+      { amr: how.amr, user: shown },
     );
-    return { token, csrfToken, sessionId, user: toPublicUser(user) };
+    return { token, csrfToken, sessionId, user: shown };
   }
 
   /**
@@ -450,13 +445,11 @@ export class AuthService {
     const deviceId = this.o.deviceCookies?.deviceFor(deviceToken, input.email);
     // Throttled or locked: 429 before the account or the password is looked at.
     const ticket = await this.o.throttle?.begin(input.email, deviceId);
-    const user = await findUserByEmail(db, input.email);
-    // The passwords of pending sign-ups never sign in, but the right one earns the same
-    // `email_not_verified` as the account's own password would.
-    const pending =
-      user && user.email_verified_at === null && user.disabled_at === null
-        ? pendingSignupHashes(await unusedVerifyTokens(db, user.id), clock())
-        : [];
+    const found = await findUserWithPendingSignups(db, input.email, clock());
+    const user = found?.user;
+    // The passwords of pending sign-ups (of an unconfirmed, enabled account) never sign in, but
+    // the right one earns the same `email_not_verified` as the account's own password would.
+    const pending = found?.pendingSignupHashes ?? [];
     if (!user || (user.password_hash === null && pending.length === 0)) {
       await hasher.verifyDummy(password, ctx.signal);
       await this.throttleFailed(ticket, user?.id ?? null, ctx);
@@ -623,8 +616,18 @@ export class AuthService {
     ctx: RequestContext,
     now: Date,
   ): Promise<IssuedSession> {
-    const { token, csrfToken, sessionId } = await this.issuer.open(this.o.db, user.id, ctx, now);
-    return { token, csrfToken, sessionId, user: toPublicUser(user) };
+    const shown = toPublicUser(user);
+    const { token, csrfToken, sessionId } = await this.issuer.open(
+      this.o.db,
+      user.id,
+      ctx,
+      now,
+      {},
+      {
+        user: shown,
+      },
+    );
+    return { token, csrfToken, sessionId, user: shown };
   }
 
   /**
@@ -660,18 +663,32 @@ export class AuthService {
     now: Date,
     signup?: { passwordHash: string; name: string | null },
   ) {
+    const { token, mail } = this.verification(userId, email, now, signup);
+    await insertEmailToken(trx, token);
+    await enqueueMail(trx, mail, now);
+  }
+
+  /** The link and the mail `queueVerification` writes, for a statement that writes more. */
+  private verification(
+    userId: string,
+    email: string,
+    now: Date,
+    signup?: { passwordHash: string; name: string | null },
+  ): { token: NewEmailToken; mail: OutgoingMail } {
     const token = generateToken();
-    await insertEmailToken(trx, {
-      id: uuidv7(now.getTime()),
-      userId,
-      purpose: 'verify_email',
-      tokenHash: hashToken(token),
-      passwordHash: signup?.passwordHash ?? null,
-      name: signup?.name ?? null,
-      now,
-      expiresAt: addSeconds(now, this.o.verifyEmailTtlSeconds),
-    });
-    await this.mailVerification(trx, email, token, now);
+    return {
+      token: {
+        id: uuidv7(now.getTime()),
+        userId,
+        purpose: 'verify_email',
+        tokenHash: hashToken(token),
+        passwordHash: signup?.passwordHash ?? null,
+        name: signup?.name ?? null,
+        now,
+        expiresAt: addSeconds(now, this.o.verifyEmailTtlSeconds),
+      },
+      mail: verifyEmailMail(this.o.mail, email, token, this.o.verifyEmailTtlSeconds),
+    };
   }
 
   private async mailVerification(trx: Queryable, email: string, token: string, now: Date) {

@@ -1,18 +1,10 @@
 import { createHmac, randomInt } from 'node:crypto';
 import type { Kysely } from 'kysely';
-import {
-  findPasskeyByCredentialId,
-  listPasskeys,
-  type PasskeyRow,
-  recordPasskeyUse,
-} from '../store/passkeys.js';
-import {
-  countUnusedRecoveryCodes,
-  replaceRecoveryCodes,
-  useRecoveryCode,
-} from '../store/recovery-codes.js';
+import { findPasskeyByCredentialId, type PasskeyRow, recordPasskeyUse } from '../store/passkeys.js';
+import { replaceRecoveryCodes, useRecoveryCode } from '../store/recovery-codes.js';
 import { findTotp, useTotpStep } from '../store/mfa-totp.js';
 import type { Database, Queryable } from '../store/schema.js';
+import { secondFactorsOf } from '../store/users.js';
 import type { Clock } from './clock.js';
 import { seal, unseal } from './keys.js';
 import { totpStep } from './totp.js';
@@ -61,16 +53,12 @@ export class Factors {
 
   /** The second steps the user can pass; empty when the user has no factor. */
   async methodsOf(userId: string, db: Queryable = this.o.db): Promise<SecondStepMethod[]> {
-    const [totp, passkeys, codes] = await Promise.all([
-      findTotp(db, userId),
-      listPasskeys(db, userId),
-      countUnusedRecoveryCodes(db, userId),
-    ]);
+    const held = await secondFactorsOf(db, userId);
     const methods: SecondStepMethod[] = [];
-    if (totp?.confirmed_at) methods.push('totp');
-    if (passkeys.length > 0) methods.push('passkey');
+    if (held.totp) methods.push('totp');
+    if (held.passkey) methods.push('passkey');
     // Recovery codes stand in for a factor, never alone.
-    if (methods.length > 0 && codes > 0) methods.push('recovery');
+    if (methods.length > 0 && held.recovery) methods.push('recovery');
     return methods;
   }
 

@@ -5,7 +5,7 @@ import {
   consumePending,
   countPendingFailure,
   findLivePending,
-  insertPending,
+  insertPendingWithAudit,
   setPendingChallenge,
 } from '../store/mfa-pending.js';
 import { listPasskeys } from '../store/passkeys.js';
@@ -76,8 +76,9 @@ export class SecondStep {
     if (methods.length === 0) return undefined;
     const token = generateToken();
     const now = clock();
-    await db.transaction().execute(async (trx) => {
-      await insertPending(trx, {
+    await insertPendingWithAudit(
+      db,
+      {
         id: uuidv7(now.getTime()),
         user_id: user.id,
         token_hash: hashToken(token),
@@ -86,13 +87,9 @@ export class SecondStep {
         created_at: now,
         expires_at: addSeconds(now, PENDING_TTL_SECONDS),
         used_at: null,
-      });
-      await recordAuditEvent(
-        trx,
-        { type: 'mfa.challenge_started', userId: user.id, data: { purpose, methods }, ...ctx },
-        now,
-      );
-    });
+      },
+      { type: 'mfa.challenge_started', userId: user.id, data: { purpose, methods }, ...ctx },
+    );
     return { token, methods };
   }
 

@@ -1,10 +1,10 @@
 import { uuidv7 } from '../store/ids.js';
 import type { Queryable } from '../store/schema.js';
 import { findSessionById, insertSessionWithAudit, revokeSession } from '../store/sessions.js';
-import type { RequestContext, RotatedSession } from './request.js';
+import type { PublicUser, RequestContext, RotatedSession } from './request.js';
 import { newSessionExpiry, type SessionTimeouts } from './sessions.js';
 import { generateToken, hashToken } from './tokens.js';
-import { withWebhookEvent } from './webhooks.js';
+import { webhookEvent, withWebhookEvent } from './webhooks.js';
 
 /** The `amr` column's space-separated values. */
 export function parseAmr(stored: string): string[] {
@@ -37,6 +37,11 @@ export class SessionIssuer {
       amr?: readonly string[];
       /** When they last proved who they are; `now` for a sign-in. */
       authenticatedAt?: Date;
+      /**
+       * The user as the caller read them: the `session.created` event then goes into the
+       * session's own statement, without a query for its subscribers or for the user.
+       */
+      user?: PublicUser;
     } = {},
   ) {
     const token = generateToken();
@@ -70,10 +75,13 @@ export class SessionIssuer {
       ...ctx,
     };
     const record = (q: Queryable) => insertSessionWithAudit(q, session, audit);
+    const data = { sessionId };
     // A rotation continues a session under a new token: no new sign-in to report.
     if (options.auditType === 'session.rotated') await record(db);
-    else
-      await withWebhookEvent(db, 'session.created', { userId, data: { sessionId } }, now, record);
+    else if (options.user) {
+      const event = webhookEvent('session.created', { user: options.user, data }, now);
+      await insertSessionWithAudit(db, session, audit, event);
+    } else await withWebhookEvent(db, 'session.created', { userId, data }, now, record);
     return { token, csrfToken, sessionId, expiry };
   }
 

@@ -19,7 +19,7 @@ import {
   updateWebhookEndpoint,
   type WebhookEndpointRow,
 } from '../store/webhook-endpoints.js';
-import { insertWebhookEvent } from '../store/webhook-events.js';
+import { insertWebhookEvent, type NewWebhookEvent } from '../store/webhook-events.js';
 import type { Actor } from './admin.js';
 import { decodeCursor, page } from './admin-views.js';
 import type { Clock } from './clock.js';
@@ -188,12 +188,25 @@ async function writeEvent(
     const row = await findUserById(db, subject.userId);
     if (row) user = toPublicUser(row);
   }
-  const id = uuidv7(now.getTime());
+  const event = webhookEvent(type, { ...subject, ...(user ? { user } : {}) }, now);
+  await insertWebhookEvent(db, event);
+  await insertWebhookDeliveries(db, event.id, endpointIds, now);
+  return event.id;
+}
+
+/**
+ * The event row of `type` about `subject` (its user as given, never read), for a statement
+ * that writes it only if some endpoint asked for it (store's `withSubscribedWebhookEvent`).
+ */
+export function webhookEvent(
+  type: WebhookEventType,
+  subject: Omit<WebhookSubject, 'userId'>,
+  now: Date,
+): NewWebhookEvent {
+  const { user } = subject;
   const data = { ...(user ? { user } : {}), ...subject.data };
   const body = JSON.stringify({ type, timestamp: now.toISOString(), data });
-  await insertWebhookEvent(db, { id, type, body, createdAt: now });
-  await insertWebhookDeliveries(db, id, endpointIds, now);
-  return id;
+  return { id: uuidv7(now.getTime()), type, body, createdAt: now };
 }
 
 /** What the admin API shows of an endpoint (never its secret). */

@@ -1,4 +1,5 @@
-import type { EmailTokenPurpose, EmailTokenRow, Queryable } from './schema.js';
+import { type QueryCreator, sql } from 'kysely';
+import type { Database, EmailTokenPurpose, EmailTokenRow, Queryable } from './schema.js';
 
 export interface NewEmailToken {
   id: string;
@@ -15,20 +16,22 @@ export interface NewEmailToken {
 
 /** Stores a new token (by hash) beside the user's other tokens. */
 export async function insertEmailToken(db: Queryable, token: NewEmailToken): Promise<void> {
-  await db
-    .insertInto('email_tokens')
-    .values({
-      id: token.id,
-      user_id: token.userId,
-      purpose: token.purpose,
-      token_hash: token.tokenHash,
-      new_email: token.newEmail ?? null,
-      password_hash: token.passwordHash ?? null,
-      name: token.name ?? null,
-      created_at: token.now,
-      expires_at: token.expiresAt,
-    })
-    .execute();
+  await db.insertInto('email_tokens').values(emailTokenRow(token)).execute();
+}
+
+/** The row of a new token (for statements that write it along with something else). */
+export function emailTokenRow(token: NewEmailToken) {
+  return {
+    id: token.id,
+    user_id: token.userId,
+    purpose: token.purpose,
+    token_hash: token.tokenHash,
+    new_email: token.newEmail ?? null,
+    password_hash: token.passwordHash ?? null,
+    name: token.name ?? null,
+    created_at: token.now,
+    expires_at: token.expiresAt,
+  };
 }
 
 /**
@@ -59,6 +62,24 @@ export function unusedVerifyTokens(
     .orderBy('created_at', 'desc')
     .orderBy('id', 'desc')
     .execute();
+}
+
+/**
+ * The password hashes of a user's sign-ups whose links still work at `now`, newest first, as a
+ * column of a query over users (`users.id`).
+ */
+export function pendingSignupHashesOf(db: QueryCreator<Database>, now: Date) {
+  const hashes = db
+    .selectFrom('email_tokens')
+    .select('password_hash')
+    .whereRef('email_tokens.user_id', '=', sql.ref('users.id'))
+    .where('purpose', '=', 'verify_email')
+    .where('used_at', 'is', null)
+    .where('password_hash', 'is not', null)
+    .where('expires_at', '>', now)
+    .orderBy('created_at', 'desc')
+    .orderBy('id', 'desc');
+  return sql<string[]>`array(${hashes})`;
 }
 
 /** Gives an unused token a new hash and expiry: its old link stops working, what it carries stays. */

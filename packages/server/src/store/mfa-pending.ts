@@ -1,15 +1,24 @@
 import type { Insertable, Selectable } from 'kysely';
+import { type AuditEvent, auditEventRow } from './audit.js';
 import type { MfaPendingTable, PendingPurpose, Queryable } from './schema.js';
 
 export type PendingRow = Selectable<MfaPendingTable>;
 
-export async function insertPending(
+/**
+ * Inserts a pending sign-in and its audit event in one statement (atomic without a
+ * transaction), sweeping the expired ones: dead pending sign-ins are worth nothing.
+ */
+export async function insertPendingWithAudit(
   db: Queryable,
-  row: Insertable<MfaPendingTable>,
+  row: Insertable<MfaPendingTable> & { created_at: Date },
+  audit: AuditEvent,
 ): Promise<void> {
-  // Dead pending sign-ins are worth nothing: each new one sweeps the expired ones.
-  await db.deleteFrom('mfa_pending').where('expires_at', '<', row.created_at).execute();
-  await db.insertInto('mfa_pending').values(row).execute();
+  await db
+    .with('swept', (q) => q.deleteFrom('mfa_pending').where('expires_at', '<', row.created_at))
+    .with('pending', (q) => q.insertInto('mfa_pending').values(row))
+    .insertInto('audit_events')
+    .values(auditEventRow(audit, row.created_at))
+    .execute();
 }
 
 /** The live (unused, unexpired) pending sign-in of `purpose` behind a token hash. */

@@ -1,10 +1,19 @@
-import type { Selectable } from 'kysely';
-import type { MfaTotpTable, Queryable } from './schema.js';
+import type { QueryCreator, Selectable } from 'kysely';
+import type { Database, MfaTotpTable, Queryable } from './schema.js';
 
 export type TotpRow = Selectable<MfaTotpTable>;
 
 export function findTotp(db: Queryable, userId: string): Promise<TotpRow | undefined> {
   return db.selectFrom('mfa_totp').selectAll().where('user_id', '=', userId).executeTakeFirst();
+}
+
+/** The user's confirmed TOTP secret, as a sub-query (`secondFactorsOf`). */
+export function confirmedTotpOf(db: QueryCreator<Database>, userId: string) {
+  return db
+    .selectFrom('mfa_totp')
+    .select('user_id')
+    .where('user_id', '=', userId)
+    .where('confirmed_at', 'is not', null);
 }
 
 /** A new, unconfirmed secret; replaces an earlier unconfirmed one, never a confirmed one. */

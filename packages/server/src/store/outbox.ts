@@ -45,23 +45,28 @@ const SINGLE_ADDRESS = /^[^\s@,;:<>()[\]"\\]+@[^\s@,;:<>()[\]"\\]+$/;
 
 /** Writes a pending mail, due at once. Call it inside the transaction that issues the token. */
 export async function enqueueMail(db: Queryable, mail: OutgoingMail, now: Date): Promise<string> {
+  const row = outboxRow(mail, now);
+  await db.insertInto('mail_outbox').values(row).execute();
+  return row.id;
+}
+
+/**
+ * The row of a pending mail, due at once (for statements that write it along with the token it
+ * carries); throws for a recipient or subject that could smuggle in more.
+ */
+export function outboxRow(mail: OutgoingMail, now: Date) {
   if (!SINGLE_ADDRESS.test(mail.to)) throw new Error('Mail recipient must be a single address');
   if (/[\r\n]/.test(mail.subject)) throw new Error('Mail subject must be a single line');
-  const id = uuidv7(now.getTime());
-  await db
-    .insertInto('mail_outbox')
-    .values({
-      id,
-      to_address: mail.to,
-      subject: mail.subject,
-      text_body: mail.text,
-      html_body: mail.html,
-      status: 'pending',
-      next_attempt_at: now,
-      created_at: now,
-    })
-    .execute();
-  return id;
+  return {
+    id: uuidv7(now.getTime()),
+    to_address: mail.to,
+    subject: mail.subject,
+    text_body: mail.text,
+    html_body: mail.html,
+    status: 'pending' as const,
+    next_attempt_at: now,
+    created_at: now,
+  };
 }
 
 /**

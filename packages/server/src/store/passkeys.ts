@@ -1,7 +1,12 @@
-import type { Insertable, Selectable } from 'kysely';
-import type { PasskeysTable, Queryable } from './schema.js';
+import type { Insertable, QueryCreator, Selectable } from 'kysely';
+import type { Database, PasskeysTable, Queryable } from './schema.js';
 
 export type PasskeyRow = Selectable<PasskeysTable>;
+
+/** The user's passkeys, as a sub-query (`secondFactorsOf`). */
+export function passkeysOf(db: QueryCreator<Database>, userId: string) {
+  return db.selectFrom('passkeys').select('id').where('user_id', '=', userId);
+}
 
 export function listPasskeys(db: Queryable, userId: string): Promise<PasskeyRow[]> {
   return db

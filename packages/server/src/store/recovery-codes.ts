@@ -1,5 +1,15 @@
+import type { QueryCreator } from 'kysely';
 import { uuidv7 } from './ids.js';
-import type { Queryable } from './schema.js';
+import type { Database, Queryable } from './schema.js';
+
+/** The user's unused recovery codes, as a sub-query (`secondFactorsOf`). */
+export function unusedRecoveryCodesOf(db: QueryCreator<Database>, userId: string) {
+  return db
+    .selectFrom('mfa_recovery_codes')
+    .select('user_id')
+    .where('user_id', '=', userId)
+    .where('used_at', 'is', null);
+}
 
 /** Replaces the user's recovery codes by `hashes` (the old set stops working). */
 export async function replaceRecoveryCodes(

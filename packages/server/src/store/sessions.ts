@@ -2,22 +2,25 @@ import { type AuditEvent, auditEventRow } from './audit.js';
 import { rolesOf } from './rbac.js';
 import type { Queryable, SessionRow, UserRow } from './schema.js';
 import { announceRevocation } from './session-events.js';
+import { type NewWebhookEvent, withSubscribedWebhookEvent } from './webhook-events.js';
 
 export type NewSession = Omit<SessionRow, 'revoked_at' | 'revoked_reason'>;
 
 /**
  * Inserts a session and its audit event in one statement: atomic without a transaction, and one
- * round trip instead of four (BEGIN, two INSERTs, COMMIT) on every sign-in.
+ * round trip instead of four (BEGIN, two INSERTs, COMMIT) on every sign-in. With `event`, the
+ * same statement writes that webhook event for the endpoints that asked for it (none: nothing).
  */
 export async function insertSessionWithAudit(
   db: Queryable,
   session: NewSession,
-  event: AuditEvent,
+  audit: AuditEvent,
+  event?: NewWebhookEvent,
 ): Promise<void> {
-  await db
+  await (event ? withSubscribedWebhookEvent(db, event) : db)
     .with('opened', (q) => q.insertInto('sessions').values(session).returning('id'))
     .insertInto('audit_events')
-    .values(auditEventRow(event, session.created_at))
+    .values(auditEventRow(audit, session.created_at))
     .execute();
 }
 

@@ -1,6 +1,6 @@
-import type { Selectable, Updateable } from 'kysely';
+import type { QueryCreator, Selectable, Updateable } from 'kysely';
 import { sql } from 'kysely';
-import type { Queryable, WebhookEndpointsTable } from './schema.js';
+import type { Database, Queryable, WebhookEndpointsTable } from './schema.js';
 
 export type WebhookEndpointRow = Selectable<WebhookEndpointsTable>;
 
@@ -30,13 +30,17 @@ export function findWebhookEndpoint(
 
 /** The ids of the enabled endpoints that asked for `type`. */
 export async function subscribedEndpointIds(db: Queryable, type: string): Promise<string[]> {
-  const rows = await db
+  const rows = await subscribedEndpoints(db, type).execute();
+  return rows.map((r) => r.id);
+}
+
+/** The query of `subscribedEndpointIds`, for statements that use it as a part. */
+export function subscribedEndpoints(db: QueryCreator<Database>, type: string) {
+  return db
     .selectFrom('webhook_endpoints')
     .select('id')
     .where('enabled', '=', true)
-    .where(sql<boolean>`${type} = any(events)`)
-    .execute();
-  return rows.map((r) => r.id);
+    .where(sql<boolean>`${type} = any(events)`);
 }
 
 export async function updateWebhookEndpoint(

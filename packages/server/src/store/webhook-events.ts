@@ -1,5 +1,7 @@
+import { type QueryCreator, sql } from 'kysely';
 import { deleteInBatches } from './batches.js';
-import type { Queryable } from './schema.js';
+import type { Database, Queryable } from './schema.js';
+import { subscribedEndpoints } from './webhook-endpoints.js';
 
 export interface NewWebhookEvent {
   id: string;
@@ -15,6 +17,57 @@ export async function insertWebhookEvent(db: Queryable, event: NewWebhookEvent):
     .insertInto('webhook_events')
     .values({ id: event.id, type: event.type, body: event.body, created_at: event.createdAt })
     .execute();
+}
+
+/**
+ * `db` with the common table expressions that write `event` and one pending delivery per enabled
+ * endpoint that asked for its type, and nothing when none did: a statement built on it reports
+ * its change without a query of its own for the endpoints (one statement per sign-in). The
+ * endpoints are read in the statement's snapshot, as a transaction's own read would be.
+ */
+export function withSubscribedWebhookEvent(
+  db: QueryCreator<Database>,
+  event: NewWebhookEvent,
+): QueryCreator<Database> {
+  const withEvent = db
+    .with('webhook_subscribers', (q) => subscribedEndpoints(q, event.type))
+    .with('webhook_event', (q) =>
+      q
+        .insertInto('webhook_events')
+        .columns(['id', 'type', 'body', 'created_at'])
+        .expression(
+          q
+            .selectNoFrom((eb) => [
+              eb.val(event.id).as('id'),
+              eb.val(event.type).as('type'),
+              eb.val(event.body).as('body'),
+              eb.val(event.createdAt).as('created_at'),
+            ])
+            .where(({ exists, selectFrom }) =>
+              exists(selectFrom('webhook_subscribers').select('webhook_subscribers.id')),
+            ),
+        )
+        .returning('id'),
+    )
+    .with('webhook_delivery', (q) =>
+      q
+        .insertInto('webhook_deliveries')
+        .columns(['id', 'event_id', 'endpoint_id', 'status', 'next_attempt_at', 'created_at'])
+        .expression(
+          q
+            .selectFrom(['webhook_event', 'webhook_subscribers'])
+            .select((eb) => [
+              sql<string>`gen_random_uuid()`.as('id'),
+              'webhook_event.id as event_id',
+              'webhook_subscribers.id as endpoint_id',
+              eb.val('pending').as('status'),
+              eb.val(event.createdAt).as('next_attempt_at'),
+              eb.val(event.createdAt).as('created_at'),
+            ]),
+        ),
+    );
+  // The statement built on it never names these expressions: it sees the tables it had.
+  return withEvent as unknown as QueryCreator<Database>;
 }
 
 /**
