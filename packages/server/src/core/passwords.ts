@@ -9,6 +9,11 @@ const ARGON2ID = 2;
 const ARGON2ID_PHC =
   /^\$argon2id\$v=19\$m=(\d+),t=(\d+),p=(\d+)\$([A-Za-z0-9+/]+)\$([A-Za-z0-9+/]+)$/;
 
+// V8 grows a thread's young generation (new space) to 32 MB under load; a hashing thread allocates
+// little (argon2's memory is native, zxcvbn's dictionaries live in the old generation), so a
+// small one keeps each thread's memory down at no measurable cost.
+const HASH_THREAD_YOUNG_GENERATION_MB = 6;
+
 /** A bcrypt hash as other stacks store it; `$2x$` (the buggy crypt_blowfish variant) is not. */
 export const BCRYPT_HASH = /^\$2[aby]\$\d{2}\$[./A-Za-z0-9]{53}$/;
 
@@ -239,7 +244,9 @@ export class PasswordHasher {
     if (idle) return idle;
     if (this.threads.length >= this.limits.concurrency) return undefined;
     const thread: HashThread = {
-      worker: new Worker(new URL('./hash-worker.js', import.meta.url)),
+      worker: new Worker(new URL('./hash-worker.js', import.meta.url), {
+        resourceLimits: { maxYoungGenerationSizeMb: HASH_THREAD_YOUNG_GENERATION_MB },
+      }),
       pending: undefined,
     };
     // An idle hashing thread does not keep the process alive.

@@ -12,6 +12,11 @@ export interface SessionCacheOptions {
   tombstoneMs?: number;
 }
 
+interface CacheEntry {
+  value: SessionWithUser;
+  expiresMs: number;
+}
+
 /**
  * An in-process cache of validated sessions in front of the database, so the hot path
  * (`GET /auth/me`, every authenticated request) costs no database round trip.
@@ -23,9 +28,9 @@ export interface SessionCacheOptions {
  * checks expiry and the disabled flag on every answer, cached or not.
  */
 export class SessionCache {
-  private readonly entries = new Map<string, { value: SessionWithUser; expiresMs: number }>();
+  private readonly entries = new Map<string, CacheEntry>();
   /** Bearer requests: sessions by id (the access token's `sid`), under the same rules. */
-  private readonly byId = new Map<string, { value: SessionWithUser; expiresMs: number }>();
+  private readonly byId = new Map<string, CacheEntry>();
   private readonly revokedSessions = new Map<string, number>();
   private readonly revokedUsers = new Map<string, number>();
   private connected = false;
@@ -72,11 +77,7 @@ export class SessionCache {
     const now = this.now();
     if (this.isTombstoned(this.revokedSessions, value.session.id, now)) return;
     if (this.isTombstoned(this.revokedUsers, value.user.id, now)) return;
-    this.entries.set(tokenHash, { value, expiresMs: now + this.o.ttlMs });
-    if (this.entries.size > this.maxEntries) {
-      const oldest = this.entries.keys().next().value;
-      if (oldest !== undefined) this.entries.delete(oldest);
-    }
+    this.store(this.entries, tokenHash, value, now);
   }
 
   /** The session behind an access token (`sid`), as `get` does for a cookie's token hash. */
@@ -101,11 +102,7 @@ export class SessionCache {
     const now = this.now();
     if (this.isTombstoned(this.revokedSessions, value.session.id, now)) return;
     if (this.isTombstoned(this.revokedUsers, value.user.id, now)) return;
-    this.byId.set(value.session.id, { value, expiresMs: now + this.o.ttlMs });
-    if (this.byId.size > this.maxEntries) {
-      const oldest = this.byId.keys().next().value;
-      if (oldest !== undefined) this.byId.delete(oldest);
-    }
+    this.store(this.byId, value.session.id, value, now);
   }
 
   /** A session (or all of a user's) was revoked: evict now, and keep it out for a while. */
@@ -146,6 +143,20 @@ export class SessionCache {
 
   get size(): number {
     return this.entries.size;
+  }
+
+  /**
+   * Adds an entry at the end of `map`, which so stays in expiry order (one TTL for all): expired
+   * entries are dropped from the front, so the cache holds the sessions seen within the TTL
+   * rather than filling up to `maxEntries` with dead ones that nobody asks for again.
+   */
+  private store(map: Map<string, CacheEntry>, key: string, value: SessionWithUser, now: number) {
+    map.delete(key);
+    map.set(key, { value, expiresMs: now + this.o.ttlMs });
+    for (const [oldest, entry] of map) {
+      if (entry.expiresMs > now && map.size <= this.maxEntries) break;
+      map.delete(oldest);
+    }
   }
 
   private isTombstoned(map: Map<string, number>, id: string, now: number): boolean {

@@ -1,4 +1,3 @@
-import nodemailer from 'nodemailer';
 import { uuidv7 } from '../store/ids.js';
 
 export interface MailMessage {
@@ -70,26 +69,31 @@ export function createSmtpTransport(
 ): MailTransport {
   const connectionTimeout = options.connectionTimeoutMs ?? 10_000;
   const sendTimeoutMs = options.sendTimeoutMs ?? SMTP_SEND_TIMEOUT_MS;
-  const transporter = nodemailer.createTransport({
-    url,
-    pool: true,
-    // One worker sends one mail at a time; a second connection covers a nudge-started pass
-    // racing a dying connection. Many instances × a big pool is what gets a sender throttled.
-    maxConnections: 2,
-    maxMessages: 100,
-    idleTimeout: 60_000,
-    connectionTimeout,
-    dnsTimeout: connectionTimeout,
-    greetingTimeout: options.greetingTimeoutMs ?? 10_000,
-    socketTimeout: options.socketTimeoutMs ?? 20_000,
-    logger: false,
-    debug: false,
-  });
+  // Loaded only when SMTP is configured: a server without it does not hold nodemailer's code.
+  const transporter = import('nodemailer').then(({ default: nodemailer }) =>
+    nodemailer.createTransport({
+      url,
+      pool: true,
+      // One worker sends one mail at a time; a second connection covers a nudge-started pass
+      // racing a dying connection. Many instances × a big pool is what gets a sender throttled.
+      maxConnections: 2,
+      maxMessages: 100,
+      idleTimeout: 60_000,
+      connectionTimeout,
+      dnsTimeout: connectionTimeout,
+      greetingTimeout: options.greetingTimeoutMs ?? 10_000,
+      socketTimeout: options.socketTimeoutMs ?? 20_000,
+      logger: false,
+      debug: false,
+    }),
+  );
+  transporter.catch(() => {}); // reported by the first send, not as an unhandled rejection
   return {
     async send(message, sendOptions = {}) {
       const timeout = AbortSignal.timeout(sendTimeoutMs);
       try {
-        await transporter.sendMail({
+        const smtp = await transporter;
+        await smtp.sendMail({
           from: message.from,
           // An address object is used as is: a string would be parsed as an address list.
           to: { name: '', address: message.to },
@@ -103,7 +107,7 @@ export function createSmtpTransport(
       }
     },
     async close() {
-      transporter.close();
+      (await transporter).close();
     },
   };
 }

@@ -1,5 +1,6 @@
 import { closeSync, existsSync, openSync, readFileSync, rmSync, writeSync } from 'node:fs';
 import { join } from 'node:path';
+import { setFlagsFromString } from 'node:v8';
 import { PGlite } from '@electric-sql/pglite';
 import { createPgConfig } from '@electric-sql/pglite/node-postgres';
 import { Kysely, PostgresDialect, type PostgresPool, type PostgresPoolClient, sql } from 'kysely';
@@ -286,6 +287,12 @@ export async function openPglite(
     | { snapshot: Blob }
     | { memory: true },
 ): Promise<DatabaseHandle & { pglite: PGlite }> {
+  // V8 compiles PGlite's WebAssembly (9 MB) with its baseline compiler, then recompiles the hot
+  // functions with its optimizing one, whose compile threads keep some 40 MB of memory for good.
+  // The baseline code alone answers Latchkey's short queries at about the same CPU cost: their
+  // time goes to the JavaScript around PGlite rather than to PostgreSQL. Read at compile time,
+  // so it must precede PGlite.create; the process has no other WebAssembly worth optimizing.
+  setFlagsFromString('--liftoff-only');
   let releaseLock = () => {};
   let pglite: PGlite;
   if ('dataDir' in options) {

@@ -250,6 +250,22 @@ describe('SessionCache', () => {
     expect(cache.get('h2')?.session.id).toBe('s2');
   });
 
+  it('holds only the sessions seen within the ttl, and at most maxEntries', () => {
+    let now = 0;
+    const cache = new SessionCache({ ttlMs: 5000, maxEntries: 3, now: () => now });
+    cache.setConnected(true);
+    for (const n of [1, 2, 3, 4]) cache.set(`h${n}`, entry(`s${n}`, 'u1'), cache.generation);
+    expect(cache.size).toBe(3);
+    expect(cache.get('h1')).toBeUndefined(); // the oldest made room
+    now = 3000;
+    cache.set('h2', entry('s2', 'u1'), cache.generation); // read again: now the youngest
+    now = 6000;
+    cache.set('h5', entry('s5', 'u1'), cache.generation);
+    expect(cache.size).toBe(2); // h3 and h4 expired, nobody asked for them again
+    expect(cache.get('h2')?.session.id).toBe('s2');
+    expect(cache.get('h5')?.session.id).toBe('s5');
+  });
+
   it('empties itself on disconnect and ignores reads that began before it', () => {
     const cache = new SessionCache({ ttlMs: 5000, now: () => 0 });
     cache.setConnected(true);
