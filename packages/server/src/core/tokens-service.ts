@@ -136,7 +136,7 @@ export class TokenService {
         ctx,
         now,
         { method: 'token' },
-        { amr: how.amr },
+        { amr: how.amr, user: toPublicUser(user) },
       );
       await insertRefreshToken(trx, {
         id: uuidv7(now.getTime()),
