@@ -416,16 +416,7 @@ export class AuthService {
         });
       }
     }
-    const shown = toPublicUser(user);
-    const { token, csrfToken, sessionId } = await this.issuer.open(
-      this.o.db,
-      user.id,
-      ctx,
-      now,
-      how.method ? { method: how.method } : {},
-      { amr: how.amr, user: shown },
-    );
-    return { token, csrfToken, sessionId, user: shown };
+    return this.startSession(user, ctx, now, how);
   }
 
   /**
@@ -615,6 +606,7 @@ export class AuthService {
     user: UserWithRoles,
     ctx: RequestContext,
     now: Date,
+    how: { amr?: string[]; method?: string } = {},
   ): Promise<IssuedSession> {
     const shown = toPublicUser(user);
     const { token, csrfToken, sessionId } = await this.issuer.open(
@@ -622,10 +614,8 @@ export class AuthService {
       user.id,
       ctx,
       now,
-      {},
-      {
-        user: shown,
-      },
+      how.method ? { method: how.method } : {},
+      { amr: how.amr, user: shown },
     );
     return { token, csrfToken, sessionId, user: shown };
   }

@@ -198,14 +198,7 @@ export class TokenService {
       found.session.last_seen_at = touch.lastSeenAt; // the cached copy slides too
       found.session.idle_expires_at = touch.idleExpiresAt;
     }
-    return this.pair(
-      found.user,
-      found.session.id,
-      parseAmr(found.session.amr),
-      successor,
-      now,
-      key,
-    );
+    return this.sessionPair(found, successor, now, key);
   }
 
   /**
@@ -256,14 +249,7 @@ export class TokenService {
     if (outcome.kind !== 'again') throw invalidRefreshToken();
     const { found, usedAt } = outcome;
     const successor = successorToken(this.o.successorKey, refreshToken);
-    return this.pair(
-      found.user,
-      found.session.id,
-      parseAmr(found.session.amr),
-      successor,
-      usedAt,
-      key,
-    );
+    return this.sessionPair(found, successor, usedAt, key);
   }
 
   /** POST /auth/revoke: ends the token's family and its session. Unknown tokens are ignored. */
@@ -396,6 +382,17 @@ export class TokenService {
     if (await revokeSession(trx, row.session_id, 'token_revoked', now)) {
       await emitSessionsRevoked(trx, row.user_id, [row.session_id], 'token_revoked', now);
     }
+  }
+
+  /** The pair of a refresh: the session's user, roles and sign-in methods, as read. */
+  private sessionPair(
+    found: SessionWithUser,
+    refreshToken: string,
+    now: Date,
+    key: SigningKey,
+  ): TokenPair {
+    const amr = parseAmr(found.session.amr);
+    return this.pair(found.user, found.session.id, amr, refreshToken, now, key);
   }
 
   private pair(
