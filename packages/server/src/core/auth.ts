@@ -67,16 +67,6 @@ import { generateToken, hashToken, isWellFormedToken, safeEqual } from './tokens
  */
 const MAX_PENDING_SIGNUPS = 3;
 
-/** The password hashes of a user's sign-ups whose links still work. */
-function pendingSignupHashes(
-  tokens: { password_hash: string | null; expires_at: Date }[],
-  now: Date,
-): string[] {
-  return tokens.flatMap((t) =>
-    t.password_hash !== null && t.expires_at > now ? [t.password_hash] : [],
-  );
-}
-
 export interface AuthServiceOptions {
   db: Kysely<Database>;
   hasher: PasswordHasher;
@@ -311,9 +301,13 @@ export class AuthService {
     if (password === undefined) throw errors.passwordRequired();
     const ticket = await this.o.throttle?.begin(user.email);
     const now = clock();
-    const pending = (await unusedVerifyTokens(db, user.id)).filter((t) => t.expires_at > now);
+    // The sign-ups whose links still work; the one the link belongs to wins a tie.
+    const pending = (await unusedVerifyTokens(db, user.id)).filter(
+      (t): t is typeof t & { password_hash: string } =>
+        t.password_hash !== null && t.expires_at > now,
+    );
     const matched = await this.matchingPendingSignup(
-      pendingSignupHashes(pending, now),
+      pending.map((t) => t.password_hash),
       normalizePassword(password),
       ctx.signal,
     );
