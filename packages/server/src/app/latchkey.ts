@@ -365,6 +365,8 @@ async function start(
     auditRetentionSeconds: config.admin.auditRetentionSeconds,
     mailRetentionSeconds: config.admin.mailRetentionSeconds,
     webhookRetentionSeconds: config.webhooks.retentionSeconds,
+    sessionRetentionSeconds: config.session.retentionSeconds,
+    vacuumAfterPurge: database.kind === 'pglite',
     log,
   });
   opened.add(() => retention.stop());

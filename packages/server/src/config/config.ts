@@ -204,6 +204,11 @@ const envShape = {
     'sessions',
     'Sign-out this long after login, however active.',
   ),
+  SESSION_RETENTION: doc(
+    duration({ min: 3600 }).prefault('7d'),
+    'sessions',
+    'Sessions that ended (signed out, revoked, expired) are deleted this long after, with their refresh tokens (at least `1h`). An ended session is refused the same either way; the audit trail keeps its sign-in and sign-out.',
+  ),
   REAUTH_MAX_AGE: doc(
     duration().prefault('10m'),
     'sessions',
@@ -435,6 +440,8 @@ function buildConfig(e: z.output<typeof envSchema>, problems: string[]) {
     session: {
       idleTimeoutSeconds: e.SESSION_IDLE_TIMEOUT,
       absoluteTimeoutSeconds: e.SESSION_ABSOLUTE_TIMEOUT,
+      /** Ended sessions are deleted this long after they end. */
+      retentionSeconds: e.SESSION_RETENTION,
       secureCookie: publicUrl.protocol === 'https:',
       /** COOKIE_DOMAIN: the session cookie's Domain, or undefined for a host-only cookie. */
       cookieDomain: e.COOKIE_DOMAIN,

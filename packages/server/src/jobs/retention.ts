@@ -3,7 +3,10 @@ import type { Clock } from '../core/clock.js';
 import { addSeconds } from '../core/clock.js';
 import { purgeAuditEvents } from '../store/audit.js';
 import { purgeFinishedMails } from '../store/outbox.js';
+import { purgeRefreshTokensOfEndedSessions } from '../store/refresh-tokens.js';
+import { purgeEndedSessions } from '../store/sessions.js';
 import { purgeFinishedWebhookEvents } from '../store/webhook-events.js';
+import { vacuumTables } from '../store/database.js';
 import type { Database } from '../store/schema.js';
 import { Periodic } from './periodic.js';
 
@@ -16,6 +19,13 @@ export interface RetentionOptions {
   mailRetentionSeconds: number;
   /** WEBHOOK_RETENTION: events whose deliveries are all finished. */
   webhookRetentionSeconds: number;
+  /** SESSION_RETENTION: sessions that ended, with their refresh tokens. */
+  sessionRetentionSeconds: number;
+  /**
+   * VACUUM the tables a purge deleted from: the embedded database (PGlite) runs no autovacuum.
+   * It holds PGlite's one connection while it runs (about 0.2 s for 100 000 refresh tokens).
+   */
+  vacuumAfterPurge?: boolean;
   log: { info(obj: object, msg: string): void; error(obj: object, msg: string): void };
   /** Between purges; default one hour. */
   intervalMs?: number;
@@ -23,7 +33,8 @@ export interface RetentionOptions {
 
 /**
  * The background purge: audit events older than AUDIT_RETENTION, sent or given-up mail older
- * than MAIL_RETENTION and finished webhook events older than WEBHOOK_RETENTION, a first pass a
+ * than MAIL_RETENTION, finished webhook events older than WEBHOOK_RETENTION and sessions that
+ * ended more than SESSION_RETENTION ago (with their refresh tokens), a first pass a
  * minute after start, then hourly. Every instance may run it: the deletes are idempotent and
  * batched.
  */
@@ -43,7 +54,13 @@ export class RetentionWorker {
   }
 
   /** One purge now; returns the rows deleted. */
-  async runOnce(): Promise<{ auditEvents: number; mails: number; webhookEvents: number }> {
+  async runOnce(): Promise<{
+    auditEvents: number;
+    mails: number;
+    webhookEvents: number;
+    sessions: number;
+    refreshTokens: number;
+  }> {
     const now = this.o.clock();
     const auditEvents = await purgeAuditEvents(
       this.o.db,
@@ -57,7 +74,19 @@ export class RetentionWorker {
       this.o.db,
       addSeconds(now, -this.o.webhookRetentionSeconds),
     );
-    return { auditEvents, mails, webhookEvents };
+    const sessionsEnded = addSeconds(now, -this.o.sessionRetentionSeconds);
+    const refreshTokens = await purgeRefreshTokensOfEndedSessions(this.o.db, sessionsEnded);
+    const sessions = await purgeEndedSessions(this.o.db, sessionsEnded);
+    if (this.o.vacuumAfterPurge) {
+      await vacuumTables(this.o.db, [
+        ...(auditEvents > 0 ? (['audit_events'] as const) : []),
+        ...(mails > 0 ? (['mail_outbox'] as const) : []),
+        ...(webhookEvents > 0 ? (['webhook_events', 'webhook_deliveries'] as const) : []),
+        ...(sessions > 0 ? (['sessions'] as const) : []),
+        ...(refreshTokens > 0 ? (['refresh_tokens'] as const) : []),
+      ]);
+    }
+    return { auditEvents, mails, webhookEvents, sessions, refreshTokens };
   }
 
   start(firstDelayMs = 60_000): void {

@@ -63,13 +63,11 @@ export async function searchAuditEvents(db: Queryable, search: AuditSearch): Pro
 
 /** Deletes audit events created before `before`, in batches; returns how many. */
 export function purgeAuditEvents(db: Queryable, before: Date, batch = 5000): Promise<number> {
-  return deleteInBatches(async (limit) => {
-    const result = await db
-      .deleteFrom('audit_events')
-      .where('id', 'in', (eb) =>
-        eb.selectFrom('audit_events').select('id').where('created_at', '<', before).limit(limit),
-      )
-      .executeTakeFirst();
-    return Number(result.numDeletedRows);
-  }, batch);
+  return deleteInBatches(
+    db,
+    'audit_events',
+    (limit) =>
+      db.selectFrom('audit_events').select('id').where('created_at', '<', before).limit(limit),
+    batch,
+  );
 }

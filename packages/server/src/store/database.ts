@@ -388,3 +388,13 @@ export function openDatabase(
       )
     : openPglite({ dataDir: config.dataDir, log });
 }
+
+/**
+ * VACUUM of the given tables: makes the space of deleted rows reusable and drops their index
+ * entries. PostgreSQL's autovacuum does this on its own; PGlite runs no autovacuum (one
+ * single-user backend), so without this its tables and indexes only ever grow.
+ */
+export async function vacuumTables(db: Kysely<Database>, tables: (keyof Database)[]) {
+  if (tables.length === 0) return;
+  await sql`vacuum ${sql.join(tables.map((t) => sql.table(t)))}`.execute(db);
+}

@@ -214,18 +214,16 @@ export async function deleteMailsTo(db: Queryable, address: string): Promise<voi
 
 /** Deletes sent and given-up mail created before `before`, in batches; returns how many. */
 export function purgeFinishedMails(db: Queryable, before: Date, batch = 5000): Promise<number> {
-  return deleteInBatches(async (limit) => {
-    const result = await db
-      .deleteFrom('mail_outbox')
-      .where('id', 'in', (eb) =>
-        eb
-          .selectFrom('mail_outbox')
-          .select('id')
-          .where('status', 'in', ['sent', 'failed'])
-          .where('created_at', '<', before)
-          .limit(limit),
-      )
-      .executeTakeFirst();
-    return Number(result.numDeletedRows);
-  }, batch);
+  return deleteInBatches(
+    db,
+    'mail_outbox',
+    (limit) =>
+      db
+        .selectFrom('mail_outbox')
+        .select('id')
+        .where('status', 'in', ['sent', 'failed'])
+        .where('created_at', '<', before)
+        .limit(limit),
+    batch,
+  );
 }

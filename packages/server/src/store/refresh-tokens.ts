@@ -1,7 +1,9 @@
 import { sql } from 'kysely';
 import type { Selectable } from 'kysely';
+import { deleteInBatches } from './batches.js';
 import { compiledOnce } from './compiled-query.js';
 import type { Queryable, RefreshTokensTable } from './schema.js';
+import { endedSessionIds } from './sessions.js';
 
 export type RefreshTokenRow = Selectable<RefreshTokensTable>;
 export type NewRefreshToken = Omit<RefreshTokenRow, 'used_at' | 'successor_id' | 'revoked_at'>;
@@ -156,4 +158,26 @@ export async function revokeUserRefreshTokens(
     .where('user_id', '=', userId)
     .where('revoked_at', 'is', null)
     .execute();
+}
+
+/**
+ * Deletes the refresh tokens of the sessions that ended before `before`, in batches; returns how
+ * many. Used tokens stay while their session lives: reuse detection needs them.
+ */
+export function purgeRefreshTokensOfEndedSessions(
+  db: Queryable,
+  before: Date,
+  batch = 5000,
+): Promise<number> {
+  return deleteInBatches(
+    db,
+    'refresh_tokens',
+    (limit) =>
+      db
+        .selectFrom('refresh_tokens')
+        .select('id')
+        .where('session_id', 'in', endedSessionIds(db, before))
+        .limit(limit),
+    batch,
+  );
 }

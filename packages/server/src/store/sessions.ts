@@ -1,4 +1,5 @@
 import { type AuditEvent, auditEventRow } from './audit.js';
+import { deleteInBatches } from './batches.js';
 import { rolesOf } from './rbac.js';
 import type { Queryable, SessionRow, UserRow } from './schema.js';
 import { announceRevocation } from './session-events.js';
@@ -195,6 +196,40 @@ export async function revokeUserSessions(
   const rows = await query.returning('id').execute();
   if (rows.length > 0) await announceRevocation(db, { userId });
   return rows.map((r) => r.id);
+}
+
+/**
+ * The ids of the sessions that ended (signed out or revoked, idle or past their absolute limit)
+ * before `before`. Nothing reads an ended session any more: its cookie and its refresh tokens are
+ * refused the same whether its rows are there or not. No index serves this: one on
+ * `idle_expires_at` would make every touch of a live session update an index, and the hourly
+ * purge's scan costs less.
+ */
+export function endedSessionIds(db: Queryable, before: Date) {
+  return db
+    .selectFrom('sessions')
+    .select('id')
+    .where((w) =>
+      w.or([
+        w('revoked_at', '<', before),
+        w('idle_expires_at', '<', before),
+        w('absolute_expires_at', '<', before),
+      ]),
+    );
+}
+
+/**
+ * Deletes the sessions that ended before `before`, in batches; returns how many. Their refresh
+ * tokens go by cascade, so purge those first (`purgeRefreshTokensOfEndedSessions`): a session
+ * refreshed for a month has thousands, too many for one statement.
+ */
+export function purgeEndedSessions(db: Queryable, before: Date, batch = 1000): Promise<number> {
+  return deleteInBatches(
+    db,
+    'sessions',
+    (limit) => endedSessionIds(db, before).limit(limit),
+    batch,
+  );
 }
 
 /** The user's sessions that still work at `now`, most recently used first. */

@@ -79,27 +79,25 @@ export function purgeFinishedWebhookEvents(
   before: Date,
   batch = 5000,
 ): Promise<number> {
-  return deleteInBatches(async (limit) => {
-    const result = await db
-      .deleteFrom('webhook_events')
-      .where('id', 'in', (eb) =>
-        eb
-          .selectFrom('webhook_events as e')
-          .select('e.id')
-          .where('e.created_at', '<', before)
-          .where(({ not, exists, selectFrom }) =>
-            not(
-              exists(
-                selectFrom('webhook_deliveries as d')
-                  .select('d.id')
-                  .whereRef('d.event_id', '=', 'e.id')
-                  .where('d.status', '=', 'pending'),
-              ),
+  return deleteInBatches(
+    db,
+    'webhook_events',
+    (limit) =>
+      db
+        .selectFrom('webhook_events as e')
+        .select('e.id')
+        .where('e.created_at', '<', before)
+        .where(({ not, exists, selectFrom }) =>
+          not(
+            exists(
+              selectFrom('webhook_deliveries as d')
+                .select('d.id')
+                .whereRef('d.event_id', '=', 'e.id')
+                .where('d.status', '=', 'pending'),
             ),
-          )
-          .limit(limit),
-      )
-      .executeTakeFirst();
-    return Number(result.numDeletedRows);
-  }, batch);
+          ),
+        )
+        .limit(limit),
+    batch,
+  );
 }

@@ -287,6 +287,8 @@ describe.each(backends)('the audit trail on %s', (backend) => {
         auditEvents: 0,
         mails: 1,
         webhookEvents: 0,
+        sessions: 0,
+        refreshTokens: 0,
       }); // the sent one
       fresh.clock.advance(30 * 86400);
       await login(fresh, email); // a recent event stays

@@ -100,10 +100,12 @@ describe('the duration grammar', () => {
       SESSION_CACHE_TTL: '2000ms',
       AUDIT_RETENTION: '86400',
       MAIL_RETENTION: '2h',
+      SESSION_RETENTION: '36h',
     });
     expect(config.session).toMatchObject({
       idleTimeoutSeconds: 900,
       absoluteTimeoutSeconds: 172800,
+      retentionSeconds: 129600,
     });
     expect(config.tokens).toEqual({ verifyEmailTtlSeconds: 43200, resetPasswordTtlSeconds: 900 });
     expect(config.databaseTimeouts).toEqual({ statementTimeoutMs: 1500, poolTimeoutMs: 2000 });
@@ -128,6 +130,7 @@ describe('the duration grammar', () => {
       mailRetentionSeconds: 7 * 86400,
     });
     expect(config.abuse.throttle.maxDelayMs).toBe(900_000);
+    expect(config.session.retentionSeconds).toBe(7 * 86400);
   });
 
   it('refuses a malformed duration with the grammar, and one out of range with the bound', () => {
@@ -139,6 +142,9 @@ describe('the duration grammar', () => {
     ]);
     expect(problemsOf({ AUDIT_RETENTION: '30m' })).toEqual([
       'AUDIT_RETENTION="30m" is invalid: expected a duration of at least 1h',
+    ]);
+    expect(problemsOf({ SESSION_RETENTION: '59m' })).toEqual([
+      'SESSION_RETENTION="59m" is invalid: expected a duration of at least 1h',
     ]);
     expect(problemsOf({ ACCESS_TOKEN_TTL: '2d' })).toEqual([
       'ACCESS_TOKEN_TTL="2d" is invalid: expected a duration of at most 1d',
