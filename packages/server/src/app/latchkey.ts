@@ -406,6 +406,7 @@ async function start(
       onWebhookOutcome: (observe) => {
         webhookWorker.onOutcome = observe;
       },
+      retention,
     },
   });
   opened.add(() => app.close());

@@ -31,6 +31,33 @@ export interface RetentionOptions {
   intervalMs?: number;
 }
 
+/** What one purge deleted, by kind. */
+export interface PurgeResult {
+  auditEvents: number;
+  mails: number;
+  webhookEvents: number;
+  sessions: number;
+  refreshTokens: number;
+}
+
+/** The table each kind is deleted from (webhook events take their deliveries with them). */
+const PURGED_TABLES = {
+  auditEvents: 'audit_events',
+  mails: 'mail_outbox',
+  webhookEvents: 'webhook_events',
+  sessions: 'sessions',
+  refreshTokens: 'refresh_tokens',
+} as const;
+
+/** Since start, for the metrics: a purge that keeps failing lets these tables grow unseen. */
+export interface RetentionStats {
+  /** Rows deleted, by table. */
+  deleted: Record<(typeof PURGED_TABLES)[keyof PurgeResult], number>;
+  failures: number;
+  /** When the last purge finished without an error (ms since the epoch); null before one has. */
+  lastSuccessMs: number | null;
+}
+
 /**
  * The background purge: audit events older than AUDIT_RETENTION, sent or given-up mail older
  * than MAIL_RETENTION, finished webhook events older than WEBHOOK_RETENTION and sessions that
@@ -40,6 +67,17 @@ export interface RetentionOptions {
  */
 export class RetentionWorker {
   private readonly purge: Periodic;
+  readonly stats: RetentionStats = {
+    deleted: {
+      audit_events: 0,
+      mail_outbox: 0,
+      webhook_events: 0,
+      sessions: 0,
+      refresh_tokens: 0,
+    },
+    failures: 0,
+    lastSuccessMs: null,
+  };
 
   constructor(private readonly o: RetentionOptions) {
     const onError = (error: unknown) => o.log.error({ err: error }, 'Retention purge failed');
@@ -54,13 +92,22 @@ export class RetentionWorker {
   }
 
   /** One purge now; returns the rows deleted. */
-  async runOnce(): Promise<{
-    auditEvents: number;
-    mails: number;
-    webhookEvents: number;
-    sessions: number;
-    refreshTokens: number;
-  }> {
+  async runOnce(): Promise<PurgeResult> {
+    let result: PurgeResult;
+    try {
+      result = await this.purgeAll();
+    } catch (error) {
+      this.stats.failures++;
+      throw error;
+    }
+    for (const kind of Object.keys(PURGED_TABLES) as (keyof PurgeResult)[]) {
+      this.stats.deleted[PURGED_TABLES[kind]] += result[kind];
+    }
+    this.stats.lastSuccessMs = this.o.clock().getTime();
+    return result;
+  }
+
+  private async purgeAll(): Promise<PurgeResult> {
     const now = this.o.clock();
     const auditEvents = await purgeAuditEvents(
       this.o.db,

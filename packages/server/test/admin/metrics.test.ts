@@ -1,3 +1,4 @@
+import { sql } from 'kysely';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { ACCOUNT_TEST_ENV, login, verifiedUser } from '../support/account.js';
 import { createTestApp, type TestApp } from '../support/app.js';
@@ -88,6 +89,48 @@ describe.each(backends)('/metrics on %s', (backend) => {
       1,
     );
     expect(text).toMatch(/^process_cpu_user_seconds_total /m);
+  });
+
+  it('reports the retention purge: rows deleted by table and the last success', async () => {
+    const before = await scrape();
+    expect(sample(before, 'latchkey_retention_last_success_timestamp_seconds')).toBe(0);
+    expect(sample(before, 'latchkey_retention_failures_total')).toBe(0);
+    const { email } = await verifiedUser(t, 'metrics-retention');
+    const device = await login(t, email);
+    await t.app.inject({ method: 'POST', url: '/auth/logout', headers: device.headers });
+    t.clock.advance(8 * 86_400); // past SESSION_RETENTION (7 days)
+    const purged = await t.retention.runOnce();
+    expect(purged.sessions).toBeGreaterThanOrEqual(1);
+
+    const text = await scrape();
+    expect(sample(text, 'latchkey_retention_deleted_rows_total', '{table="sessions"}')).toBe(
+      purged.sessions,
+    );
+    expect(sample(text, 'latchkey_retention_deleted_rows_total', '{table="audit_events"}')).toBe(
+      purged.auditEvents,
+    );
+    expect(sample(text, 'latchkey_retention_deleted_rows_total', '{table="refresh_tokens"}')).toBe(
+      purged.refreshTokens,
+    );
+    expect(sample(text, 'latchkey_retention_last_success_timestamp_seconds')).toBe(
+      t.clock.now().getTime() / 1000,
+    );
+    expect(sample(text, 'latchkey_retention_failures_total')).toBe(0);
+  });
+
+  it('counts a failed purge, and keeps the time of the last one that succeeded', async () => {
+    const lastSuccess = sample(await scrape(), 'latchkey_retention_last_success_timestamp_seconds');
+    // The purge's first table is gone for a moment: the purge fails as on a broken database.
+    await sql`alter table audit_events rename to audit_events_away`.execute(t.database.db);
+    try {
+      t.clock.advance(3600);
+      await expect(t.retention.runOnce()).rejects.toThrow(/audit_events/);
+    } finally {
+      await sql`alter table audit_events_away rename to audit_events`.execute(t.database.db);
+    }
+    const text = await scrape();
+    expect(sample(text, 'latchkey_retention_failures_total')).toBe(1);
+    expect(sample(text, 'latchkey_retention_last_success_timestamp_seconds')).toBe(lastSuccess);
   });
 
   it('counts 429s', async () => {

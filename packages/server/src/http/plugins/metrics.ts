@@ -21,6 +21,10 @@ export interface MetricsOptions {
   webhookBacklog?: () => Promise<{ pending: number; oldestPendingAt: Date | null }>;
   /** Receives the observer of webhook attempt outcomes (WebhookWorker.onOutcome). */
   onWebhookOutcome?: (observe: (outcome: 'delivered' | 'retrying' | 'failed') => void) => void;
+  /** The retention purge's running totals (RetentionWorker.stats). */
+  retention?: {
+    stats: { deleted: Record<string, number>; failures: number; lastSuccessMs: number | null };
+  };
 }
 
 const SIGN_IN_ROUTES = new Map([
@@ -193,6 +197,36 @@ export const metricsPlugin = fp(
             ? (Date.now() - stats.oldestPendingAt.getTime()) / 1000
             : 0;
           this.set(Math.max(0, age));
+        },
+      });
+    }
+
+    const retention = opts.retention;
+    if (retention) {
+      new client.Counter({
+        name: 'latchkey_retention_deleted_rows_total',
+        help: 'Rows deleted by the retention purge, by table',
+        labelNames: ['table'] as const,
+        registers: [registry],
+        collect() {
+          this.reset();
+          for (const [table, rows] of Object.entries(retention.stats.deleted)) {
+            this.inc({ table }, rows);
+          }
+        },
+      });
+      mirroredCounter(
+        registry,
+        'latchkey_retention_failures_total',
+        'Retention purges that failed (the log says why)',
+        () => retention.stats.failures,
+      );
+      new client.Gauge({
+        name: 'latchkey_retention_last_success_timestamp_seconds',
+        help: 'When the last retention purge finished without an error (0: none yet)',
+        registers: [registry],
+        collect() {
+          this.set((retention.stats.lastSuccessMs ?? 0) / 1000);
         },
       });
     }
