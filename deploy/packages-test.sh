@@ -10,7 +10,12 @@ work="$(mktemp -d)"
 server_pid=""
 cleanup() {
   local status=$?
-  [ -z "$server_pid" ] || kill "$server_pid" 2>/dev/null || true
+  if [ -n "$server_pid" ]; then
+    # The whole group: npx runs the server as its child, which a kill of npx alone leaves running.
+    kill -TERM -- "-$server_pid" 2>/dev/null || true
+    for _ in $(seq 1 100); do kill -0 -- "-$server_pid" 2>/dev/null || break; sleep 0.1; done
+    kill -KILL -- "-$server_pid" 2>/dev/null || true
+  fi
   [ $status -eq 0 ] || { echo "-- latchkey's log" >&2; tail -30 "$work/latchkey.log" >&2 2>/dev/null; }
   rm -rf "$work"
   exit $status
@@ -53,7 +58,7 @@ app_port=$(node -e 's=require("net").createServer().listen(0,"127.0.0.1",()=>{co
 export LATCHKEY_URL="http://127.0.0.1:$port"
 start=$(date +%s.%N)
 PORT=$port PUBLIC_URL="$LATCHKEY_URL" DATA_DIR="$work/app/data" LOG_LEVEL=info \
-  npx --no-install latchkey start >"$work/latchkey.log" 2>&1 &
+  setsid npx --no-install latchkey start >"$work/latchkey.log" 2>&1 &
 server_pid=$!
 for _ in $(seq 1 600); do
   curl -fs -o /dev/null "$LATCHKEY_URL/readyz" && break
