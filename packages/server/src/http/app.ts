@@ -260,7 +260,11 @@ export async function buildApp(deps: AppDependencies): Promise<FastifyInstance> 
     await app.register(adminRoutes, { admin: deps.admin, mfa: deps.mfa });
     await app.register(activityRoutes, { admin: deps.admin });
     if (deps.webhooks) {
-      await app.register(webhookRoutes, { admin: deps.admin, webhooks: deps.webhooks });
+      await app.register(webhookRoutes, {
+        admin: deps.admin,
+        webhooks: deps.webhooks,
+        mfa: deps.mfa,
+      });
     }
   }
   // The React pages, including /verify-email and /reset-password of the mails.

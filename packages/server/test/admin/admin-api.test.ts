@@ -21,7 +21,11 @@ describe('deny by default', () => {
     const app = Fastify();
     let thrown: unknown;
     await app.register(async (scope) => {
-      requirePermissions(scope, { permissionsOf: async () => new Set() });
+      requirePermissions(
+        scope,
+        { permissionsOf: async () => new Set() },
+        { enrollmentRequired: async () => false },
+      );
       try {
         scope.get('/admin/forgotten', async () => 'open');
       } catch (error) {

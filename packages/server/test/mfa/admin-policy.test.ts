@@ -48,6 +48,24 @@ describe.each(backends)('MFA_REQUIRED_ROLES and removing factors as an admin on 
     expect(refusals.length).toBeGreaterThan(0);
   });
 
+  it('holds the webhook routes back the same way: a password alone cannot add a receiver of user events', async () => {
+    const admin = await userWithRoles(t, 'admin-webhooks', ['admin']);
+    const listed = await get('/admin/webhooks', admin.device.headers);
+    expect(listed.statusCode).toBe(403);
+    expect(listed.json().code).toBe('mfa_enrollment_required');
+    const created = await t.app.inject({
+      method: 'POST',
+      url: '/admin/webhooks',
+      headers: admin.device.headers,
+      payload: { url: 'https://hooks.example.com/latchkey', events: ['session.created'] },
+    });
+    expect(created.statusCode).toBe(403);
+    expect(created.json().code).toBe('mfa_enrollment_required');
+
+    await enrolTotp(t, admin.device);
+    expect((await get('/admin/webhooks', admin.device.headers)).statusCode).toBe(200);
+  });
+
   it('leaves roles outside the policy alone', async () => {
     const support = await userWithRoles(t, 'plain', []);
     const res = await get('/admin/users', support.device.headers);

@@ -32,7 +32,7 @@ export interface MfaPolicy {
 export function requirePermissions(
   app: FastifyInstance,
   rbac: PermissionResolver,
-  mfa?: MfaPolicy,
+  mfa: MfaPolicy,
 ): void {
   app.addHook('onRoute', (route) => {
     if (route.method === 'HEAD' || route.method === 'OPTIONS') return;
@@ -57,11 +57,7 @@ export function requirePermissions(
     }
     // A role that must sign in with a second factor lends its permissions only to sessions
     // that did.
-    if (
-      session &&
-      mfa &&
-      (await mfa.enrollmentRequired(session, needed, (r) => rbac.permissionsOf(r)))
-    ) {
+    if (session && (await mfa.enrollmentRequired(session, needed, (r) => rbac.permissionsOf(r)))) {
       return app.refuse(request, reply, {
         code: 'mfa_enrollment_required',
         detail:

@@ -8,7 +8,7 @@ import * as s from '@latchkey/contract';
  * The admin API. Deny by default: every route here declares the permission it needs
  * (`config.permission`); see http/plugins/permissions.ts.
  */
-export const adminRoutes: FastifyPluginAsyncZod<{ admin: AdminService; mfa?: MfaPolicy }> = async (
+export const adminRoutes: FastifyPluginAsyncZod<{ admin: AdminService; mfa: MfaPolicy }> = async (
   app,
   { admin, mfa },
 ) => {

@@ -2,15 +2,19 @@ import type { FastifyPluginAsyncZod } from 'fastify-type-provider-zod';
 import * as s from '@latchkey/contract';
 import type { Actor, AdminService } from '../../core/admin.js';
 import type { WebhookService } from '../../core/webhooks.js';
-import { requirePermissions } from '../plugins/permissions.js';
+import { type MfaPolicy, requirePermissions } from '../plugins/permissions.js';
 import { currentSession, requestContext } from '../plugins/session.js';
 
-/** The webhook endpoints of the admin API; every route needs `webhooks:manage`. */
+/**
+ * The webhook endpoints of the admin API; every route needs `webhooks:manage`, and MFA_REQUIRED_ROLES
+ * holds them back like the rest of the admin API.
+ */
 export const webhookRoutes: FastifyPluginAsyncZod<{
   admin: AdminService;
   webhooks: WebhookService;
-}> = async (app, { admin, webhooks }) => {
-  requirePermissions(app, admin);
+  mfa: MfaPolicy;
+}> = async (app, { admin, webhooks, mfa }) => {
+  requirePermissions(app, admin, mfa);
   const problems = {
     400: s.problem,
     401: s.problem,
