@@ -9,12 +9,7 @@ import {
 } from '../store/email-tokens.js';
 import { enqueueMail } from '../store/outbox.js';
 import type { Database, Queryable } from '../store/schema.js';
-import {
-  isLiveSessionOf,
-  listLiveSessions,
-  revokeSession,
-  revokeUserSessions,
-} from '../store/sessions.js';
+import { isLiveSessionOf, listLiveSessions, revokeSession } from '../store/sessions.js';
 import {
   findUserByEmail,
   findUserById,
@@ -39,6 +34,7 @@ import {
 } from './request.js';
 import { generateToken, hashToken, isWellFormedToken } from './tokens.js';
 import { emitSessionsRevoked, emitWebhookEvent } from './webhooks.js';
+import { signOutEverywhere } from './sign-out.js';
 
 /** A signed-in caller, as the http layer knows it from the session. */
 export interface SignedIn {
@@ -239,8 +235,7 @@ export class AccountService {
       });
       // The mailbox is proved: pending sign-ups' links (each carrying a password) stop working.
       await voidEmailTokens(trx, user.id, [...VOIDED_BY_PASSWORD_CHANGE, 'verify_email']);
-      const revoked = await revokeUserSessions(trx, user.id, 'password_reset', now);
-      await emitSessionsRevoked(trx, user.id, revoked, 'password_reset', now);
+      const revoked = await signOutEverywhere(trx, user.id, 'password_reset', now);
       await emitWebhookEvent(trx, 'password.reset', { userId: user.id }, now);
       await enqueueMail(trx, passwordChangedMail(this.o.mail, user.email, 'reset'), now);
       await recordAuditEvent(
@@ -285,14 +280,7 @@ export class AccountService {
         updated_at: now,
       });
       await voidEmailTokens(trx, user.id, [...VOIDED_BY_PASSWORD_CHANGE]);
-      const revoked = await revokeUserSessions(
-        trx,
-        user.id,
-        'password_changed',
-        now,
-        who.sessionId,
-      );
-      await emitSessionsRevoked(trx, user.id, revoked, 'password_changed', now);
+      const revoked = await signOutEverywhere(trx, user.id, 'password_changed', now, who.sessionId);
       await emitWebhookEvent(trx, 'password.changed', { userId: user.id }, now);
       const session = options.rotate
         ? await this.o.rotateSession(trx, who.sessionId, 'password_changed', ctx, now)
@@ -410,14 +398,13 @@ export class AccountService {
     const { db, clock } = this.o;
     const now = clock();
     return db.transaction().execute(async (trx) => {
-      const revoked = await revokeUserSessions(
+      const revoked = await signOutEverywhere(
         trx,
         who.user.id,
         'signed_out_elsewhere',
         now,
         who.sessionId,
       );
-      await emitSessionsRevoked(trx, who.user.id, revoked, 'signed_out_elsewhere', now);
       await recordAuditEvent(
         trx,
         {

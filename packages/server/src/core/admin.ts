@@ -9,7 +9,7 @@ import { enqueueMail } from '../store/outbox.js';
 import { deleteUserPasskeys } from '../store/passkeys.js';
 import { deleteRecoveryCodes } from '../store/recovery-codes.js';
 import { revokeUserRefreshTokens } from '../store/refresh-tokens.js';
-import { listLiveSessions, refreshCachedUser, revokeUserSessions } from '../store/sessions.js';
+import { listLiveSessions, refreshCachedUser } from '../store/sessions.js';
 import {
   countOtherEnabledAdmins,
   existingRoles,
@@ -50,13 +50,13 @@ import type { Clock } from './clock.js';
 import { deviceLabel } from './devices.js';
 import { AuthError, errors } from './errors.js';
 import { uuidv7 } from '../store/ids.js';
-import { emitSessionsRevoked, emitWebhookEvent } from './webhooks.js';
+import { emitWebhookEvent } from './webhooks.js';
+import { signOutEverywhere } from './sign-out.js';
 import type { PasswordPolicy } from './password-policy.js';
 
 /**
- * Ends every session and every refresh family of a user at once (disable, delete, revoke, forced
- * reset); returns how many sessions were live. Sessions go through `revokeUserSessions`, so every
- * instance's session cache drops them.
+ * Ends every session, every refresh family and every pending second step of a user at once
+ * (disable, delete, revoke, forced reset); returns how many sessions were live.
  */
 async function revokeEverything(
   trx: Queryable,
@@ -64,9 +64,8 @@ async function revokeEverything(
   reason: string,
   now: Date,
 ): Promise<number> {
-  const revoked = await revokeUserSessions(trx, userId, reason, now);
+  const revoked = await signOutEverywhere(trx, userId, reason, now);
   await revokeUserRefreshTokens(trx, userId, now);
-  await emitSessionsRevoked(trx, userId, revoked, reason, now);
   return revoked.length;
 }
 

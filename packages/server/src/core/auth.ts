@@ -17,7 +17,6 @@ import type { Database, EmailTokenPurpose, Queryable } from '../store/schema.js'
 import {
   findSessionByTokenHash,
   revokeSession,
-  revokeUserSessions,
   type SessionWithUser,
   touchSession,
 } from '../store/sessions.js';
@@ -58,6 +57,7 @@ import type { PendingSignIn, SecondStep } from './second-step.js';
 import { parseAmr, SessionIssuer } from './session-issuer.js';
 import { isSessionActive, type SessionTimeouts, slideIdleExpiry } from './sessions.js';
 import { emitSessionsRevoked, emitWebhookEvent, webhookEvent } from './webhooks.js';
+import { signOutEverywhere } from './sign-out.js';
 import { generateToken, hashToken, isWellFormedToken, safeEqual } from './tokens.js';
 
 /**
@@ -272,8 +272,7 @@ export class AuthService {
         // The address is proved: every other sign-up's link stops working.
         await voidEmailTokens(trx, found.id, ['verify_email']);
         if (row.password_hash !== null) {
-          const revoked = await revokeUserSessions(trx, found.id, 'password_changed', now);
-          await emitSessionsRevoked(trx, found.id, revoked, 'password_changed', now);
+          await signOutEverywhere(trx, found.id, 'password_changed', now);
         }
         await emitWebhookEvent(trx, 'user.verified', { user: toPublicUser(found) }, now);
       }

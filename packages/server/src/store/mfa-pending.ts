@@ -77,3 +77,13 @@ export async function consumePending(db: Queryable, id: string, now: Date): Prom
     .executeTakeFirst();
   return result.numUpdatedRows > 0n;
 }
+
+/** Ends every live pending sign-in of a user (their password changed, or they signed out everywhere). */
+export async function endUserPendings(db: Queryable, userId: string, now: Date): Promise<void> {
+  await db
+    .updateTable('mfa_pending')
+    .set({ used_at: now })
+    .where('user_id', '=', userId)
+    .where('used_at', 'is', null)
+    .execute();
+}

@@ -1,8 +1,15 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { auditOf, login, verifiedUser } from '../support/account.js';
+import {
+  auditOf,
+  forgotPassword,
+  login,
+  OTHER_PASSWORD,
+  resetPassword,
+  verifiedUser,
+} from '../support/account.js';
 import { createTestApp, STRONG_PASSWORD, type TestApp } from '../support/app.js';
 import { backends } from '../support/db.js';
-import { enrolTotp, passwordStep, totpCode, verify } from '../support/mfa.js';
+import { enrolTotp, passwordStep, signInWithTotp, totpCode, verify } from '../support/mfa.js';
 
 describe.each(backends)('the pending sign-in between password and code on %s', (backend) => {
   let t: TestApp;
@@ -130,5 +137,79 @@ describe.each(backends)('the pending sign-in between password and code on %s', (
       );
     expect(count('throttled')).toBeGreaterThanOrEqual(6);
     expect(count('failed')).toBeGreaterThanOrEqual(11);
+  });
+
+  // What the old password bought ends with it: whoever typed it (phished, relaying the owner's
+  // codes) must not finish after the owner reset or changed it, or signed out everywhere.
+  describe('ends when the owner takes the account back', () => {
+    const reset = async (email: string) => {
+      await forgotPassword(t, email);
+      const token = await t.tokenFromLatestMail(email);
+      expect((await resetPassword(t, token, OTHER_PASSWORD)).statusCode).toBe(204);
+    };
+
+    it('a password reset ends a pending sign-in in cookie mode', async () => {
+      const { email, secret } = await enrolled('ended-by-reset');
+      const { pending } = await passwordStep(t, email);
+      await reset(email);
+      const res = await verify(t, pending, { method: 'totp', code: totpCode(t, secret) });
+      expect(res.statusCode).toBe(401);
+      expect(res.json().code).toBe('mfa_session_expired');
+    });
+
+    it('a password reset ends a pending sign-in in token mode', async () => {
+      const { email, id } = await verifiedUser(t, 'ended-by-reset-token');
+      const { recoveryCodes } = await enrolTotp(t, await login(t, email));
+      const started = await t.app.inject({
+        method: 'POST',
+        url: '/auth/token',
+        payload: { email, password: STRONG_PASSWORD },
+      });
+      const { mfaToken } = started.json() as { mfaToken: string };
+      await reset(email);
+      const res = await t.app.inject({
+        method: 'POST',
+        url: '/auth/token/mfa',
+        payload: { mfaToken, method: 'recovery', code: recoveryCodes[0] },
+      });
+      expect(res.statusCode).toBe(401);
+      expect(res.json().code).toBe('mfa_session_expired');
+      expect((await auditOf(t, id)).types).not.toContain('mfa.succeeded');
+    });
+
+    it('a password change ends a pending sign-in', async () => {
+      const { email } = await verifiedUser(t, 'ended-by-change');
+      const device = await login(t, email);
+      const { secret } = await enrolTotp(t, device);
+      const { pending } = await passwordStep(t, email);
+      const changed = await t.app.inject({
+        method: 'POST',
+        url: '/auth/change-password',
+        headers: device.headers,
+        payload: { currentPassword: STRONG_PASSWORD, newPassword: OTHER_PASSWORD },
+      });
+      expect(changed.statusCode).toBe(204);
+      const res = await verify(t, pending, { method: 'totp', code: totpCode(t, secret) });
+      expect(res.statusCode).toBe(401);
+    });
+
+    it('"sign out everywhere else" ends pending sign-ins and keeps the caller signed in', async () => {
+      const { email } = await verifiedUser(t, 'ended-by-sign-out');
+      const device = await login(t, email);
+      const { secret } = await enrolTotp(t, device);
+      const { pending } = await passwordStep(t, email);
+      const signedOut = await t.app.inject({
+        method: 'DELETE',
+        url: '/auth/sessions',
+        headers: device.headers,
+      });
+      expect(signedOut.statusCode).toBe(204);
+      const res = await verify(t, pending, { method: 'totp', code: totpCode(t, secret) });
+      expect(res.statusCode).toBe(401);
+      const me = await t.app.inject({ method: 'GET', url: '/auth/me', headers: device.headers });
+      expect(me.statusCode).toBe(200);
+      // A sign-in that starts afterwards goes through.
+      await signInWithTotp(t, email, secret);
+    });
   });
 });
