@@ -34,13 +34,17 @@ const asJSON = (
   options: PublicKeyCredentialCreationOptionsJSON | PublicKeyCredentialRequestOptionsJSON,
 ): OptionsJSON => options as unknown as OptionsJSON;
 
-/** The challenge a client echoes in its clientDataJSON; undefined when unreadable. */
+/** Ours are base64url; anything else (a NUL, any length) is no challenge of ours. */
+const CHALLENGE = /^[A-Za-z0-9_-]{16,512}$/;
+
+/** The challenge a client echoes in its clientDataJSON; undefined when unreadable or not one of ours. */
 export function challengeOf(response: {
   response: { clientDataJSON: string };
 }): string | undefined {
   try {
     const data = JSON.parse(Buffer.from(response.response.clientDataJSON, 'base64url').toString());
-    return typeof data?.challenge === 'string' ? data.challenge : undefined;
+    const challenge: unknown = data?.challenge;
+    return typeof challenge === 'string' && CHALLENGE.test(challenge) ? challenge : undefined;
   } catch {
     return undefined;
   }

@@ -13,7 +13,6 @@ import Fastify, {
 import {
   jsonSchemaTransform,
   jsonSchemaTransformObject,
-  validatorCompiler,
   type ZodTypeProvider,
 } from 'fastify-type-provider-zod';
 import { type Config, servesDevMailbox } from '../config/config.js';
@@ -35,6 +34,7 @@ import { perIpLimits, rateLimitPlugin } from './plugins/rate-limit.js';
 import { apiHelmetOptions, securityHeadersPlugin } from './plugins/security-headers.js';
 import { sessionPlugin } from './plugins/session.js';
 import { responseSerializerCompiler } from './serializer.js';
+import { routeValidatorCompiler } from './validator.js';
 import {
   clientErrorHandler,
   expectationFailed,
@@ -114,7 +114,7 @@ export async function buildApp(deps: AppDependencies): Promise<FastifyInstance> 
   const app = Fastify(options).withTypeProvider<ZodTypeProvider>();
   app.server.on('checkExpectation', expectationFailed);
   app.server.on('connect', refuseConnect);
-  app.setValidatorCompiler(validatorCompiler);
+  app.setValidatorCompiler(routeValidatorCompiler);
   app.setSerializerCompiler(responseSerializerCompiler);
 
   // JSON only: without this Fastify would also accept text/plain bodies.

@@ -322,7 +322,17 @@ export const problemPlugin = fp(async (app: FastifyInstance, options: ProblemPlu
         { retryAfterSeconds: DATABASE_RETRY_AFTER_SECONDS },
       );
     }
-    request.log.error({ err: error }, 'unhandled error');
+    if (isRefusedData(error)) {
+      request.log.warn({ err: loggable(error) }, 'the database refused a value of the request');
+      return sendProblem(
+        request,
+        reply,
+        400,
+        'validation_failed',
+        'The request holds a value that cannot be stored.',
+      );
+    }
+    request.log.error({ err: loggable(error) }, 'unhandled error');
     return sendProblem(
       request,
       reply,
@@ -332,3 +342,22 @@ export const problemPlugin = fp(async (app: FastifyInstance, options: ProblemPlu
     );
   });
 });
+
+/**
+ * Values the database refuses to read (a byte sequence or a JSON text it cannot take): input the
+ * route's checks let through, so a 400, not a 500.
+ */
+const REFUSED_DATA_SQLSTATES = new Set(['22021', '22P02', '22P05']);
+
+function isRefusedData(error: { code?: unknown }): boolean {
+  return typeof error.code === 'string' && REFUSED_DATA_SQLSTATES.has(error.code);
+}
+
+/**
+ * A database error without `detail`, `where` and `internalQuery`: they quote the row or JSON the
+ * statement was given (addresses, URLs with their query), which the log must not keep.
+ */
+function loggable(error: Error & { code?: unknown }): object {
+  if (!('detail' in error || 'where' in error || 'internalQuery' in error)) return error;
+  return { type: error.name, message: error.message, code: error.code, stack: error.stack };
+}
