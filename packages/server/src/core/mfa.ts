@@ -172,6 +172,8 @@ export class MfaService {
    * signed in with the app from now on.
    */
   async confirmTotp(who: AuthenticatedSession, code: string, ctx: RequestContext) {
+    // Confirming makes the session recent again: only a recent one may, as for the setup.
+    this.ensureRecent(who);
     const { db, clock, factors } = this.o;
     const ticket = await this.o.throttle?.begin(who.user.id);
     const now = clock();

@@ -283,6 +283,46 @@ describe.each(backends)('authenticator-app codes and recovery codes on %s', (bac
     expect((await verify(t, pending, { method: 'totp', code })).statusCode).toBe(200);
   });
 
+  it('confirms a setup only while the sign-in is recent: a stale session cannot make itself recent again', async () => {
+    const { email } = await verifiedUser(t, 'stale-confirm');
+    const device = await login(t, email);
+    const setup = await t.app.inject({
+      method: 'POST',
+      url: '/auth/mfa/totp/setup',
+      headers: device.headers,
+    });
+    const { secret } = setup.json() as { secret: string };
+    // Confirming adds a factor and marks the session as just authenticated: kept for later, a
+    // started setup would let a session that was recent once become recent at will.
+    t.clock.advance(11 * 60);
+    const stale = await t.app.inject({
+      method: 'POST',
+      url: '/auth/mfa/totp/confirm',
+      headers: device.headers,
+      payload: { code: totpCode(t, secret) },
+    });
+    expect(stale.statusCode).toBe(403);
+    expect(stale.json().code).toBe('reauthentication_required');
+    const authenticatedAt = Date.parse((await me(device.cookie)).json().authenticatedAt);
+    expect(t.clock.now().getTime() - authenticatedAt).toBeGreaterThanOrEqual(11 * 60_000);
+
+    // With the password typed again, the same setup confirms.
+    const reauth = await t.app.inject({
+      method: 'POST',
+      url: '/auth/reauthenticate',
+      headers: device.headers,
+      payload: { password: STRONG_PASSWORD },
+    });
+    expect(reauth.statusCode).toBe(204);
+    const confirmed = await t.app.inject({
+      method: 'POST',
+      url: '/auth/mfa/totp/confirm',
+      headers: device.headers,
+      payload: { code: totpCode(t, secret) },
+    });
+    expect(confirmed.statusCode).toBe(200);
+  });
+
   it('removes the app after recent authentication only, mails the owner, and drops the codes', async () => {
     const { email, id } = await verifiedUser(t, 'remove');
     const { secret } = await enrolTotp(t, await login(t, email));
