@@ -123,8 +123,14 @@ export const sessionPlugin = fp(
       clear: (reply: FastifyReply) => void reply.clearCookie(name, cookieOptions),
     });
     const pendingName = opts.secureCookie ? '__Host-latchkey_mfa' : 'latchkey_mfa';
-    // Strict: only the service's own second-step page ever needs to send it.
-    const pendingOptions = { ...cookieOptions, sameSite: 'strict' as const };
+    // Strict and host-only: only the service's own second-step page ever needs to send it (and
+    // a `__Host-` cookie with a Domain is one browsers refuse).
+    const pendingOptions = {
+      path: '/',
+      httpOnly: true,
+      sameSite: 'strict' as const,
+      secure: opts.secureCookie,
+    };
     app.decorate('pendingCookie', {
       name: pendingName,
       read: (request: FastifyRequest): string | undefined => {
