@@ -321,7 +321,10 @@ export class AccountService {
     const now = clock();
     const taken = (await findUserByEmail(db, input.newEmail)) !== undefined;
     await db.transaction().execute(async (trx) => {
-      if (!taken) {
+      // A taken address voids the earlier link too, as a new one would: a link that kept working
+      // only when the address is taken would tell whoever asked that it is registered.
+      if (taken) await voidEmailTokens(trx, user.id, ['change_email']);
+      else {
         const token = generateToken();
         await replaceEmailToken(trx, {
           id: uuidv7(now.getTime()),

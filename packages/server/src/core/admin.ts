@@ -239,6 +239,9 @@ export class AdminService {
         }
         if (changes.disabled === true && user.disabled_at === null) {
           await updateUser(trx, user.id, { disabled_at: now, updated_at: now });
+          // Links mailed before stop working for good: enabling the account must not revive an
+          // intruder's pending email change.
+          await voidEmailTokens(trx, user.id, ['reset_password', 'change_email', 'verify_email']);
           const revokedSessions = await revokeEverything(trx, user.id, 'user_disabled', now);
           await event('user.disabled', { revokedSessions });
           changed.push('disabled');

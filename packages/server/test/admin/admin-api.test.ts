@@ -456,4 +456,43 @@ describe.each(backends)('the admin API on %s', (backend) => {
       expect(row.actor_id).toBe(admin.id);
     }
   });
+
+  it('disabling voids the links mailed before: enabling again does not revive them', async () => {
+    const user = await verifiedUser(t, 'disabled-links');
+    // Whoever knows the password asks to move the account to their address, and a reset is mailed.
+    const intruder = await login(t, user.email);
+    const intruderInbox = `intruder-${user.id.slice(0, 8)}@example.com`;
+    const asked = await t.app.inject({
+      method: 'POST',
+      url: '/auth/change-email',
+      headers: intruder.headers,
+      payload: { newEmail: intruderInbox, password: STRONG_PASSWORD },
+    });
+    expect(asked.statusCode).toBe(202);
+    const change = await t.tokenFromLatestMail(intruderInbox);
+    await t.app.inject({
+      method: 'POST',
+      url: '/auth/forgot-password',
+      payload: { email: user.email },
+    });
+    const reset = await t.tokenFromLatestMail(user.email);
+
+    for (const disabled of [true, false]) {
+      const res = await call('PATCH', `/admin/users/${user.id}`, admin.device, { disabled });
+      expect(res.statusCode).toBe(200);
+    }
+    const followed = await t.app.inject({
+      method: 'POST',
+      url: '/auth/verify-email',
+      payload: { token: change },
+    });
+    expect(followed.statusCode).toBe(400);
+    const resetting = await t.app.inject({
+      method: 'POST',
+      url: '/auth/reset-password',
+      payload: { token: reset, password: 'lantern orchard quietly marble fjord' },
+    });
+    expect(resetting.statusCode).toBe(400);
+    expect(await loginStatus(t, user.email, STRONG_PASSWORD)).toBe(200);
+  });
 });

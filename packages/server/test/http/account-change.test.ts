@@ -213,4 +213,32 @@ describe.each(backends)('change password and change email on %s', (backend) => {
       expect(invalid.json().code).toBe('validation_failed');
     });
   });
+
+  it('voids the earlier change link whether the new address is taken or not (no enumeration)', async () => {
+    const outcome = async (target: string) => {
+      const { email } = await verifiedUser(t, 'enum-asker');
+      const device = await login(t, email);
+      const mine = uniqueEmail('enum-inbox');
+      const ask = (newEmail: string) =>
+        t.app.inject({
+          method: 'POST',
+          url: '/auth/change-email',
+          headers: device.headers,
+          payload: { newEmail, password: STRONG_PASSWORD },
+        });
+      expect((await ask(mine)).statusCode).toBe(202);
+      const earlier = await t.tokenFromLatestMail(mine);
+      expect((await ask(target)).statusCode).toBe(202);
+      // Had the earlier link kept working only for a taken address, following it would tell.
+      const follow = await t.app.inject({
+        method: 'POST',
+        url: '/auth/verify-email',
+        payload: { token: earlier },
+      });
+      return follow.statusCode;
+    };
+    const registered = await outcome((await verifiedUser(t, 'enum-target')).email);
+    const unknown = await outcome(uniqueEmail('enum-nobody'));
+    expect({ registered, unknown }).toEqual({ registered: 400, unknown: 400 });
+  });
 });
