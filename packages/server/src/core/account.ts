@@ -35,6 +35,7 @@ import {
 import { generateToken, hashToken, isWellFormedToken } from './tokens.js';
 import { emitSessionsRevoked, emitWebhookEvent } from './webhooks.js';
 import { signOutEverywhere } from './sign-out.js';
+import { removeAllFactors } from './factors.js';
 
 /** A signed-in caller, as the http layer knows it from the session. */
 export interface SignedIn {
@@ -236,6 +237,18 @@ export class AccountService {
       // The mailbox is proved: pending sign-ups' links (each carrying a password) stop working.
       await voidEmailTokens(trx, user.id, [...VOIDED_BY_PASSWORD_CHANGE, 'verify_email']);
       const revoked = await signOutEverywhere(trx, user.id, 'password_reset', now);
+      // Second factors set up before anyone proved the mailbox (possible without required
+      // verification) may be a pre-registrant's, who would keep a way in, or lock the owner out.
+      const removed =
+        user.email_verified_at === null ? await removeAllFactors(trx, user.id) : undefined;
+      if (removed && (removed.totp || removed.passkeys > 0)) {
+        await emitWebhookEvent(
+          trx,
+          'mfa.disabled',
+          { userId: user.id, data: { method: 'all' } },
+          now,
+        );
+      }
       await emitWebhookEvent(trx, 'password.reset', { userId: user.id }, now);
       await enqueueMail(trx, passwordChangedMail(this.o.mail, user.email, 'reset'), now);
       await recordAuditEvent(
@@ -243,7 +256,10 @@ export class AccountService {
         {
           type: 'password.reset',
           userId: user.id,
-          data: { revokedSessions: revoked.length },
+          data: {
+            revokedSessions: revoked.length,
+            ...(removed ? { removedFactors: removed } : {}),
+          },
           ...ctx,
         },
         now,

@@ -4,10 +4,7 @@ import type { Kysely } from 'kysely';
 import type { ProblemCode } from '@latchkey/contract';
 import { recordAuditEvent, searchAuditEvents } from '../store/audit.js';
 import { voidEmailTokens } from '../store/email-tokens.js';
-import { deleteTotp } from '../store/mfa-totp.js';
 import { enqueueMail } from '../store/outbox.js';
-import { deleteUserPasskeys } from '../store/passkeys.js';
-import { deleteRecoveryCodes } from '../store/recovery-codes.js';
 import { revokeUserRefreshTokens } from '../store/refresh-tokens.js';
 import { listLiveSessions, refreshCachedUser } from '../store/sessions.js';
 import {
@@ -52,6 +49,7 @@ import { AuthError, errors } from './errors.js';
 import { uuidv7 } from '../store/ids.js';
 import { emitWebhookEvent } from './webhooks.js';
 import { signOutEverywhere } from './sign-out.js';
+import { removeAllFactors } from './factors.js';
 import type { PasswordPolicy } from './password-policy.js';
 
 /**
@@ -388,9 +386,7 @@ export class AdminService {
         await lockAdminChanges(trx);
         const user = await this.find(id, trx);
         await this.ensureWithinReach(await this.actorPermissions(actor, trx), user, trx);
-        const totp = await deleteTotp(trx, user.id);
-        const passkeys = await deleteUserPasskeys(trx, user.id);
-        const recoveryCodes = await deleteRecoveryCodes(trx, user.id);
+        const { totp, passkeys, recoveryCodes } = await removeAllFactors(trx, user.id);
         await enqueueMail(
           trx,
           factorChangedMail(mail, user.email, { kind: 'reset_by_admin' }),

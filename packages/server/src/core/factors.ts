@@ -1,8 +1,17 @@
 import { createHmac, randomInt } from 'node:crypto';
 import type { Kysely } from 'kysely';
-import { findPasskeyByCredentialId, type PasskeyRow, recordPasskeyUse } from '../store/passkeys.js';
-import { replaceRecoveryCodes, useRecoveryCode } from '../store/recovery-codes.js';
-import { findTotp, useTotpStep } from '../store/mfa-totp.js';
+import {
+  deleteUserPasskeys,
+  findPasskeyByCredentialId,
+  type PasskeyRow,
+  recordPasskeyUse,
+} from '../store/passkeys.js';
+import {
+  deleteRecoveryCodes,
+  replaceRecoveryCodes,
+  useRecoveryCode,
+} from '../store/recovery-codes.js';
+import { deleteTotp, findTotp, useTotpStep } from '../store/mfa-totp.js';
 import type { Database, Queryable } from '../store/schema.js';
 import { secondFactorsOf } from '../store/users.js';
 import type { Clock } from './clock.js';
@@ -14,6 +23,14 @@ import { type AuthenticationResponseJSON, type RelyingParty, verifyAssertion } f
 export type SecondStepMethod = 'totp' | 'recovery' | 'passkey';
 
 export const RECOVERY_CODE_COUNT = 10;
+
+/** Removes every second factor of a user: the app, the passkeys and the recovery codes. */
+export async function removeAllFactors(trx: Queryable, userId: string) {
+  const totp = await deleteTotp(trx, userId);
+  const passkeys = await deleteUserPasskeys(trx, userId);
+  const recoveryCodes = await deleteRecoveryCodes(trx, userId);
+  return { totp, passkeys, recoveryCodes };
+}
 const RECOVERY_ALPHABET = 'abcdefghjkmnpqrstuvwxyz23456789';
 
 /** What a second step proved, for the session's `amr` (RFC 8176). */

@@ -1,5 +1,7 @@
 import { afterAll, beforeAll, describe, expect, it, vi } from 'vitest';
-import { createTestApp, STRONG_PASSWORD, type TestApp } from '../support/app.js';
+import { cookieFrom, createTestApp, STRONG_PASSWORD, type TestApp } from '../support/app.js';
+import { assertCredential, createCredential } from '../support/authenticator.js';
+import { enrolTotp } from '../support/mfa.js';
 import {
   login,
   loginStatus,
@@ -9,6 +11,8 @@ import {
   verifiedUser,
 } from '../support/account.js';
 import { backends } from '../support/db.js';
+
+const ORIGIN = 'http://localhost:3000';
 
 /**
  * Someone signs up with another person's address before or while they do. Every confirmation
@@ -294,6 +298,39 @@ describe.each(backends)('sign-up without required verification on %s', (backend)
     expect(verified.json().user.emailVerified).toBe(true);
     expect(await loginStatus(t, email, STRONG_PASSWORD)).toBe(200);
     expect(await loginStatus(t, email, ATTACKER_PASSWORD)).toBe(401);
+  });
+
+  it("the owner's reset removes the factors a pre-registrant set up: no passkey or app of theirs stays", async () => {
+    const email = uniqueEmail('prehijack');
+    const post = (url: string, headers: Record<string, string>, payload?: object) =>
+      t.app.inject({ method: 'POST', url, headers, ...(payload ? { payload } : {}) });
+    // Someone else signs up with the address first, is signed in at once, and adds a passkey
+    // and an authenticator app to the unconfirmed account.
+    const signUp = await post('/auth/register', {}, { email, password: ATTACKER_PASSWORD });
+    expect(signUp.statusCode).toBe(201);
+    const cookie = cookieFrom(signUp.headers['set-cookie']);
+    const headers = { cookie, 'x-csrf-token': signUp.json().csrfToken as string };
+    const options = (await post('/auth/passkeys/registration-options', headers)).json();
+    const { credential, response } = createCredential(options, { origin: ORIGIN });
+    expect((await post('/auth/passkeys', headers, { response })).statusCode).toBe(201);
+    await enrolTotp(t, { cookie, csrfToken: headers['x-csrf-token'], headers });
+
+    // The owner finds the address taken and resets the password, as security.md says.
+    expect((await post('/auth/forgot-password', {}, { email })).statusCode).toBe(202);
+    const token = await t.tokenFromLatestMail(email);
+    expect(
+      (await post('/auth/reset-password', {}, { token, password: OTHER_PASSWORD })).statusCode,
+    ).toBe(204);
+
+    // The pre-registrant's passkey no longer signs in, and the owner's sign-in asks for no code.
+    const loginOptions = (await post('/auth/passkeys/login-options', {})).json();
+    const assertion = assertCredential(credential, loginOptions, { origin: ORIGIN });
+    const byPasskey = await post('/auth/passkeys/login', {}, { response: assertion });
+    expect(byPasskey.statusCode).toBe(401);
+    const owner = await post('/auth/login', {}, { email, password: OTHER_PASSWORD });
+    expect(owner.statusCode).toBe(200);
+    expect(owner.json().mfaRequired).toBeUndefined();
+    expect(owner.json().user.emailVerified).toBe(true);
   });
 });
 
