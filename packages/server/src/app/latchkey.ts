@@ -326,6 +326,7 @@ async function start(
     onMailQueued: () => worker.nudge(),
     onBackgroundError: (err, message) => log.error({ err }, message),
     throttle: abuse.throttle,
+    accountLimits: abuse.accountLimits,
   });
   opened.add(() => account.settled()); // reset links still being written
   const tokens = await createTokenMode(config, {

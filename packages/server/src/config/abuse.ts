@@ -50,7 +50,10 @@ export const abuseEnvShape = {
   RATE_LIMIT_FORGOT_ACCOUNT: rateVariable('3/1h', 'Forgot-password requests per email.'),
   RATE_LIMIT_RESET_IP: rateVariable('20/1h', 'Reset-password requests per IP.'),
   RATE_LIMIT_CHANGE_EMAIL_IP: rateVariable('10/1h', 'Change-email requests per IP.'),
-  RATE_LIMIT_CHANGE_EMAIL_ACCOUNT: rateVariable('3/1h', 'Change-email requests per new address.'),
+  RATE_LIMIT_CHANGE_EMAIL_ACCOUNT: rateVariable(
+    '3/1h',
+    'Change-email requests per new address, counted once the caller is signed in and typed the right password.',
+  ),
   LOGIN_THROTTLE_AFTER: documented(z.coerce.number().int().min(1).max(1000).default(5), {
     group: 'abuse',
     description:

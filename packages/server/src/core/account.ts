@@ -26,6 +26,7 @@ import { AuthError, errors } from './errors.js';
 import { uuidv7 } from '../store/ids.js';
 import type { MailContext } from './mail-templates.js';
 import type { PasswordPolicy } from './password-policy.js';
+import type { AccountRateLimiter } from './rate-limits.js';
 import {
   type PublicUser,
   type RequestContext,
@@ -78,6 +79,12 @@ export interface AccountServiceOptions {
    * since password sign-in stays off after too many failures until a reset.
    */
   throttle?: { clear(email: string): Promise<void> } | undefined;
+  /**
+   * The per-address window of email-change mail (RATE_LIMIT_CHANGE_EMAIL_ACCOUNT), counted here,
+   * once the caller is signed in and typed the password: a limit counted before would let anyone
+   * spend an address's window with requests that can never send it mail.
+   */
+  accountLimits?: Pick<AccountRateLimiter, 'consume'> | undefined;
   /** Failures of work done after the answer (forgot-password), for the log. */
   onBackgroundError?: (error: unknown, message: string) => void;
 }
@@ -334,6 +341,7 @@ export class AccountService {
   ): Promise<void> {
     const { db, clock } = this.o;
     const user = await this.confirmPassword(who, input.password, ctx, 'password');
+    await this.o.accountLimits?.consume('change_email', input.newEmail);
     const now = clock();
     const taken = (await findUserByEmail(db, input.newEmail)) !== undefined;
     await db.transaction().execute(async (trx) => {

@@ -200,15 +200,14 @@ describe.each(variants)('rate limits and the login throttle on %s', (_name, back
     });
     afterAll(() => t.close());
 
-    // The account is named by the body's email (newEmail for change-email), whoever asks: the
-    // second request for one account is refused, from another address too.
+    // The account is named by the body's email, whoever asks: the second request for one
+    // account is refused, from another address too.
     const cases: [string, (email: string) => object][] = [
       ['/auth/login', (email) => ({ email, password: WRONG })],
       ['/auth/token', (email) => ({ email, password: WRONG })],
       ['/auth/register', (email) => ({ email, password: STRONG_PASSWORD })],
       ['/auth/resend-verification', (email) => ({ email })],
       ['/auth/forgot-password', (email) => ({ email })],
-      ['/auth/change-email', (email) => ({ newEmail: email, password: WRONG })],
     ];
     it.each(cases.map(([url, body], i) => [url, body, i] as const))(
       'answers 429 on %s past the per-account limit, across IPs',
@@ -221,6 +220,49 @@ describe.each(variants)('rate limits and the login throttle on %s', (_name, back
         expect(other.statusCode).not.toBe(429);
       },
     );
+  });
+
+  describe('the per-address window of email changes', () => {
+    let t: TestApp;
+    beforeAll(async () => {
+      t = await createTestApp(backend, {
+        RATE_LIMITS: 'on',
+        RATE_LIMIT_CHANGE_EMAIL_ACCOUNT: '1/1m',
+      });
+    });
+    afterAll(() => t.close());
+
+    const signedIn = async (tag: string) => {
+      const email = await verifiedUser(t, tag);
+      const res = await post(t, '/auth/login', { email, password: STRONG_PASSWORD }, '10.9.0.1');
+      const cookie = String(res.headers['set-cookie']).split(';')[0] as string;
+      return { cookie, 'x-csrf-token': res.json().csrfToken as string };
+    };
+    const changeTo = (
+      newEmail: string,
+      password: string,
+      headers: Record<string, string>,
+      ip: string,
+    ) => post(t, '/auth/change-email', { newEmail, password }, ip, headers);
+
+    it('counts only requests that can mail the address: signed in, with the right password', async () => {
+      const target = uniqueEmail('change-target');
+      // Anyone can send these, and none of them mails the address: they spend nothing.
+      for (let i = 0; i < 3; i++) {
+        expect((await changeTo(target, WRONG, {}, `203.0.113.${i}`)).statusCode).toBe(401);
+      }
+      const first = await signedIn('change-first');
+      expect((await changeTo(target, WRONG, first, '192.0.2.60')).statusCode).toBe(401);
+      // The first real request goes out; a second one for the address, from another account
+      // and address, is refused.
+      expect((await changeTo(target, STRONG_PASSWORD, first, '192.0.2.61')).statusCode).toBe(202);
+      const second = await signedIn('change-second');
+      expectRateLimited(await changeTo(target, STRONG_PASSWORD, second, '198.51.100.62'));
+      expect(
+        (await changeTo(uniqueEmail('change-other'), STRONG_PASSWORD, second, '198.51.100.62'))
+          .statusCode,
+      ).toBe(202);
+    });
   });
 
   describe('the login throttle', () => {

@@ -22,7 +22,7 @@ import { rateLimited } from '../../core/throttle.js';
  */
 export interface AccountLimit {
   rule: RateRule;
-  field: 'email' | 'newEmail';
+  field: 'email';
   deviceCookie?: boolean;
 }
 

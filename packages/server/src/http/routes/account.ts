@@ -99,8 +99,8 @@ export const accountRoutes: FastifyPluginAsyncZod<{
     '/auth/change-email',
     {
       config: {
+        // Its per-address window is counted by the service, once the caller is signed in.
         rateLimit: perIpLimit('change_email'),
-        accountLimit: { rule: 'change_email', field: 'newEmail' },
       },
       schema: {
         tags: ['account'],
