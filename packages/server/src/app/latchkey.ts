@@ -305,6 +305,7 @@ async function start(
     requireEmailVerification: config.requireEmailVerification,
     verifyEmailTtlSeconds: config.tokens.verifyEmailTtlSeconds,
     onMailQueued: () => worker.nudge(),
+    onBackgroundError: (err, message) => log.error({ err }, message),
     throttle: abuse.throttle,
     deviceCookies,
     sessionCache: abuse.sessionCache,
@@ -329,6 +330,7 @@ async function start(
     accountLimits: abuse.accountLimits,
   });
   opened.add(() => account.settled()); // reset links still being written
+  opened.add(() => auth.settled()); // resent verification links too
   const tokens = await createTokenMode(config, {
     db,
     verifyCredentials,

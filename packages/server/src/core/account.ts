@@ -23,6 +23,7 @@ import type { AdminSession } from './admin-views.js';
 import { addSeconds, type Clock } from './clock.js';
 import { deviceLabel } from './devices.js';
 import { AuthError, errors } from './errors.js';
+import { BackgroundJobs } from './background-jobs.js';
 import { uuidv7 } from '../store/ids.js';
 import type { MailContext } from './mail-templates.js';
 import type { PasswordPolicy } from './password-policy.js';
@@ -92,9 +93,6 @@ export interface AccountServiceOptions {
 /** Tokens a password change (reset or change) voids: a pending reset or email change. */
 const VOIDED_BY_PASSWORD_CHANGE = ['reset_password', 'change_email'] as const;
 
-/** Reset links being written after their answer; beyond this many, callers wait. */
-const MAX_BACKGROUND_JOBS = 256;
-
 const UUID = /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/i;
 
 const sessionNotFound = () =>
@@ -105,9 +103,11 @@ const sessionNotFound = () =>
  * devices. Framework-free like AuthService; sessions are revoked only through store/sessions.ts.
  */
 export class AccountService {
-  private readonly background = new Set<Promise<void>>();
+  private readonly background: BackgroundJobs;
 
-  constructor(private readonly o: AccountServiceOptions) {}
+  constructor(private readonly o: AccountServiceOptions) {
+    this.background = new BackgroundJobs(o.onBackgroundError);
+  }
 
   /**
    * The caller's own profile change (the display name): audited as `user.updated` with the
@@ -156,19 +156,15 @@ export class AccountService {
    */
   forgotPassword(email: string, ctx: RequestContext): Promise<void> {
     const now = this.o.clock();
-    const job = this.issueResetLink(email, ctx, now).catch((error: unknown) =>
-      this.o.onBackgroundError?.(error, 'forgot-password: could not issue a reset link'),
+    return this.background.run(
+      () => this.issueResetLink(email, ctx, now),
+      'forgot-password: could not issue a reset link',
     );
-    this.background.add(job);
-    void job.finally(() => this.background.delete(job));
-    // Under a flood (rate limits off), callers wait rather than pile up unbounded work.
-    if (this.background.size > MAX_BACKGROUND_JOBS) return job;
-    return Promise.resolve();
   }
 
   /** Resolves once the background work started so far (reset links) is done. */
-  async settled(): Promise<void> {
-    while (this.background.size > 0) await Promise.allSettled([...this.background]);
+  settled(): Promise<void> {
+    return this.background.settled();
   }
 
   private async issueResetLink(email: string, ctx: RequestContext, now: Date): Promise<void> {

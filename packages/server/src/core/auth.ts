@@ -34,6 +34,7 @@ import { completeEmailChange } from './email-change.js';
 import { addSeconds, type Clock } from './clock.js';
 import type { DeviceCookies } from './device-cookies.js';
 import { errors } from './errors.js';
+import { BackgroundJobs } from './background-jobs.js';
 import { uuidv7 } from '../store/ids.js';
 import type { SessionCache } from './session-cache.js';
 import type { LoginThrottle, ThrottleTicket } from './throttle.js';
@@ -78,6 +79,8 @@ export interface AuthServiceOptions {
   verifyEmailTtlSeconds: number;
   /** Called after a transaction that queued mail commits, so the worker sends it now. */
   onMailQueued?: () => void;
+  /** Failures of work done after the answer (resend-verification), for the log. */
+  onBackgroundError?: (error: unknown, message: string) => void;
   /** The per-account throttle on failed passwords (core/throttle.ts). */
   throttle?: LoginThrottle;
   /** Signs and checks device cookies: a known browser is not held back by strangers' failures. */
@@ -106,9 +109,11 @@ export type RegisterResult = { kind: 'accepted' } | { kind: 'signed_in'; session
  */
 export class AuthService {
   private readonly issuer: SessionIssuer;
+  private readonly background: BackgroundJobs;
 
   constructor(private readonly o: AuthServiceOptions) {
     this.issuer = o.issuer ?? new SessionIssuer(o.sessions);
+    this.background = new BackgroundJobs(o.onBackgroundError);
   }
 
   async register(
@@ -335,11 +340,24 @@ export class AuthService {
    * activates the same password. Anyone may ask, so it never touches another sign-up's link and
    * never adds a link beside the ones already out. An account with a password of its own
    * (REQUIRE_EMAIL_VERIFICATION=false, imported) and no pending link gets one that only confirms
-   * the address; one with neither has nothing to confirm (signing up again makes a link).
+   * the address; one with neither has nothing to confirm (signing up again makes a link). The
+   * lookup and the writes run after the answer, so its timing cannot tell which case it was.
    */
-  async resendVerification(email: string, ctx: RequestContext): Promise<void> {
-    const { db, clock } = this.o;
-    const now = clock();
+  resendVerification(email: string, ctx: RequestContext): Promise<void> {
+    const now = this.o.clock();
+    return this.background.run(
+      () => this.resendLink(email, ctx, now),
+      'resend-verification: could not issue a link',
+    );
+  }
+
+  /** Resolves once the background work started so far (resent links) is done. */
+  settled(): Promise<void> {
+    return this.background.settled();
+  }
+
+  private async resendLink(email: string, ctx: RequestContext, now: Date): Promise<void> {
+    const { db } = this.o;
     const user = await findUserByEmail(db, email);
     if (!user || user.email_verified_at !== null || user.disabled_at !== null) return;
     const sent = await db.transaction().execute(async (trx) => {

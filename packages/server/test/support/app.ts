@@ -79,7 +79,8 @@ export async function startTestInstance(
   });
   await latchkey.app.ready();
   const deliverMail = async () => {
-    await latchkey.account.settled(); // forgot-password writes its mail after answering
+    // forgot-password and resend-verification write their mail after answering
+    await Promise.all([latchkey.account.settled(), latchkey.auth.settled()]);
     await latchkey.worker.runOnce();
   };
   return {
