@@ -233,8 +233,9 @@ export class AccountService {
       await updateUser(trx, user.id, {
         password_hash: passwordHash,
         password_changed_at: now,
-        // Following the link proved the mailbox.
-        ...(user.email_verified_at === null ? { email_verified_at: now } : {}),
+        // Following the link proved the mailbox; a name set before that may be a
+        // pre-registrant's (see the factors below).
+        ...(user.email_verified_at === null ? { email_verified_at: now, name: null } : {}),
         updated_at: now,
       });
       // The mailbox is proved: pending sign-ups' links (each carrying a password) stop working.

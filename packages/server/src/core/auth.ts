@@ -187,8 +187,9 @@ export class AuthService {
     const row = {
       id: uuidv7(now.getTime()),
       email,
-      name: input.name ?? null,
-      // Until the mailbox is proved, the password is the sign-up's, kept with its link.
+      // Until the mailbox is proved, the password and the name are the sign-up's, kept with its
+      // link: the first of several sign-ups for an address may not be its owner's.
+      name: verifyFirst ? null : (input.name ?? null),
       password_hash: verifyFirst ? null : passwordHash,
       email_verified_at: null,
       disabled_at: null,

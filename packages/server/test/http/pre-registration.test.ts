@@ -248,6 +248,42 @@ describe.each(backends)('sign-up attempts for an unverified address on %s', (bac
     expect(await loginStatus(t, email, STRONG_PASSWORD)).toBe(200);
     expect(await loginStatus(t, email, ATTACKER_PASSWORD)).toBe(401);
   });
+
+  it("keeps a sign-up's name with its link: the owner's reset inherits none of a pre-registrant's", async () => {
+    const email = uniqueEmail('name-prereg');
+    const signUp = await t.app.inject({
+      method: 'POST',
+      url: '/auth/register',
+      payload: { email, password: ATTACKER_PASSWORD, name: 'Support Team - call +1 555 0100' },
+    });
+    expect(signUp.statusCode).toBe(202);
+    await t.app.inject({ method: 'POST', url: '/auth/forgot-password', payload: { email } });
+    const token = await t.tokenFromLatestMail(email);
+    const reset = await t.app.inject({
+      method: 'POST',
+      url: '/auth/reset-password',
+      payload: { token, password: OTHER_PASSWORD },
+    });
+    expect(reset.statusCode).toBe(204);
+    const owner = await login(t, email, OTHER_PASSWORD);
+    const me = await t.app.inject({ method: 'GET', url: '/auth/me', headers: owner.headers });
+    expect(me.json().user.name).toBeNull();
+
+    // A sign-up's own link still brings its name along.
+    const other = uniqueEmail('name-own');
+    await t.app.inject({
+      method: 'POST',
+      url: '/auth/register',
+      payload: { email: other, password: STRONG_PASSWORD, name: 'Ada' },
+    });
+    const link = await t.tokenFromLatestMail(other);
+    const verified = await t.app.inject({
+      method: 'POST',
+      url: '/auth/verify-email',
+      payload: { token: link, password: STRONG_PASSWORD },
+    });
+    expect(verified.json().user.name).toBe('Ada');
+  });
 });
 
 describe.each(backends)('sign-up without required verification on %s', (backend) => {
