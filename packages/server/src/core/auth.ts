@@ -379,7 +379,8 @@ export class AuthService {
           expiresAt,
         });
       }
-      await this.mailVerification(trx, user.email, token, now);
+      const confirmOnly = !newest || newest.password_hash === null;
+      await this.mailVerification(trx, user.email, token, now, confirmOnly);
       await recordAuditEvent(trx, { type: 'verification.resent', userId: user.id, ...ctx }, now);
       return true;
     });
@@ -689,12 +690,18 @@ export class AuthService {
         now,
         expiresAt: addSeconds(now, this.o.verifyEmailTtlSeconds),
       },
-      mail: verifyEmailMail(this.o.mail, email, token, this.o.verifyEmailTtlSeconds),
+      mail: verifyEmailMail(this.o.mail, email, token, this.o.verifyEmailTtlSeconds, !signup),
     };
   }
 
-  private async mailVerification(trx: Queryable, email: string, token: string, now: Date) {
-    const mail = verifyEmailMail(this.o.mail, email, token, this.o.verifyEmailTtlSeconds);
-    await enqueueMail(trx, mail, now);
+  private async mailVerification(
+    trx: Queryable,
+    email: string,
+    token: string,
+    now: Date,
+    confirmOnly: boolean,
+  ) {
+    const ttl = this.o.verifyEmailTtlSeconds;
+    await enqueueMail(trx, verifyEmailMail(this.o.mail, email, token, ttl, confirmOnly), now);
   }
 }

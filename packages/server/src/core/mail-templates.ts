@@ -55,16 +55,31 @@ export function durationText(seconds: number): string {
   return `${Math.round(minutes / 60)} hours`;
 }
 
-export function verifyEmailMail(ctx: MailContext, to: string, token: string, ttlSeconds: number) {
+/**
+ * The verification link. `confirmOnly`: the account already works without it (sign-up without
+ * required verification, an imported account), so "ignore this mail" would leave someone else's
+ * account on the address: the mail says how to take the address back instead.
+ */
+export function verifyEmailMail(
+  ctx: MailContext,
+  to: string,
+  token: string,
+  ttlSeconds: number,
+  confirmOnly = false,
+) {
   return compose({
     to,
     subject: `Confirm your email address for ${ctx.serviceName}`,
     paragraphs: [
-      `Welcome to ${ctx.serviceName}. Confirm that this is your email address to finish setting up your account.`,
+      confirmOnly
+        ? `A ${ctx.serviceName} account uses this email address. Confirm that the address is yours.`
+        : `Welcome to ${ctx.serviceName}. Confirm that this is your email address to finish setting up your account.`,
       `The link works once and expires in ${durationText(ttlSeconds)}.`,
     ],
     action: { label: 'Confirm my email address', url: linkTo(ctx, 'verify-email', token) },
-    footer: `If you did not sign up for ${ctx.serviceName}, ignore this mail: no account is activated without this link.`,
+    footer: confirmOnly
+      ? `If you did not create this account, do not follow the link: someone else used your address. To take it back, use "Forgot password" on the sign-in page; the reset signs them out and removes what they set up.`
+      : `If you did not sign up for ${ctx.serviceName}, ignore this mail: no account is activated without this link.`,
   });
 }
 

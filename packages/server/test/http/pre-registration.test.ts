@@ -318,6 +318,23 @@ describe.each(backends)('sign-up without required verification on %s', (backend)
     expect(await loginStatus(t, email, ATTACKER_PASSWORD)).toBe(401);
   });
 
+  it("the confirm-only link's mail says how to take the address back, not to ignore it", async () => {
+    const email = uniqueEmail('open-mail');
+    await t.app.inject({
+      method: 'POST',
+      url: '/auth/register',
+      payload: { email, password: ATTACKER_PASSWORD },
+    });
+    await t.app.inject({ method: 'POST', url: '/auth/resend-verification', payload: { email } });
+    const mails = await mailsTo(t, email);
+    expect(mails).toHaveLength(2);
+    for (const mail of mails) {
+      // The account works without the link: ignoring the mail would leave it to whoever made it.
+      expect(mail.text).not.toContain('no account is activated');
+      expect(mail.text).toContain('Forgot password');
+    }
+  });
+
   it('a confirm-only link ignores a password sent with it', async () => {
     const email = uniqueEmail('open-ignored');
     await t.app.inject({
