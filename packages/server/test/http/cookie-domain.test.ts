@@ -2,7 +2,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { loadConfig } from '../../src/config/config.js';
 import { cookieFrom, createTestApp, STRONG_PASSWORD, type TestApp } from '../support/app.js';
 import { login, uniqueEmail, verifiedUser } from '../support/account.js';
-import { enrolTotp, totpCode, verify } from '../support/mfa.js';
+import { enrolTotp, passwordStep, totpCode, verify } from '../support/mfa.js';
 import { configProblems } from '../support/config.js';
 import { backends } from '../support/db.js';
 
@@ -114,17 +114,12 @@ describe.each(backends)('the pending second-step cookie with COOKIE_DOMAIN on %s
   it('stays host-only: __Host- without Domain, set and cleared', async () => {
     const { email } = await verifiedUser(t, 'domain-mfa');
     const { secret } = await enrolTotp(t, await login(t, email));
-    const started = await t.app.inject({
-      method: 'POST',
-      url: '/auth/login',
-      payload: { email, password: STRONG_PASSWORD },
-    });
+    const { res: started, pending } = await passwordStep(t, email);
     expect(started.json().mfaRequired).toBe(true);
     const set = String(started.headers['set-cookie']);
     // A browser drops a __Host- cookie that names a Domain: the second step would never see it.
     expect(set).toMatch(/^__Host-latchkey_mfa=/);
     expect(set).not.toMatch(/Domain=/i);
-    const pending = cookieFrom(started.headers['set-cookie']);
     const done = await verify(t, pending, { method: 'totp', code: totpCode(t, secret) });
     expect(done.statusCode).toBe(200);
     const cleared = [done.headers['set-cookie']]

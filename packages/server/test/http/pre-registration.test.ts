@@ -3,10 +3,12 @@ import { cookieFrom, createTestApp, STRONG_PASSWORD, type TestApp } from '../sup
 import { assertCredential, createCredential } from '../support/authenticator.js';
 import { enrolTotp } from '../support/mfa.js';
 import {
+  forgotPassword,
   login,
   loginStatus,
   mailsTo,
   OTHER_PASSWORD,
+  resetPassword,
   uniqueEmail,
   verifiedUser,
 } from '../support/account.js';
@@ -257,13 +259,8 @@ describe.each(backends)('sign-up attempts for an unverified address on %s', (bac
       payload: { email, password: ATTACKER_PASSWORD, name: 'Support Team - call +1 555 0100' },
     });
     expect(signUp.statusCode).toBe(202);
-    await t.app.inject({ method: 'POST', url: '/auth/forgot-password', payload: { email } });
-    const token = await t.tokenFromLatestMail(email);
-    const reset = await t.app.inject({
-      method: 'POST',
-      url: '/auth/reset-password',
-      payload: { token, password: OTHER_PASSWORD },
-    });
+    await forgotPassword(t, email);
+    const reset = await resetPassword(t, await t.tokenFromLatestMail(email), OTHER_PASSWORD);
     expect(reset.statusCode).toBe(204);
     const owner = await login(t, email, OTHER_PASSWORD);
     const me = await t.app.inject({ method: 'GET', url: '/auth/me', headers: owner.headers });
@@ -369,11 +366,9 @@ describe.each(backends)('sign-up without required verification on %s', (backend)
     await enrolTotp(t, { cookie, csrfToken: headers['x-csrf-token'], headers });
 
     // The owner finds the address taken and resets the password, as security.md says.
-    expect((await post('/auth/forgot-password', {}, { email })).statusCode).toBe(202);
-    const token = await t.tokenFromLatestMail(email);
-    expect(
-      (await post('/auth/reset-password', {}, { token, password: OTHER_PASSWORD })).statusCode,
-    ).toBe(204);
+    expect((await forgotPassword(t, email)).statusCode).toBe(202);
+    const reset = await resetPassword(t, await t.tokenFromLatestMail(email), OTHER_PASSWORD);
+    expect(reset.statusCode).toBe(204);
 
     // The pre-registrant's passkey no longer signs in, and the owner's sign-in asks for no code.
     const loginOptions = (await post('/auth/passkeys/login-options', {})).json();

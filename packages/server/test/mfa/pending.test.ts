@@ -1,6 +1,7 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import {
   auditOf,
+  changePassword,
   forgotPassword,
   login,
   OTHER_PASSWORD,
@@ -182,12 +183,7 @@ describe.each(backends)('the pending sign-in between password and code on %s', (
       const device = await login(t, email);
       const { secret } = await enrolTotp(t, device);
       const { pending } = await passwordStep(t, email);
-      const changed = await t.app.inject({
-        method: 'POST',
-        url: '/auth/change-password',
-        headers: device.headers,
-        payload: { currentPassword: STRONG_PASSWORD, newPassword: OTHER_PASSWORD },
-      });
+      const changed = await changePassword(t, device, STRONG_PASSWORD, OTHER_PASSWORD);
       expect(changed.statusCode).toBe(204);
       const res = await verify(t, pending, { method: 'totp', code: totpCode(t, secret) });
       expect(res.statusCode).toBe(401);

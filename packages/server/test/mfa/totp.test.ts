@@ -292,15 +292,17 @@ describe.each(backends)('authenticator-app codes and recovery codes on %s', (bac
       headers: device.headers,
     });
     const { secret } = setup.json() as { secret: string };
+    const confirm = () =>
+      t.app.inject({
+        method: 'POST',
+        url: '/auth/mfa/totp/confirm',
+        headers: device.headers,
+        payload: { code: totpCode(t, secret) },
+      });
     // Confirming adds a factor and marks the session as just authenticated: kept for later, a
     // started setup would let a session that was recent once become recent at will.
     t.clock.advance(11 * 60);
-    const stale = await t.app.inject({
-      method: 'POST',
-      url: '/auth/mfa/totp/confirm',
-      headers: device.headers,
-      payload: { code: totpCode(t, secret) },
-    });
+    const stale = await confirm();
     expect(stale.statusCode).toBe(403);
     expect(stale.json().code).toBe('reauthentication_required');
     const authenticatedAt = Date.parse((await me(device.cookie)).json().authenticatedAt);
@@ -314,12 +316,7 @@ describe.each(backends)('authenticator-app codes and recovery codes on %s', (bac
       payload: { password: STRONG_PASSWORD },
     });
     expect(reauth.statusCode).toBe(204);
-    const confirmed = await t.app.inject({
-      method: 'POST',
-      url: '/auth/mfa/totp/confirm',
-      headers: device.headers,
-      payload: { code: totpCode(t, secret) },
-    });
+    const confirmed = await confirm();
     expect(confirmed.statusCode).toBe(200);
   });
 
